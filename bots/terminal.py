@@ -1,0 +1,113 @@
+"""`llmos chat`: the terminal surface. Same queue, worker, engine and store as Slack and Discord."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import uuid
+from typing import TextIO
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from workers.events import Event, Platform
+from workers.intake import Enqueue, IntakeError, submit
+from workers.replybus import ReplyBus, follow
+from workers.requests import parse
+
+TENANT = "local"
+CHANNEL = "terminal"
+
+
+class TerminalChat:
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        bus: ReplyBus,
+        enqueue: Enqueue,
+        user: str | None = None,
+        thread: str | None = None,
+        out: TextIO = sys.stdout,
+        err: TextIO = sys.stderr,
+        reply_timeout: float = 300.0,
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._enqueue = enqueue
+        self.user = user or getpass.getuser()
+        self.thread = thread or f"session-{uuid.uuid4().hex[:12]}"
+        self._out = out
+        self._err = err
+        self._timeout = reply_timeout
+
+    def event_for(self, line: str) -> Event:
+        request = parse(line)
+        return Event(
+            platform=Platform.TERMINAL,
+            tenant=TENANT,
+            channel=CHANNEL,
+            thread=self.thread,
+            user=self.user,
+            message_id=uuid.uuid4().hex,
+            text=request.text,
+            kind=request.kind,
+            priority=request.priority,
+            args=request.args,
+            user_name=self.user,
+            tenant_name="this machine",
+            channel_name=CHANNEL,
+        )
+
+    def ask(self, line: str) -> int:
+        """Send one line and print the answer as it streams; 0 when answered, 1 when not."""
+        if not line.strip():
+            return 0
+        event = self.event_for(line)
+        try:
+            submit(event, sessions=self._sessions, enqueue=self._enqueue)
+        except IntakeError as exc:
+            print(f"llmos: {exc}", file=self._err)
+            return 1
+        shown = False
+        try:
+            for item in follow(self._bus, event.key, idle_timeout=self._timeout):
+                kind = item.get("type")
+                if kind == "delta":
+                    self._out.write(item["text"])
+                    self._out.flush()
+                    shown = True
+                elif kind == "reset" and shown:
+                    self._out.write("\n[the worker restarted; answering again]\n")
+                    shown = False
+                elif kind == "done":
+                    if not shown:
+                        self._out.write(item["text"])
+                    self._out.write("\n")
+                    self._out.flush()
+                    return 0
+                elif kind == "error":
+                    if shown:
+                        self._out.write("\n")
+                    print(item["text"], file=self._err)
+                    return 1
+        except TimeoutError:
+            print(f"llmos: no answer after {self._timeout:.0f}s; is a worker running?", file=self._err)
+        return 1
+
+    def repl(self, stdin: TextIO = sys.stdin) -> int:
+        interactive = stdin.isatty()
+        if interactive:
+            print(
+                "LLMOS terminal chat. Type a question, /help for skills and commands, Ctrl-D to leave.", file=self._out
+            )
+        while True:
+            if interactive:
+                self._out.write("you> ")
+                self._out.flush()
+            line = stdin.readline()
+            if not line or line.strip() in {"/exit", "/quit"}:
+                return 0
+            if line.strip():
+                if interactive:
+                    self._out.write("llmos> ")
+                self.ask(line)

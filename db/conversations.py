@@ -1,0 +1,114 @@
+"""Messages of a conversation: store, read back as history, and forget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import Conversation, Message, Usage
+
+
+def add_message(
+    session: Session,
+    *,
+    tenant_id: int,
+    conversation_id: int,
+    user_id: int | None,
+    event_key: str,
+    role: str,
+    content: str,
+    kind: str = "ask",
+    attachments: dict[str, Any] | None = None,
+    model: str = "",
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+) -> Message | None:
+    """Insert one message; None when this event already has a message of this role (a redelivery)."""
+    row = Message(
+        tenant_id=tenant_id,
+        conversation_id=conversation_id,
+        user_id=user_id,
+        event_key=event_key,
+        role=role,
+        kind=kind,
+        content=content,
+        attachments=attachments or {},
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+def find_message(session: Session, *, tenant_id: int, event_key: str, role: str) -> Message | None:
+    return session.scalars(
+        select(Message).where(Message.tenant_id == tenant_id, Message.event_key == event_key, Message.role == role)
+    ).first()
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: str
+    content: str
+    author: str = ""
+
+
+def history(
+    session: Session,
+    *,
+    tenant_id: int,
+    conversation_id: int,
+    before_id: int | None,
+    limit: int,
+    exclude_kinds: tuple[str, ...] = (),
+) -> list[Turn]:
+    """The last `limit` messages before `before_id`, oldest first."""
+    query = select(Message.role, Message.content).where(
+        Message.tenant_id == tenant_id, Message.conversation_id == conversation_id
+    )
+    if exclude_kinds:
+        query = query.where(Message.kind.not_in(exclude_kinds))
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = session.execute(query.order_by(Message.id.desc()).limit(limit)).all()
+    return [Turn(role=role, content=content) for role, content in reversed(rows)]
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    conversations: int
+    messages: int
+
+
+def forget_user(session: Session, *, tenant_id: int, user_id: int) -> Forgotten:
+    """Delete the user's conversations and every message they wrote or were answered with elsewhere."""
+    owned = select(Conversation.id).where(Conversation.tenant_id == tenant_id, Conversation.started_by_id == user_id)
+    owned_ids = list(session.scalars(owned))
+    counted = session.scalar(
+        select(func.count(Message.id)).where(
+            Message.tenant_id == tenant_id,
+            or_(Message.user_id == user_id, Message.conversation_id.in_(owned_ids)),
+        )
+    )
+    session.execute(
+        delete(Message).where(
+            Message.tenant_id == tenant_id,
+            or_(Message.user_id == user_id, Message.conversation_id.in_(owned_ids)),
+        )
+    )
+    session.execute(delete(Conversation).where(Conversation.tenant_id == tenant_id, Conversation.id.in_(owned_ids)))
+    # Usage stays for accounting, but no longer points at the person.
+    return Forgotten(conversations=len(owned_ids), messages=int(counted or 0))
+
+
+def count_usage_rows(session: Session, *, tenant_id: int) -> int:
+    return int(session.scalar(select(func.count(Usage.id)).where(Usage.tenant_id == tenant_id)) or 0)

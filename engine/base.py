@@ -1,0 +1,112 @@
+"""What the workers need from a language engine, independent of the server behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    messages: tuple[ChatMessage, ...]
+    model: str | None = None
+    max_tokens: int = 512
+    temperature: float = 0.3
+    # vLLM's request priority: lower runs first (only with --scheduling-policy priority).
+    priority: int = 0
+    # Keeps one tenant's prefix-cache entries unreachable from another's requests (vLLM).
+    cache_salt: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamChunk:
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    text: str
+    model: str
+    finish_reason: str | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    ok: bool
+    detail: str = ""
+    models: tuple[str, ...] = field(default_factory=tuple)
+
+
+class EngineError(Exception):
+    """Base of every engine failure the workers handle."""
+
+
+class EngineUnavailable(EngineError):
+    """The server did not answer (refused, timed out, 5xx) even after retries."""
+
+
+class EngineRateLimited(EngineUnavailable):
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class EngineBadRequest(EngineError):
+    """The server refused the request itself (too long, unknown model): retrying will not help."""
+
+
+class Engine(Protocol):
+    @property
+    def default_model(self) -> str: ...
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        """Yield text as the server produces it; the last chunk carries finish_reason and usage if known."""
+        ...
+
+    def count_text(self, text: str, *, model: str | None = None) -> int:
+        """Tokens of one text with the server's own tokenizer."""
+        ...
+
+    def count_tokens(self, messages: Sequence[ChatMessage], *, model: str | None = None) -> int:
+        """Tokens the prompt costs with the server's own tokenizer and chat template overhead."""
+        ...
+
+    def context_window(self, model: str | None = None) -> int: ...
+
+    def health(self) -> Health: ...
+
+    def close(self) -> None: ...
+
+
+def complete(engine: Engine, request: ChatRequest) -> Completion:
+    """Run a streamed request to the end; the non-streaming form every engine gets for free."""
+    parts: list[str] = []
+    finish: str | None = None
+    prompt_tokens = completion_tokens = 0
+    for chunk in engine.stream(request):
+        parts.append(chunk.text)
+        finish = chunk.finish_reason or finish
+        prompt_tokens = chunk.prompt_tokens or prompt_tokens
+        completion_tokens = chunk.completion_tokens or completion_tokens
+    return Completion(
+        text="".join(parts),
+        model=request.model or engine.default_model,
+        finish_reason=finish,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+    )

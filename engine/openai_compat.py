@@ -1,0 +1,309 @@
+"""The engine for any OpenAI-compatible server: vLLM in production, llama.cpp's server when embedded.
+
+vLLM's extras (request priority, per-tenant cache salt, exact chat-template token counts, usage in
+the stream) are detected from the server, not assumed, so a plain OpenAI-compatible server works too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import httpx2
+import openai
+
+from engine.base import (
+    ChatMessage,
+    ChatRequest,
+    EngineBadRequest,
+    EngineRateLimited,
+    EngineUnavailable,
+    Health,
+    StreamChunk,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT_WINDOW = 4096
+# Tokens a chat template adds around each message (role markers, separators) when the server
+# can only tokenize plain text; measured on SmolLM2's ChatML template: 5 per message.
+TEMPLATE_TOKENS_PER_MESSAGE = 5
+TEMPLATE_TOKENS_PER_PROMPT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    is_vllm: bool
+    models: tuple[str, ...]
+    max_model_len: int | None
+    tokenize_path: str | None
+
+
+def root_url(url: str) -> str:
+    """`http://host:8000/v1/` and `http://host:8000` both name the same server."""
+    return url.rstrip("/").removesuffix("/v1")
+
+
+class _TokenCache:
+    """Token counts of message texts; a follow-up turn re-counts only its new message."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._items: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> int | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, str], value: int) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+class OpenAICompatEngine:
+    def __init__(
+        self,
+        *,
+        url: str,
+        model: str | None = None,
+        api_key: str = "not-needed",
+        connect_timeout: float = 5.0,
+        token_timeout: float = 60.0,
+        retries: int = 3,
+        retry_backoff: float = 0.5,
+        context_window: int | None = None,
+    ) -> None:
+        self.url = root_url(url)
+        self._model = model
+        self._retries = retries
+        self._backoff = retry_backoff
+        self._context_window = context_window
+        # `read` is the longest wait for the next bytes of the stream, not a cap on the whole answer.
+        timeout = openai.Timeout(connect=connect_timeout, read=token_timeout, write=token_timeout, pool=connect_timeout)
+        self._client = openai.OpenAI(base_url=f"{self.url}/v1", api_key=api_key, timeout=timeout, max_retries=0)
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=httpx.Timeout(token_timeout, connect=connect_timeout),
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+        self._info: ServerInfo | None = None
+        self._info_lock = threading.Lock()
+        self._tokens = _TokenCache()
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def server_info(self, *, refresh: bool = False) -> ServerInfo:
+        with self._info_lock:
+            if self._info is None or refresh:
+                self._info = self._probe()
+            return self._info
+
+    def _probe(self) -> ServerInfo:
+        try:
+            models_doc = self._http.get("/v1/models").raise_for_status().json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise EngineUnavailable(f"engine at {self.url} is not answering: {exc}") from exc
+        cards = models_doc.get("data", [])
+        models = tuple(str(card.get("id")) for card in cards if card.get("id"))
+        lengths = [card.get("max_model_len") for card in cards if isinstance(card.get("max_model_len"), int)]
+        is_vllm = self._answers("/version") and any("max_model_len" in card for card in cards)
+        tokenize_path = "/tokenize" if is_vllm else ("/extras/tokenize" if self._answers_post() else None)
+        if tokenize_path is None:
+            log.warning("engine at %s has no tokenize endpoint; token counts are estimated", self.url)
+        return ServerInfo(
+            is_vllm=is_vllm,
+            models=models,
+            max_model_len=min(lengths) if lengths else None,
+            tokenize_path=tokenize_path,
+        )
+
+    def _answers(self, path: str) -> bool:
+        try:
+            return self._http.get(path).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _answers_post(self) -> bool:
+        try:
+            return self._http.post("/extras/tokenize", json={"input": "hi"}).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def default_model(self) -> str:
+        if self._model:
+            return self._model
+        models = self.server_info().models
+        if not models:
+            raise EngineUnavailable(f"engine at {self.url} serves no model")
+        return models[0]
+
+    def context_window(self, model: str | None = None) -> int:
+        if self._context_window:
+            return self._context_window
+        return self.server_info().max_model_len or DEFAULT_CONTEXT_WINDOW
+
+    def health(self) -> Health:
+        try:
+            info = self.server_info(refresh=True)
+        except EngineUnavailable as exc:
+            return Health(ok=False, detail=str(exc))
+        return Health(ok=True, detail="vllm" if info.is_vllm else "openai-compatible", models=info.models)
+
+    def close(self) -> None:
+        self._client.close()
+        self._http.close()
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def count_text(self, text: str, *, model: str | None = None) -> int:
+        model = model or self.default_model
+        cached = self._tokens.get((model, text))
+        if cached is not None:
+            return cached
+        info = self.server_info()
+        if info.tokenize_path is None:
+            count = max(1, len(text) // 3)
+        elif info.is_vllm:
+            body = self._post(info.tokenize_path, {"model": model, "prompt": text, "add_special_tokens": False})
+            count = int(body["count"])
+        else:
+            body = self._post(info.tokenize_path, {"input": text})
+            count = len(body["tokens"])
+        self._tokens.put((model, text), count)
+        return count
+
+    def count_tokens(self, messages: Sequence[ChatMessage], *, model: str | None = None) -> int:
+        model = model or self.default_model
+        info = self.server_info()
+        if info.is_vllm:
+            payload = {
+                "model": model,
+                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "add_generation_prompt": True,
+            }
+            return int(self._post("/tokenize", payload)["count"])
+        return TEMPLATE_TOKENS_PER_PROMPT + sum(
+            self.count_text(m.content, model=model) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages
+        )
+
+    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self._http.post(path, json=payload)
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"engine tokenizer unreachable: {exc}") from exc
+        if response.status_code >= 500:
+            raise EngineUnavailable(f"engine tokenizer answered {response.status_code}")
+        if response.status_code >= 400:
+            raise EngineBadRequest(f"engine tokenizer refused the request: {response.text[:200]}")
+        result: dict[str, Any] = response.json()
+        return result
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _body(self, request: ChatRequest, info: ServerInfo) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if info.is_vllm:
+            extra["priority"] = request.priority
+            if request.cache_salt:
+                extra["cache_salt"] = request.cache_salt
+        return extra
+
+    def _open(self, request: ChatRequest) -> Any:
+        """Open the stream, retrying with backoff while nothing has been shown to the user yet."""
+        info = self.server_info()
+        model = request.model or self.default_model
+        kwargs: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stream": True,
+            "extra_body": self._body(request, info),
+        }
+        if info.is_vllm:
+            kwargs["stream_options"] = {"include_usage": True}
+        if request.user:
+            kwargs["user"] = request.user
+        attempt = 0
+        while True:
+            try:
+                return self._client.chat.completions.create(**kwargs)
+            except openai.BadRequestError as exc:
+                raise EngineBadRequest(_describe(exc)) from exc
+            except (openai.NotFoundError, openai.UnprocessableEntityError) as exc:
+                raise EngineBadRequest(_describe(exc)) from exc
+            except (
+                openai.APIConnectionError,
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APIStatusError,
+            ) as exc:
+                status = getattr(exc, "status_code", None)
+                if status is not None and status < 500 and status != 429:
+                    raise EngineBadRequest(_describe(exc)) from exc
+                attempt += 1
+                retry_after = _retry_after(exc)
+                if attempt > self._retries:
+                    if status == 429:
+                        raise EngineRateLimited(_describe(exc), retry_after=retry_after) from exc
+                    raise EngineUnavailable(_describe(exc)) from exc
+                delay = retry_after or self._backoff * 2 ** (attempt - 1) * (1 + random.random() / 2)
+                log.warning(
+                    "engine request failed (%s); retry %d/%d in %.1fs", _describe(exc), attempt, self._retries, delay
+                )
+                time.sleep(delay)
+
+    def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
+        stream = self._open(request)
+        finish: str | None = None
+        try:
+            for chunk in stream:
+                usage = getattr(chunk, "usage", None)
+                if usage is not None:
+                    yield StreamChunk(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+                for choice in chunk.choices or ():
+                    delta = choice.delta
+                    # Reasoning models send their thinking in a separate field: never show it.
+                    text = getattr(delta, "content", None) if delta is not None else None
+                    if text:
+                        yield StreamChunk(text=text)
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+        except (openai.APIError, httpx.HTTPError, httpx2.HTTPError) as exc:
+            raise EngineUnavailable(f"engine stopped mid-answer: {exc}") from exc
+        finally:
+            stream.close()
+        # Some servers end the stream without a finish_reason; the answer is still complete.
+        yield StreamChunk(finish_reason=finish or "stop")
+
+
+def _describe(exc: Exception) -> str:
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    return f"{kind} ({status})" if status else f"{kind}: {exc}"
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    value = response.headers.get("retry-after")
+    try:
+        return min(float(value), 60.0) if value else None
+    except ValueError:
+        return None

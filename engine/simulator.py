@@ -1,0 +1,227 @@
+"""An OpenAI-compatible engine simulator with set time to first token, inter-token time and batch capacity.
+
+It serves the endpoints LLMOS uses (`/v1/models`, streamed `/v1/chat/completions`, a tokenizer) so the
+test suite and the benchmarks exercise the real engine client over real HTTP, with timings and
+failures they control. `vllm=True` makes it also answer like vLLM (`/version`, `/tokenize`, usage in
+the stream, `priority` and `cache_salt` accepted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def default_answer(messages: list[dict[str, Any]]) -> str:
+    last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    return f"You said: {last[:200]}"
+
+
+@dataclass
+class Recorded:
+    body: dict[str, Any]
+    arrived: float
+    first_token_at: float | None = None
+    finished_at: float | None = None
+
+
+@dataclass
+class SimulatorConfig:
+    model: str = "sim-model"
+    ttft: float = 0.0
+    inter_token: float = 0.0
+    capacity: int = 64
+    max_model_len: int = 2048
+    vllm: bool = False
+    # "ok", "unavailable" (503 on every request) or "rate_limited" (429 with Retry-After).
+    mode: str = "ok"
+    # Close the connection after this many streamed tokens (a server that dies mid-answer).
+    drop_after_tokens: int | None = None
+    answer: Callable[[list[dict[str, Any]]], str] = default_answer
+    chars_per_token_chunk: int = 0  # 0: one word per chunk
+
+
+class SimulatedEngine:
+    """Runs the simulator on a private event loop in a daemon thread."""
+
+    def __init__(self, config: SimulatorConfig | None = None, *, port: int = 0) -> None:
+        self.config = config or SimulatorConfig()
+        self.requests: list[Recorded] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._port = port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="engine-simulator", daemon=True)
+        self._runner: web.AppRunner | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self) -> SimulatedEngine:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+            self._runner = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> SimulatedEngine:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    async def _start(self) -> None:
+        self._slots = asyncio.Semaphore(self.config.capacity)
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/extras/tokenize", self._extras_tokenize)
+        app.router.add_get("/version", self._version)
+        app.router.add_post("/tokenize", self._tokenize)
+        app.router.add_get("/health", self._health)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
+        self._port = int(self._runner.addresses[0][1])
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        return web.Response(status=503 if self.config.mode == "unavailable" else 200)
+
+    async def _models(self, _request: web.Request) -> web.Response:
+        if self.config.mode == "unavailable":
+            return web.json_response({"error": "down"}, status=503)
+        card: dict[str, Any] = {"id": self.config.model, "object": "model", "owned_by": "llmos-sim"}
+        if self.config.vllm:
+            card["max_model_len"] = self.config.max_model_len
+        return web.json_response({"object": "list", "data": [card]})
+
+    async def _version(self, _request: web.Request) -> web.Response:
+        if not self.config.vllm:
+            return web.json_response({"detail": "Not Found"}, status=404)
+        return web.json_response({"version": "sim"})
+
+    async def _extras_tokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"tokens": list(range(len(tokenize(body.get("input", "")))))})
+
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        if not self.config.vllm:
+            return web.json_response({"detail": "Not Found"}, status=404)
+        body = await request.json()
+        if "messages" in body:
+            count = sum(len(tokenize(m["content"])) + 5 for m in body["messages"]) + 3
+        else:
+            count = len(tokenize(body.get("prompt", "")))
+        return web.json_response({"count": count, "max_model_len": self.config.max_model_len, "tokens": []})
+
+    def _prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
+        return sum(len(tokenize(m.get("content", ""))) + 5 for m in messages) + 3
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        record = Recorded(body=body, arrived=time.monotonic())
+        with self._lock:
+            self.requests.append(record)
+        if self.config.mode == "unavailable":
+            return web.json_response({"error": {"message": "engine down"}}, status=503)
+        if self.config.mode == "rate_limited":
+            return web.json_response({"error": {"message": "slow down"}}, status=429, headers={"Retry-After": "1"})
+        prompt_tokens = self._prompt_tokens(body["messages"])
+        if prompt_tokens > self.config.max_model_len:
+            return web.json_response(
+                {"error": {"message": f"prompt has {prompt_tokens} tokens, more than the context window"}},
+                status=400,
+            )
+        assert self._slots is not None
+        async with self._slots:
+            return await self._stream(request, body, record, prompt_tokens)
+
+    async def _stream(
+        self, request: web.Request, body: dict[str, Any], record: Recorded, prompt_tokens: int
+    ) -> web.StreamResponse:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            words = re.findall(r"\S+\s*", self.config.answer(body["messages"]))
+            limit = int(body.get("max_tokens") or len(words))
+            finish = "length" if len(words) > limit else "stop"
+            words = words[:limit]
+            if self.config.ttft:
+                await asyncio.sleep(self.config.ttft)
+            for index, word in enumerate(words):
+                if self.config.drop_after_tokens is not None and index >= self.config.drop_after_tokens:
+                    request.transport.close()  # type: ignore[union-attr]
+                    return response
+                if index and self.config.inter_token:
+                    await asyncio.sleep(self.config.inter_token)
+                if record.first_token_at is None:
+                    record.first_token_at = time.monotonic()
+                await self._send(response, body, {"content": word}, None)
+            await self._send(response, body, {}, finish)
+            if self.config.vllm and body.get("stream_options", {}).get("include_usage"):
+                usage = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(words),
+                    "total_tokens": prompt_tokens + len(words),
+                }
+                await response.write(
+                    self._sse(
+                        {
+                            "id": "sim",
+                            "object": "chat.completion.chunk",
+                            "created": int(time.time()),
+                            "model": body["model"],
+                            "choices": [],
+                            "usage": usage,
+                        }
+                    )
+                )
+            await response.write(b"data: [DONE]\n\n")
+            record.finished_at = time.monotonic()
+            return response
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    async def _send(
+        self, response: web.StreamResponse, body: dict[str, Any], delta: dict[str, Any], finish: str | None
+    ) -> None:
+        chunk = {
+            "id": "sim",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        await response.write(self._sse(chunk))
+
+    @staticmethod
+    def _sse(payload: dict[str, Any]) -> bytes:
+        return f"data: {json.dumps(payload)}\n\n".encode()

@@ -1,0 +1,122 @@
+"""Shared fixtures: real PostgreSQL and Redis, SQLite, the engine simulator and the in-process stack."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.models import Base
+from engine.simulator import SimulatedEngine, SimulatorConfig
+from workers.settings import Settings, load_settings
+from workers.stack import Stack
+
+PG_ADMIN_URL = os.environ.get("LLMOS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("LLMOS_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def _pg_url(database: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"{base}/{database}"
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of our own for this test session, dropped afterwards."""
+    name = f"llmos_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'llmos.db'}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    client.close()
+    return REDIS_TEST_URL
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[SimulatedEngine]:
+    with SimulatedEngine() as engine:
+        yield engine
+
+
+@pytest.fixture(autouse=True)
+def _fresh_simulator(request: pytest.FixtureRequest) -> None:
+    if "simulator" in request.fixturenames:
+        sim: SimulatedEngine = request.getfixturevalue("simulator")
+        sim.config = SimulatorConfig()
+        sim.requests.clear()
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "_env_file": None,
+        "llmos_home": tmp,
+        "redis_autodetect": False,
+        "engine_retries": 1,
+        "engine_retry_backoff": 0.01,
+        "engine_token_timeout": 5.0,
+        "worker_concurrency": 2,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def clear_tables(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(delete(table))
+
+
+@dataclass
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str | None
+
+
+@pytest.fixture(scope="session", params=["sqlite+memory", "postgresql+redis"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.param == "sqlite+memory":
+        return Backend(request.param, request.getfixturevalue("sqlite_database"), None)
+    return Backend(request.param, request.getfixturevalue("pg_database"), request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture(scope="session")
+def stack(backend: Backend, simulator: SimulatedEngine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The whole task path in this process: database, broker, worker thread, engine simulator."""
+    settings = make_settings(
+        tmp_path_factory.mktemp(backend.name),
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        engine_url=simulator.url,
+    )
+    with Stack(settings) as running:
+        running.start_worker()
+        yield running
+
+
+@pytest.fixture
+def clean_stack(stack: Stack) -> Stack:
+    clear_tables(stack.sessions)
+    return stack

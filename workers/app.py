@@ -1,0 +1,48 @@
+"""The Celery application. Configured by the entry point (`configure`), never from import side effects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu.entity import Queue as KombuQueue
+
+from workers.queues import DEFAULT_PRIORITY, QUEUE_ORDER, Queue
+from workers.settings import Settings
+
+
+def celery_config(settings: Settings, *, broker_url: str) -> dict[str, Any]:
+    return {
+        "broker_url": broker_url,
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {
+            "priority_steps": list(range(10)),
+            "sep": ":",
+            "queue_order_strategy": "priority",
+            "visibility_timeout": settings.broker_visibility_timeout,
+        },
+        "task_queues": [KombuQueue(str(q), routing_key=str(q)) for q in QUEUE_ORDER],
+        "task_default_queue": str(Queue.DEFAULT),
+        "task_default_priority": DEFAULT_PRIORITY,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        # Acknowledge after the answer is stored, put the task back if the worker dies, and take one
+        # message at a time so a late high-priority message is not stuck behind prefetched ones.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+    }
+
+
+def create_app(settings: Settings, *, broker_url: str) -> Celery:
+    """One Celery app per process (per stack in tests); the task is a shared task bound to it."""
+    app = Celery("llmos", set_as_current=True, include=["workers.tasks"])
+    app.conf.update(celery_config(settings, broker_url=broker_url))
+    app.set_default()
+    import workers.tasks  # noqa: F401 - registers the shared task on this app
+
+    return app

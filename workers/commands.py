@@ -1,0 +1,135 @@
+"""Commands LLMOS answers itself, without the engine: prefs, forget, usage, help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from db import conversations, preferences, usage
+from db.directory import Place
+from db.preferences import Scope
+from workers.events import Kind
+from workers.skills import SKILLS
+
+LENGTHS = {"short": 128, "medium": 512, "long": 1024}
+
+
+@dataclass(frozen=True, slots=True)
+class PrefKey:
+    description: str
+    check: Callable[[str, tuple[str, ...]], str | None]
+
+
+def _free_text(limit: int) -> Callable[[str, tuple[str, ...]], str | None]:
+    def check(value: str, _models: tuple[str, ...]) -> str | None:
+        return f"keep it under {limit} characters" if len(value) > limit else None
+
+    return check
+
+
+def _length(value: str, _models: tuple[str, ...]) -> str | None:
+    return None if value in LENGTHS else f"choose one of: {', '.join(LENGTHS)}"
+
+
+def _model(value: str, models: tuple[str, ...]) -> str | None:
+    if not models or value in models:
+        return None
+    return f"this engine serves: {', '.join(models)}"
+
+
+PREF_KEYS: dict[str, PrefKey] = {
+    "persona": PrefKey("how the assistant should behave, e.g. 'a patient maths teacher'", _free_text(500)),
+    "language": PrefKey("the language answers are written in, e.g. French", _free_text(40)),
+    "model": PrefKey("which served model answers you", _model),
+    "length": PrefKey("answer length: short, medium or long", _length),
+}
+
+
+def run_prefs(session: Session, *, place: Place, args: Mapping[str, str], models: tuple[str, ...]) -> str:
+    action = args.get("action", "show")
+    key = args.get("key", "")
+    if action in {"set", "unset"} and key not in PREF_KEYS:
+        return f"Unknown preference {key!r}. You can set: {', '.join(PREF_KEYS)}."
+    if action == "set":
+        value = args.get("value", "").strip()
+        if not value:
+            return f"Usage: /prefs set {key} <value> ({PREF_KEYS[key].description})."
+        problem = PREF_KEYS[key].check(value.lower() if key == "length" else value, models)
+        if problem:
+            return f"Cannot set {key} to {value!r}: {problem}."
+        preferences.set_value(
+            session,
+            tenant_id=place.tenant_id,
+            scope=Scope.USER,
+            user_id=place.user_id,
+            key=key,
+            value=value.lower() if key == "length" else value,
+        )
+        return f"Saved: {key} = {value}."
+    if action == "unset":
+        removed = preferences.unset(
+            session, tenant_id=place.tenant_id, scope=Scope.USER, user_id=place.user_id, key=key
+        )
+        return f"Removed your {key} preference." if removed else f"You had no {key} preference."
+    if action == "reset":
+        for name in PREF_KEYS:
+            preferences.unset(session, tenant_id=place.tenant_id, scope=Scope.USER, user_id=place.user_id, key=name)
+        return "Your preferences are reset to the defaults."
+    if action != "show":
+        return "Usage: /prefs [show | set <key> <value> | unset <key> | reset]."
+    mine = preferences.at_level(session, tenant_id=place.tenant_id, scope=Scope.USER, user_id=place.user_id)
+    applied = preferences.effective(
+        session, tenant_id=place.tenant_id, channel_id=place.channel_id, user_id=place.user_id
+    )
+    lines = ["Your preferences (yours win over the channel's and the workspace's):"]
+    for name, spec in PREF_KEYS.items():
+        current = applied.get(name)
+        source = "" if current is None else (" (yours)" if name in mine else " (set for this channel or workspace)")
+        lines.append(f"• {name}: {current if current is not None else 'default'}{source} — {spec.description}")
+    lines.append("Change one with /prefs set <key> <value>.")
+    return "\n".join(lines)
+
+
+def run_forget(session: Session, *, place: Place) -> str:
+    gone = conversations.forget_user(session, tenant_id=place.tenant_id, user_id=place.user_id)
+    return (
+        f"Done: I deleted {gone.conversations} conversation(s) and {gone.messages} message(s) of yours. "
+        "Your preferences and token totals are kept; /prefs reset clears the preferences."
+    )
+
+
+def run_usage(session: Session, *, place: Place) -> str:
+    today = datetime.now(UTC).date()
+    day = usage.totals(session, tenant_id=place.tenant_id, user_id=place.user_id, since=today)
+    total = usage.totals(session, tenant_id=place.tenant_id, user_id=place.user_id)
+    return (
+        f"Today: {day.total_tokens} tokens ({day.prompt_tokens} prompt + {day.completion_tokens} answer) "
+        f"in {day.requests} request(s).\nAll time: {total.total_tokens} tokens in {total.requests} request(s)."
+    )
+
+
+def run_help(*, error: str | None = None) -> str:
+    lines = [f"{error}." if error else "", "What I can do:"]
+    lines += [f"• {skill.usage} — {skill.summary}" for skill in SKILLS.values()]
+    lines += [
+        "• /prefs [set <key> <value>] — show or change persona, language, model, length",
+        "• /forget — delete your stored conversations",
+        "• /usage — your token usage",
+    ]
+    return "\n".join(line for line in lines if line)
+
+
+COMMANDS = frozenset({Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP})
+
+
+def run(session: Session, *, kind: Kind, place: Place, args: Mapping[str, str], models: tuple[str, ...]) -> str:
+    if kind is Kind.PREFS:
+        return run_prefs(session, place=place, args=args, models=models)
+    if kind is Kind.FORGET:
+        return run_forget(session, place=place)
+    if kind is Kind.USAGE:
+        return run_usage(session, place=place)
+    return run_help(error=args.get("error"))

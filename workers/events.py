@@ -1,0 +1,132 @@
+"""The one neutral event every surface produces, and the only thing that crosses the queue.
+
+Adapters turn a Slack event, a Discord message, a webhook job or a terminal line into an `Event`;
+the worker never sees a platform payload. Platform identifiers the reply sink needs later (a Slack
+`ts`, a Discord channel id, a callback URL) travel untouched in `ref`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+
+class Platform(StrEnum):
+    SLACK = "slack"
+    DISCORD = "discord"
+    ADMIN = "admin"
+    TERMINAL = "terminal"
+    WEB = "web"
+
+
+class Kind(StrEnum):
+    """What the user asked for: a skill answered by the engine, or a command answered by LLMOS."""
+
+    ASK = "ask"
+    SUMMARIZE = "summarize"
+    TRANSLATE = "translate"
+    DRAFT = "draft"
+    MINUTES = "minutes"
+    QUIZ = "quiz"
+    PREFS = "prefs"
+    FORGET = "forget"
+    USAGE = "usage"
+    HELP = "help"
+
+
+class PriorityClass(StrEnum):
+    INTERACTIVE = "interactive"
+    COMMANDS = "commands"
+    BATCH = "batch"
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    mime_type: str
+    size: int
+    text: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quoted:
+    """A message the adapter fetched for context (a Slack thread to summarize, a Discord reply chain)."""
+
+    author: str
+    text: str
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    platform: Platform
+    tenant: str
+    channel: str
+    thread: str
+    user: str
+    message_id: str
+    text: str
+    kind: Kind = Kind.ASK
+    priority: PriorityClass = PriorityClass.INTERACTIVE
+    args: Mapping[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
+    context: tuple[Quoted, ...] = ()
+    user_name: str = ""
+    tenant_name: str = ""
+    channel_name: str = ""
+    ref: Mapping[str, Any] = field(default_factory=dict)
+    received_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        for name in ("tenant", "channel", "thread", "user", "message_id"):
+            if not getattr(self, name):
+                raise ValueError(f"event field {name!r} must not be empty")
+        object.__setattr__(self, "platform", Platform(self.platform))
+        object.__setattr__(self, "kind", Kind(self.kind))
+        object.__setattr__(self, "priority", PriorityClass(self.priority))
+        object.__setattr__(self, "args", _frozen(self.args))
+        object.__setattr__(self, "ref", _frozen(self.ref))
+
+    @property
+    def key(self) -> str:
+        """Idempotency key: the platform's own id for this message within its tenant."""
+        return f"{self.platform}:{self.tenant}:{self.message_id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": str(self.platform),
+            "tenant": self.tenant,
+            "channel": self.channel,
+            "thread": self.thread,
+            "user": self.user,
+            "message_id": self.message_id,
+            "text": self.text,
+            "kind": str(self.kind),
+            "priority": str(self.priority),
+            "args": dict(self.args),
+            "attachments": [
+                {"name": a.name, "mime_type": a.mime_type, "size": a.size, "text": a.text, "url": a.url}
+                for a in self.attachments
+            ],
+            "context": [{"author": q.author, "text": q.text} for q in self.context],
+            "user_name": self.user_name,
+            "tenant_name": self.tenant_name,
+            "channel_name": self.channel_name,
+            "ref": dict(self.ref),
+            "received_at": self.received_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        fields = dict(data)
+        fields["attachments"] = tuple(Attachment(**a) for a in fields.get("attachments", ()))
+        fields["context"] = tuple(Quoted(**q) for q in fields.get("context", ()))
+        return cls(**fields)

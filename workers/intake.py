@@ -1,0 +1,94 @@
+"""What every adapter calls: store the inbound message, register its key, enqueue the event.
+
+A platform retry of the same event finds its key and is acknowledged without a second answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import conversations, directory, events
+from db.events import Status
+from workers.events import Event
+from workers.queues import route_for
+from workers.tasks import HANDLE_EVENT
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[Event], None]
+
+
+class IntakeError(RuntimeError):
+    """The message is stored but could not be queued: the adapter tells the user to try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    key: str
+    accepted: bool
+
+
+def celery_enqueue(app: Celery) -> Enqueue:
+    """Send events to `app`'s broker, on the queue and with the priority of their class."""
+
+    def enqueue(event: Event) -> None:
+        route = route_for(event.priority)
+        app.send_task(HANDLE_EVENT, args=[event.to_dict()], queue=str(route.queue), priority=route.celery_priority)
+
+    return enqueue
+
+
+def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> Submitted:
+    with sessions.begin() as session:
+        place = directory.resolve(
+            session,
+            platform=event.platform,
+            tenant_external=event.tenant,
+            user_external=event.user,
+            channel_external=event.channel,
+            thread_key=event.thread,
+            tenant_name=event.tenant_name,
+            user_name=event.user_name,
+            channel_name=event.channel_name,
+        )
+        if not events.register(session, key=event.key, tenant_id=place.tenant_id, payload=event.to_dict()):
+            log.info("event %s seen before; not queued again", event.key)
+            return Submitted(key=event.key, accepted=False)
+        conversations.add_message(
+            session,
+            tenant_id=place.tenant_id,
+            conversation_id=place.conversation_id,
+            user_id=place.user_id,
+            event_key=event.key,
+            role="user",
+            content=event.text,
+            kind=str(event.kind),
+            attachments={"files": [{"name": a.name, "type": a.mime_type, "size": a.size} for a in event.attachments]},
+        )
+    _enqueue(event, sessions=sessions, enqueue=enqueue)
+    return Submitted(key=event.key, accepted=True)
+
+
+def _enqueue(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> None:
+    try:
+        enqueue(event)
+    except Exception as exc:
+        log.exception("event %s stored but not queued", event.key)
+        with sessions.begin() as session:
+            events.mark(session, key=event.key, status=Status.FAILED, error=f"not queued: {exc}")
+        raise IntakeError("LLMOS could not queue your message; it is saved, please try again shortly") from exc
+
+
+def resend(key: str, *, tenant_id: int, sessions: sessionmaker[Session], enqueue: Enqueue) -> bool:
+    """Send a failed event through the task path again (after the engine came back)."""
+    with sessions.begin() as session:
+        payload = events.payload_of(session, key=key, tenant_id=tenant_id)
+        if payload is None or events.status_of(session, key=key) is Status.DONE:
+            return False
+    _enqueue(Event.from_dict(payload), sessions=sessions, enqueue=enqueue)
+    return True

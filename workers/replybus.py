@@ -1,0 +1,129 @@
+"""The reply bus: how a worker streams an answer to a client that waits on it (terminal, web chat).
+
+On Redis each answer is a Redis stream (`llmos:reply:<event key>`), read with XREAD so a client that
+subscribes late still sees every piece; in-process it is a list guarded by a condition variable.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+import redis
+
+if TYPE_CHECKING:
+    from workers.events import Event
+    from workers.runtime import Runtime
+
+STREAM_TTL_SECONDS = 3600
+STREAM_MAX_ITEMS = 20_000
+
+
+class ReplyBus(Protocol):
+    def publish(self, stream: str, item: dict[str, Any]) -> None: ...
+
+    def read(self, stream: str, *, after: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        """Items after cursor `after` ("0" for all), waiting up to `timeout` seconds for the first."""
+        ...
+
+
+class RedisReplyBus:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    @staticmethod
+    def _key(stream: str) -> str:
+        return f"llmos:reply:{stream}"
+
+    def publish(self, stream: str, item: dict[str, Any]) -> None:
+        key = self._key(stream)
+        pipe = self._redis.pipeline()
+        pipe.xadd(key, {"item": json.dumps(item)}, maxlen=STREAM_MAX_ITEMS, approximate=True)
+        pipe.expire(key, STREAM_TTL_SECONDS)
+        pipe.execute()
+
+    def read(self, stream: str, *, after: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        result: Any = self._redis.xread({self._key(stream): after}, block=max(1, int(timeout * 1000)), count=500)
+        items: list[tuple[str, dict[str, Any]]] = []
+        for _key, entries in result or []:
+            for entry_id, fields in entries:
+                raw = fields.get(b"item") or fields.get("item")
+                ident = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                items.append((ident, json.loads(raw)))
+        return items
+
+
+class MemoryReplyBus:
+    def __init__(self) -> None:
+        self._streams: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._changed = threading.Condition()
+
+    def publish(self, stream: str, item: dict[str, Any]) -> None:
+        with self._changed:
+            now = time.monotonic()
+            for name in [n for n, (at, _) in self._streams.items() if now - at > STREAM_TTL_SECONDS]:
+                del self._streams[name]
+            _, items = self._streams.get(stream, (now, []))
+            items.append(item)
+            self._streams[stream] = (now, items)
+            self._changed.notify_all()
+
+    def read(self, stream: str, *, after: str, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        start = int(after) if after.isdigit() else 0
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                items = self._streams.get(stream, (0.0, []))[1]
+                if len(items) > start:
+                    return [(str(i + 1), item) for i, item in enumerate(items[start:], start)]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                self._changed.wait(remaining)
+
+
+def follow(bus: ReplyBus, stream: str, *, idle_timeout: float) -> Iterator[dict[str, Any]]:
+    """Yield a stream's items until its `done` or `error` item; give up after `idle_timeout` of silence."""
+    cursor = "0"
+    last = time.monotonic()
+    while True:
+        items = bus.read(stream, after=cursor, timeout=1.0)
+        if not items:
+            if time.monotonic() - last > idle_timeout:
+                raise TimeoutError(f"no reply for {idle_timeout:.0f}s")
+            continue
+        last = time.monotonic()
+        for ident, item in items:
+            cursor = ident
+            yield item
+            if item.get("type") in {"done", "error"}:
+                return
+
+
+class BusSink:
+    """The reply sink for clients that follow the bus: the terminal and the web chat."""
+
+    def __init__(self, bus: ReplyBus, stream: str) -> None:
+        self._bus = bus
+        self._stream = stream
+
+    def start(self, *, resume_ref: str | None) -> str:
+        # A resumed answer starts over: the client drops what the dead worker had shown.
+        self._bus.publish(self._stream, {"type": "reset" if resume_ref else "start"})
+        return self._stream
+
+    def append(self, text: str) -> None:
+        self._bus.publish(self._stream, {"type": "delta", "text": text})
+
+    def finish(self, text: str) -> None:
+        self._bus.publish(self._stream, {"type": "done", "text": text})
+
+    def fail(self, message: str) -> None:
+        self._bus.publish(self._stream, {"type": "error", "text": message})
+
+
+def bus_sink(event: Event, runtime: Runtime) -> BusSink:
+    return BusSink(runtime.bus, event.key)

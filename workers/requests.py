@@ -1,0 +1,79 @@
+"""Turn what a person typed (`/translate French hello`, `/prefs set length short`) into a request.
+
+Every surface uses this one parser: the terminal for its lines, Slack for `/llmos ...`, Discord for
+plain messages. Platform-native commands with typed options build the same `Request` directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from workers.events import Kind, PriorityClass
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    kind: Kind
+    text: str
+    args: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def priority(self) -> PriorityClass:
+        return PriorityClass.INTERACTIVE if self.kind is Kind.ASK else PriorityClass.COMMANDS
+
+
+_ALIASES = {
+    "sum": Kind.SUMMARIZE,
+    "summary": Kind.SUMMARIZE,
+    "tr": Kind.TRANSLATE,
+    "reply": Kind.DRAFT,
+    "settings": Kind.PREFS,
+    "preferences": Kind.PREFS,
+    "?": Kind.HELP,
+}
+
+
+def parse(text: str, *, prefix: str = "/") -> Request:
+    """A line without the prefix is a question; `/word ...` names a skill or command."""
+    stripped = text.strip()
+    if not stripped.startswith(prefix):
+        return Request(kind=Kind.ASK, text=stripped)
+    word, _, rest = stripped[len(prefix) :].partition(" ")
+    name = word.lower()
+    try:
+        kind = _ALIASES.get(name) or Kind(name)
+    except ValueError:
+        return Request(kind=Kind.HELP, text="", args={"error": f"unknown command {prefix}{word}"})
+    return _with_args(kind, rest.strip())
+
+
+def _leading_number(rest: str) -> tuple[str | None, str]:
+    head, _, tail = rest.partition(" ")
+    if head.isdigit():
+        return head, tail.strip()
+    return None, rest
+
+
+def _with_args(kind: Kind, rest: str) -> Request:
+    args: dict[str, str] = {}
+    if kind in {Kind.SUMMARIZE, Kind.MINUTES, Kind.QUIZ}:
+        n, rest = _leading_number(rest)
+        if n is not None:
+            args["n"] = str(min(int(n), 200) or 1)
+    elif kind is Kind.TRANSLATE:
+        first = rest.split(" ", 1)[0].lower()
+        words = rest.split(" ", 2)[1:] if first in {"to", "into"} else rest.split(" ", 1)
+        if words and words[0]:
+            args["language"] = words[0].strip(":,")
+            rest = words[1] if len(words) > 1 else ""
+    elif kind is Kind.PREFS:
+        action, _, tail = rest.partition(" ")
+        key, _, value = tail.strip().partition(" ")
+        if action:
+            args["action"] = action.lower()
+        if key:
+            args["key"] = key.lower()
+        if value:
+            args["value"] = value.strip()
+        rest = ""
+    return Request(kind=kind, text=rest, args=args)

@@ -1,0 +1,42 @@
+"""What a worker process needs to answer events, built once at its entry point and installed here."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.base import Engine
+from workers.replybus import ReplyBus
+from workers.settings import Settings
+from workers.sinks import SinkRegistry
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    engine: Engine
+    bus: ReplyBus
+    sinks: SinkRegistry = field(default_factory=SinkRegistry)
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+
+
+_current: Runtime | None = None
+
+
+class NotConfigured(RuntimeError):
+    pass
+
+
+def install(runtime: Runtime | None) -> None:
+    global _current  # noqa: PLW0603 - one runtime per worker process, set by its entry point
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise NotConfigured("the worker runtime is not installed; start workers with `llmos worker` or `llmos run`")
+    return _current

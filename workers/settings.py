@@ -1,0 +1,99 @@
+"""Settings for every LLMOS process, read once at the entry point and passed down.
+
+Everything comes from the environment or a `.env` file; a bad value stops the process at start with
+an error that names the variable, instead of failing on the first message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Placeholders copied from examples must never reach production as real secrets.
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo"}
+
+
+class SettingsError(ValueError):
+    """Raised with one line per bad variable, each naming the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Where the embedded defaults keep their files (SQLite database, engine logs).
+    llmos_home: Path = Path(".llmos")
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    # Probe redis://127.0.0.1:6379/0 when REDIS_URL is unset ("a Redis it finds").
+    redis_autodetect: bool = True
+
+    engine_url: str | None = None
+    engine_model: str | None = None
+    engine_api_key: SecretStr = SecretStr("not-needed")
+    engine_context_window: Annotated[int, Field(ge=256)] | None = None
+    engine_connect_timeout: Annotated[float, Field(gt=0)] = 5.0
+    # Longest silence between two streamed tokens; a long answer is never cut by a total cap.
+    engine_token_timeout: Annotated[float, Field(gt=0)] = 60.0
+    engine_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    engine_retry_backoff: Annotated[float, Field(ge=0)] = 0.5
+
+    embedded_engine_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    embedded_context_window: Annotated[int, Field(ge=512)] = 4096
+
+    # Kept short on purpose: small models answer worse under long instructions.
+    system_prompt: str = "You are a helpful assistant."
+    answer_max_tokens: Annotated[int, Field(ge=16)] = 512
+    history_messages: Annotated[int, Field(ge=0)] = 40
+
+    worker_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    # How long one worker may own an event before another may take it over (renewed while streaming).
+    event_lease_seconds: Annotated[float, Field(gt=0)] = 60.0
+    # Redis redelivers a message not acknowledged after this many seconds (a killed worker).
+    broker_visibility_timeout: Annotated[int, Field(ge=1)] = 900
+
+    log_level: str = "INFO"
+
+    @field_validator("engine_api_key")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            raise ValueError("is a placeholder; set a real key or leave ENGINE_API_KEY unset")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        if value and value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.llmos_home / 'llmos.db').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning pydantic's report into one line per environment variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "?"
+            lines.append(f"{name}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
