@@ -29,14 +29,21 @@ def _wait_for_signal() -> None:
 
 
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
+    from bots import surfaces
     from workers.stack import Stack
 
     with Stack(settings) as stack:
         stack.start_worker()
+        started = surfaces.configured(stack)
+        for surface in started:
+            surface.start()
+            stack.on_close(surface.stop)
         print("LLMOS is running.")
         for line in stack.describe():
             print(f"  {line}")
-        print("  surfaces: terminal (`llmos chat`)")
+        print("  surface:  terminal (`llmos chat`)")
+        for surface in started:
+            print(f"  surface:  {surface.describe()}")
         print('Talk to it from another terminal: llmos chat "What is the capital of France?"  (Ctrl-C stops)')
         sys.stdout.flush()
         _wait_for_signal()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,11 +29,29 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
-def register(session: Session, *, key: str, tenant_id: int, payload: dict[str, Any]) -> bool:
+def register(
+    session: Session,
+    *,
+    key: str,
+    tenant_id: int,
+    payload: dict[str, Any],
+    kind: str = "ask",
+    priority: str = "interactive",
+    received_at: float | None = None,
+) -> bool:
     """True when the key is new; False when this event was seen before."""
+    row = ProcessedEvent(
+        key=key,
+        tenant_id=tenant_id,
+        status=Status.PENDING,
+        payload=payload,
+        kind=kind,
+        priority=priority,
+        received_at=received_at or time.time(),
+    )
     try:
         with session.begin_nested():
-            session.add(ProcessedEvent(key=key, tenant_id=tenant_id, status=Status.PENDING, payload=payload))
+            session.add(row)
     except IntegrityError:
         return False
     return True
@@ -67,6 +85,7 @@ def claim(session: Session, *, key: str, owner: str, ttl: float) -> Claim:
             lease_owner=owner,
             lease_until=now + ttl,
             attempts=ProcessedEvent.attempts + 1,
+            started_at=func.coalesce(ProcessedEvent.started_at, now),
         )
         .execution_options(synchronize_session=False)
     )
@@ -104,7 +123,7 @@ def finish(session: Session, *, key: str, owner: str, status: Status, error: str
     """Move the event on; done or failed also release the lease. False if we no longer held it."""
     values: dict[str, Any] = {"status": status, "error": error}
     if status in {Status.DONE, Status.FAILED}:
-        values.update(lease_owner=None, lease_until=None)
+        values.update(lease_owner=None, lease_until=None, finished_at=time.time())
     result = session.execute(
         update(ProcessedEvent)
         .where(ProcessedEvent.key == key, ProcessedEvent.lease_owner == owner)
@@ -143,5 +162,14 @@ def mark(session: Session, *, key: str, status: Status, error: str | None = None
         update(ProcessedEvent)
         .where(ProcessedEvent.key == key)
         .values(status=status, error=error)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def first_token(session: Session, *, key: str, owner: str) -> None:
+    session.execute(
+        update(ProcessedEvent)
+        .where(ProcessedEvent.key == key, ProcessedEvent.lease_owner == owner, ProcessedEvent.first_token_at.is_(None))
+        .values(first_token_at=time.time())
         .execution_options(synchronize_session=False)
     )

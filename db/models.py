@@ -169,5 +169,12 @@ class ProcessedEvent(Base):
     # The neutral event as it was enqueued, so a failed event can be sent through the task path again.
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default="ask")
+    priority: Mapped[str] = mapped_column(String(16), default="interactive")
+    # Epoch seconds of each step, for queue-wait and latency figures (dashboard, scheduler, benchmarks).
+    received_at: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[float | None] = mapped_column(Float)
+    first_token_at: Mapped[float | None] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -56,7 +56,16 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -
             user_name=event.user_name,
             channel_name=event.channel_name,
         )
-        if not events.register(session, key=event.key, tenant_id=place.tenant_id, payload=event.to_dict()):
+        registered = events.register(
+            session,
+            key=event.key,
+            tenant_id=place.tenant_id,
+            payload=event.to_dict(),
+            kind=str(event.kind),
+            priority=str(event.priority),
+            received_at=event.received_at,
+        )
+        if not registered:
             log.info("event %s seen before; not queued again", event.key)
             return Submitted(key=event.key, accepted=False)
         conversations.add_message(

@@ -88,6 +88,10 @@ class Lease:
         with self._rt.sessions.begin() as session:
             events.set_reply_ref(session, key=self.key, owner=self.owner, reply_ref=reply_ref)
 
+    def first_token(self) -> None:
+        with self._rt.sessions.begin() as session:
+            events.first_token(session, key=self.key, owner=self.owner)
+
     def done(self) -> None:
         with self._rt.sessions.begin() as session:
             events.finish(session, key=self.key, owner=self.owner, status=Status.DONE)
@@ -270,6 +274,8 @@ def _answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resum
     prompt_tokens = completion_tokens = None
     for chunk in engine.stream(request):
         if chunk.text:
+            if not parts:
+                lease.first_token()
             parts.append(chunk.text)
             sink.append(chunk.text)
         prompt_tokens = chunk.prompt_tokens or prompt_tokens

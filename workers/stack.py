@@ -7,6 +7,7 @@ broker, the embedded CPU model) and says which it picked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -167,6 +168,10 @@ class Stack:
         except Exception:  # a broker hiccup just means: start our own worker
             log.debug("worker ping failed", exc_info=True)
             return False
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run `callback` when the stack closes (before the worker and engine stop)."""
+        self._exit.callback(callback)
 
     def describe(self) -> list[str]:
         database = "SQLite" if self.database_url.startswith("sqlite") else "PostgreSQL"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 05:30:29.245226
+Create Date: 2026-11-29 05:40:24.543199
 """
 
 from collections.abc import Sequence
@@ -60,6 +60,12 @@ def upgrade() -> None:
     sa.Column('reply_ref', sa.String(length=512), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('priority', sa.String(length=16), nullable=False),
+    sa.Column('received_at', sa.Float(), nullable=False),
+    sa.Column('started_at', sa.Float(), nullable=True),
+    sa.Column('first_token_at', sa.Float(), nullable=True),
+    sa.Column('finished_at', sa.Float(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_processed_events_tenant_id_tenants'), ondelete='CASCADE'),
