@@ -64,9 +64,12 @@ class TerminalChat:
             return 0
         event = self.event_for(line)
         try:
-            submit(event, sessions=self._sessions, enqueue=self._enqueue)
+            submitted = submit(event, sessions=self._sessions, enqueue=self._enqueue)
         except IntakeError as exc:
             print(f"llmos: {exc}", file=self._err)
+            return 1
+        if submitted.refused:
+            print(submitted.refused, file=self._err)
             return 1
         shown = False
         try:

@@ -178,3 +178,31 @@ class ProcessedEvent(Base):
     finished_at: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AccessRule(Base):
+    """Who may use the assistant in a tenant: allow or block one user, role or channel."""
+
+    __tablename__ = "access_rules"
+    __table_args__ = (UniqueConstraint("tenant_id", "subject_type", "subject"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    # "user", "role" or "channel"; `subject` is the platform's own id for it.
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(128))
+    effect: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantLimits(Base):
+    """Per-tenant limits an admin sets; None means the deployment's default."""
+
+    __tablename__ = "tenant_limits"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    user_requests_per_minute: Mapped[int | None] = mapped_column(Integer)
+    tenant_tokens_per_day: Mapped[int | None] = mapped_column(Integer)
+    # Share of the engine this tenant is entitled to relative to others (fair scheduling).
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -79,6 +79,8 @@ class Event:
     args: Mapping[str, str] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
     context: tuple[Quoted, ...] = ()
+    # The user's roles where the platform has them (Discord), for role allow/block lists.
+    roles: tuple[str, ...] = ()
     user_name: str = ""
     tenant_name: str = ""
     channel_name: str = ""
@@ -117,6 +119,7 @@ class Event:
                 for a in self.attachments
             ],
             "context": [{"author": q.author, "text": q.text} for q in self.context],
+            "roles": list(self.roles),
             "user_name": self.user_name,
             "tenant_name": self.tenant_name,
             "channel_name": self.channel_name,
@@ -129,4 +132,5 @@ class Event:
         fields = dict(data)
         fields["attachments"] = tuple(Attachment(**a) for a in fields.get("attachments", ()))
         fields["context"] = tuple(Quoted(**q) for q in fields.get("context", ()))
+        fields["roles"] = tuple(fields.get("roles", ()))
         return cls(**fields)

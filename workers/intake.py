@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import conversations, directory, events
+from db import access, conversations, directory, events
 from db.events import Status
 from workers.events import Event
 from workers.queues import route_for
@@ -31,6 +31,8 @@ class IntakeError(RuntimeError):
 class Submitted:
     key: str
     accepted: bool
+    # Why the tenant's access rules turned the message away; tell the user this.
+    refused: str = ""
 
 
 def celery_enqueue(app: Celery) -> Enqueue:
@@ -56,6 +58,12 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -
             user_name=event.user_name,
             channel_name=event.channel_name,
         )
+        decision = access.check(
+            session, tenant_id=place.tenant_id, user=event.user, channel=event.channel, roles=event.roles
+        )
+        if not decision.allowed:
+            log.info("event %s refused: %s", event.key, decision.reason)
+            return Submitted(key=event.key, accepted=False, refused=f"Sorry, {decision.reason}.")
         registered = events.register(
             session,
             key=event.key,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 05:40:24.543199
+Create Date: 2026-11-29 05:41:27.405558
 """
 
 from collections.abc import Sequence
@@ -28,6 +28,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenants')),
     sa.UniqueConstraint('platform', 'external_id', name=op.f('uq_tenants_platform'))
     )
+    op.create_table('access_rules',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('subject_type', sa.String(length=16), nullable=False),
+    sa.Column('subject', sa.String(length=128), nullable=False),
+    sa.Column('effect', sa.String(length=8), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_access_rules_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_access_rules')),
+    sa.UniqueConstraint('tenant_id', 'subject_type', 'subject', name=op.f('uq_access_rules_tenant_id'))
+    )
+    with op.batch_alter_table('access_rules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_access_rules_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('channels',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -74,6 +88,15 @@ def upgrade() -> None:
     with op.batch_alter_table('processed_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_processed_events_tenant_id'), ['tenant_id'], unique=False)
 
+    op.create_table('tenant_limits',
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('user_requests_per_minute', sa.Integer(), nullable=True),
+    sa.Column('tenant_tokens_per_day', sa.Integer(), nullable=True),
+    sa.Column('weight', sa.Float(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_tenant_limits_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_tenant_limits'))
+    )
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -166,11 +189,16 @@ def downgrade() -> None:
 
     op.drop_table('conversations')
     op.drop_table('users')
+    op.drop_table('tenant_limits')
     with op.batch_alter_table('processed_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_processed_events_tenant_id'))
 
     op.drop_table('processed_events')
     op.drop_table('preferences')
     op.drop_table('channels')
+    with op.batch_alter_table('access_rules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_access_rules_tenant_id'))
+
+    op.drop_table('access_rules')
     op.drop_table('tenants')
     # ### end Alembic commands ###
