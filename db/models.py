@@ -206,3 +206,18 @@ class TenantLimits(Base):
     # Share of the engine this tenant is entitled to relative to others (fair scheduling).
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notice(Base):
+    """Something an operator should hear about (quota exceeded, engine down, job failed).
+
+    Written where it happens; the admin service delivers each to the registered outbound webhooks.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

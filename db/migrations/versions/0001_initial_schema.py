@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 05:41:27.405558
+Create Date: 2026-11-29 05:42:22.553950
 """
 
 from collections.abc import Sequence
@@ -52,6 +52,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_channels')),
     sa.UniqueConstraint('tenant_id', 'external_id', name=op.f('uq_channels_tenant_id'))
     )
+    op.create_table('notices',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('kind', sa.String(length=64), nullable=False),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_notices_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notices'))
+    )
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notices_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('preferences',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -195,6 +207,10 @@ def downgrade() -> None:
 
     op.drop_table('processed_events')
     op.drop_table('preferences')
+    with op.batch_alter_table('notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notices_tenant_id'))
+
+    op.drop_table('notices')
     op.drop_table('channels')
     with op.batch_alter_table('access_rules', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_access_rules_tenant_id'))
