@@ -11,9 +11,9 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import httpx2
@@ -30,6 +30,8 @@ from engine.base import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DEFAULT_CONTEXT_WINDOW = 4096
 # Tokens a chat template adds around each message (role markers, separators) when the server
@@ -113,17 +115,26 @@ class OpenAICompatEngine:
             return self._info
 
     def _probe(self) -> ServerInfo:
+        response = self._retrying("model list", lambda: self._http.get("/v1/models").raise_for_status())
         try:
-            models_doc = self._http.get("/v1/models").raise_for_status().json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise EngineUnavailable(f"engine at {self.url} is not answering: {exc}") from exc
+            models_doc = response.json()
+        except ValueError as exc:
+            raise EngineUnavailable(f"engine at {self.url} answered /v1/models with no JSON") from exc
         cards = models_doc.get("data", [])
         models = tuple(str(card.get("id")) for card in cards if card.get("id"))
         lengths = [card.get("max_model_len") for card in cards if isinstance(card.get("max_model_len"), int)]
         is_vllm = self._answers("/version") and any("max_model_len" in card for card in cards)
-        tokenize_path = "/tokenize" if is_vllm else ("/extras/tokenize" if self._answers_post() else None)
-        if tokenize_path is None:
+        if is_vllm:
+            tokenize_path: str | None = "/tokenize"
+        elif self._answers_post("/extras/tokenize", {"input": "hi"}):
+            tokenize_path = "/extras/tokenize"  # llama-cpp-python's server
+        elif self._answers_post("/tokenize", {"content": "hi"}):
+            tokenize_path = "/tokenize"  # llama.cpp's own llama-server
+        else:
+            tokenize_path = None
             log.warning("engine at %s has no tokenize endpoint; token counts are estimated", self.url)
+        if not lengths:
+            lengths = self._llama_server_context()
         return ServerInfo(
             is_vllm=is_vllm,
             models=models,
@@ -131,15 +142,25 @@ class OpenAICompatEngine:
             tokenize_path=tokenize_path,
         )
 
+    def _llama_server_context(self) -> list[int]:
+        """llama.cpp's llama-server tells its context size at /props; other servers need ENGINE_CONTEXT_WINDOW."""
+        try:
+            response = self._http.get("/props")
+            props = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return []
+        n_ctx = props.get("n_ctx") or props.get("default_generation_settings", {}).get("n_ctx")
+        return [int(n_ctx)] if isinstance(n_ctx, int) and n_ctx > 0 else []
+
     def _answers(self, path: str) -> bool:
         try:
             return self._http.get(path).status_code == 200
         except httpx.HTTPError:
             return False
 
-    def _answers_post(self) -> bool:
+    def _answers_post(self, path: str, payload: dict[str, Any]) -> bool:
         try:
-            return self._http.post("/extras/tokenize", json={"input": "hi"}).status_code == 200
+            return self._http.post(path, json=payload).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -181,9 +202,10 @@ class OpenAICompatEngine:
         elif info.is_vllm:
             body = self._post(info.tokenize_path, {"model": model, "prompt": text, "add_special_tokens": False})
             count = int(body["count"])
+        elif info.tokenize_path == "/extras/tokenize":
+            count = len(self._post(info.tokenize_path, {"input": text})["tokens"])
         else:
-            body = self._post(info.tokenize_path, {"input": text})
-            count = len(body["tokens"])
+            count = len(self._post(info.tokenize_path, {"content": text})["tokens"])
         self._tokens.put((model, text), count)
         return count
 
@@ -239,33 +261,26 @@ class OpenAICompatEngine:
             kwargs["stream_options"] = {"include_usage": True}
         if request.user:
             kwargs["user"] = request.user
+        return self._retrying("chat request", lambda: self._client.chat.completions.create(**kwargs))
+
+    def _retrying(self, what: str, call: Callable[[], T]) -> T:
+        """Run `call`, retrying connect errors, 5xx and 429 with exponential backoff (or Retry-After)."""
         attempt = 0
         while True:
             try:
-                return self._client.chat.completions.create(**kwargs)
-            except openai.BadRequestError as exc:
-                raise EngineBadRequest(_describe(exc)) from exc
-            except (openai.NotFoundError, openai.UnprocessableEntityError) as exc:
-                raise EngineBadRequest(_describe(exc)) from exc
-            except (
-                openai.APIConnectionError,
-                openai.RateLimitError,
-                openai.InternalServerError,
-                openai.APIStatusError,
-            ) as exc:
-                status = getattr(exc, "status_code", None)
-                if status is not None and status < 500 and status != 429:
-                    raise EngineBadRequest(_describe(exc)) from exc
+                return call()
+            except (openai.APIError, httpx.HTTPError) as exc:
+                status = _status(exc)
+                if isinstance(exc, openai.APIStatusError | httpx.HTTPStatusError) and status < 500 and status != 429:
+                    raise EngineBadRequest(f"{what} refused: {_describe(exc)}") from exc
                 attempt += 1
                 retry_after = _retry_after(exc)
                 if attempt > self._retries:
                     if status == 429:
-                        raise EngineRateLimited(_describe(exc), retry_after=retry_after) from exc
-                    raise EngineUnavailable(_describe(exc)) from exc
+                        raise EngineRateLimited(f"{what}: {_describe(exc)}", retry_after=retry_after) from exc
+                    raise EngineUnavailable(f"{what} failed at {self.url}: {_describe(exc)}") from exc
                 delay = retry_after or self._backoff * 2 ** (attempt - 1) * (1 + random.random() / 2)
-                log.warning(
-                    "engine request failed (%s); retry %d/%d in %.1fs", _describe(exc), attempt, self._retries, delay
-                )
+                log.warning("%s failed (%s); retry %d/%d in %.1fs", what, _describe(exc), attempt, self._retries, delay)
                 time.sleep(delay)
 
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
@@ -292,8 +307,14 @@ class OpenAICompatEngine:
         yield StreamChunk(finish_reason=finish or "stop")
 
 
+def _status(exc: Exception) -> int:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code
+    return int(getattr(exc, "status_code", 0) or 0)
+
+
 def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status_code", None)
+    status = _status(exc)
     kind = type(exc).__name__
     return f"{kind} ({status})" if status else f"{kind}: {exc}"
 

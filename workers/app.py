@@ -12,6 +12,7 @@ from workers.settings import Settings
 
 
 def celery_config(settings: Settings, *, broker_url: str) -> dict[str, Any]:
+    visibility = settings.broker_visibility_timeout
     return {
         "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,
@@ -19,7 +20,14 @@ def celery_config(settings: Settings, *, broker_url: str) -> dict[str, Any]:
             "priority_steps": list(range(10)),
             "sep": ":",
             "queue_order_strategy": "priority",
-            "visibility_timeout": settings.broker_visibility_timeout,
+            # A message a dead worker held comes back after `visibility_timeout`: sweep for such
+            # messages a few times per timeout (kombu's default sweep is every ~100 s), and let the
+            # sweep lock lapse soon if the worker holding it was killed.
+            "visibility_timeout": visibility,
+            "unacked_restore_interval": max(1, min(60, visibility // 4)),
+            "unacked_restore_throttle": 1,
+            "unacked_mutex_expire": max(5, min(300, visibility)),
+            **({"global_keyprefix": settings.redis_key_prefix} if settings.redis_key_prefix else {}),
         },
         "task_queues": [KombuQueue(str(q), routing_key=str(q)) for q in QUEUE_ORDER],
         "task_default_queue": str(Queue.DEFAULT),

@@ -265,7 +265,7 @@ def _answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resum
         messages=tuple(fitted.messages),
         model=model,
         max_tokens=max_tokens,
-        temperature=skill.temperature,
+        temperature=settings.answer_temperature if skill.temperature is None else skill.temperature,
         priority=route_for(event.priority).engine_priority,
         cache_salt=hashlib.sha256(f"{event.platform}:{event.tenant}".encode()).hexdigest()[:32],
         user=f"{ctx.place.tenant_id}:{ctx.place.user_id}",

@@ -31,12 +31,12 @@ class ReplyBus(Protocol):
 
 
 class RedisReplyBus:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = "") -> None:
         self._redis = client
+        self._prefix = prefix
 
-    @staticmethod
-    def _key(stream: str) -> str:
-        return f"llmos:reply:{stream}"
+    def _key(self, stream: str) -> str:
+        return f"{self._prefix}llmos:reply:{stream}"
 
     def publish(self, stream: str, item: dict[str, Any]) -> None:
         key = self._key(stream)

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Probe redis://127.0.0.1:6379/0 when REDIS_URL is unset ("a Redis it finds").
     redis_autodetect: bool = True
+    # Prefix for every broker key, so several deployments can share one Redis database.
+    redis_key_prefix: str = ""
 
     engine_url: str | None = None
     engine_model: str | None = None
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
 
     # Kept short on purpose: small models answer worse under long instructions.
     system_prompt: str = "You are a helpful assistant."
+    # Sampling temperature for plain questions (skills carry their own); greedy suits small models.
+    answer_temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     answer_max_tokens: Annotated[int, Field(ge=16)] = 512
     history_messages: Annotated[int, Field(ge=0)] = 40
 

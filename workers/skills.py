@@ -23,7 +23,8 @@ class Skill:
     history: bool = False
     # Needs a transcript: the adapter's quoted messages, or the conversation's last `n` messages.
     transcript: bool = False
-    temperature: float = 0.3
+    # None: the deployment's ANSWER_TEMPERATURE.
+    temperature: float | None = 0.3
     max_tokens: int | None = None
 
 
@@ -36,7 +37,7 @@ SKILLS: dict[Kind, Skill] = {
             summary="ask anything; plain messages do the same",
             template="{input}",
             history=True,
-            temperature=0.2,
+            temperature=None,
         ),
         Skill(
             kind=Kind.SUMMARIZE,

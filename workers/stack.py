@@ -86,7 +86,9 @@ class Stack:
         self.db: SQLEngine = make_engine(self.database_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.db)
         self.bus: ReplyBus = (
-            MemoryReplyBus() if self.broker.in_process else RedisReplyBus(redis.Redis.from_url(self.broker.url))
+            MemoryReplyBus()
+            if self.broker.in_process
+            else RedisReplyBus(redis.Redis.from_url(self.broker.url), prefix=settings.redis_key_prefix)
         )
         self.engine: Engine | None = None
         self.engine_label = ""
