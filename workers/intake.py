@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import access, conversations, directory, events
+from db import access, conversations, events
 from db.events import Status
 from workers.events import Event
+from workers.places import place_of
 from workers.queues import route_for
 from workers.tasks import HANDLE_EVENT
 
@@ -47,17 +48,7 @@ def celery_enqueue(app: Celery) -> Enqueue:
 
 def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> Submitted:
     with sessions.begin() as session:
-        place = directory.resolve(
-            session,
-            platform=event.platform,
-            tenant_external=event.tenant,
-            user_external=event.user,
-            channel_external=event.channel,
-            thread_key=event.thread,
-            tenant_name=event.tenant_name,
-            user_name=event.user_name,
-            channel_name=event.channel_name,
-        )
+        place = place_of(session, event)
         decision = access.check(
             session, tenant_id=place.tenant_id, user=event.user, channel=event.channel, roles=event.roles
         )

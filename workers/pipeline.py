@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from db import conversations, directory, events, preferences
+from db import conversations, events, preferences
 from db import usage as usage_store
 from db.conversations import Turn
 from db.directory import Place
@@ -25,6 +25,7 @@ from db.events import Status
 from engine.base import ChatRequest, EngineBadRequest, EngineError, EngineRateLimited
 from workers import commands, prompt, trim
 from workers.events import Event, Kind
+from workers.places import place_of
 from workers.queues import route_for
 from workers.runtime import Runtime
 from workers.sinks import ReplySink
@@ -139,7 +140,7 @@ def process(event: Event, runtime: Runtime) -> Outcome:
 def _redeliver(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resume: str | None) -> bool:
     """The answer was stored but the worker died before the platform showed all of it: show it again."""
     with runtime.sessions() as session:
-        place = _place(session, event)
+        place = place_of(session, event)
         stored = conversations.find_message(session, tenant_id=place.tenant_id, event_key=event.key, role="assistant")
         session.rollback()
     if stored is None:
@@ -156,40 +157,19 @@ def _tell(sink: ReplySink, message: str, event: Event) -> None:
         log.exception("event %s: could not tell the user about the failure", event.key)
 
 
-def _place(session: Session, event: Event) -> Place:
-    return directory.resolve(
-        session,
-        platform=event.platform,
-        tenant_external=event.tenant,
-        user_external=event.user,
-        channel_external=event.channel,
-        thread_key=event.thread,
-        tenant_name=event.tenant_name,
-        user_name=event.user_name,
-        channel_name=event.channel_name,
-    )
-
-
 def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resume: str | None) -> Outcome:
     models: tuple[str, ...] = ()
     if event.kind is Kind.PREFS and event.args.get("key") == "model":
         models = runtime.engine.health().models
     with runtime.sessions.begin() as session:
-        place = _place(session, event)
+        place = place_of(session, event)
         text = commands.run(session, kind=event.kind, place=place, args=event.args, models=models)
-        if event.kind is not Kind.FORGET:
-            conversations.add_message(
-                session,
-                tenant_id=place.tenant_id,
-                conversation_id=place.conversation_id,
-                user_id=place.user_id,
-                event_key=event.key,
-                role="assistant",
-                content=text,
-                kind=str(event.kind),
-            )
-        if not events.finish(session, key=event.key, owner=lease.owner, status=Status.ANSWERED):
-            raise LeaseLost(event.key)
+        if event.kind is Kind.FORGET:
+            # Nothing of the person is kept, not even this exchange.
+            if not events.finish(session, key=event.key, owner=lease.owner, status=Status.ANSWERED):
+                raise LeaseLost(event.key)
+        else:
+            _record_answer(session, event, lease, place, text=text, model="")
     _show(sink, lease, resume, text)
     lease.done()
     return Outcome.ANSWERED
@@ -211,7 +191,7 @@ class _Context:
 
 def _context(event: Event, runtime: Runtime, skill: Skill) -> _Context:
     with runtime.sessions.begin() as session:
-        place = _place(session, event)
+        place = place_of(session, event)
         inbound = conversations.find_message(session, tenant_id=place.tenant_id, event_key=event.key, role="user")
         wanted = skill.history or (skill.transcript and not event.context)
         limit = int(event.args.get("n", skill.defaults.get("n", "0"))) if skill.transcript else 0
@@ -313,20 +293,8 @@ def _store(
     completion_tokens: int,
 ) -> None:
     with runtime.sessions.begin() as session:
-        if not events.finish(session, key=event.key, owner=lease.owner, status=Status.ANSWERED):
-            raise LeaseLost(event.key)
-        conversations.add_message(
-            session,
-            tenant_id=place.tenant_id,
-            conversation_id=place.conversation_id,
-            user_id=place.user_id,
-            event_key=event.key,
-            role="assistant",
-            content=answer,
-            kind=str(event.kind),
-            model=model,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
+        _record_answer(
+            session, event, lease, place, text=answer, model=model, tokens=(prompt_tokens, completion_tokens)
         )
         usage_store.record(
             session,
@@ -337,3 +305,31 @@ def _store(
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
+
+
+def _record_answer(
+    session: Session,
+    event: Event,
+    lease: Lease,
+    place: Place,
+    *,
+    text: str,
+    model: str,
+    tokens: tuple[int, int] = (0, 0),
+) -> None:
+    """Store the answer and mark the event answered, in the caller's transaction, if we still own it."""
+    if not events.finish(session, key=event.key, owner=lease.owner, status=Status.ANSWERED):
+        raise LeaseLost(event.key)
+    conversations.add_message(
+        session,
+        tenant_id=place.tenant_id,
+        conversation_id=place.conversation_id,
+        user_id=place.user_id,
+        event_key=event.key,
+        role="assistant",
+        content=text,
+        kind=str(event.kind),
+        model=model,
+        prompt_tokens=tokens[0],
+        completion_tokens=tokens[1],
+    )

@@ -166,7 +166,7 @@ class Stack:
         if self.broker.in_process:
             return False
         try:
-            return bool(self.app.control.ping(timeout=timeout))
+            return bool(self.app.control.ping(timeout=timeout, limit=1))
         except Exception:  # a broker hiccup just means: start our own worker
             log.debug("worker ping failed", exc_info=True)
             return False
