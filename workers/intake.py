@@ -49,7 +49,7 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -
     with sessions.begin() as session:
         place = directory.resolve(
             session,
-            platform=event.platform,
+            platform=event.tenant_platform,
             tenant_external=event.tenant,
             user_external=event.user,
             channel_external=event.channel,

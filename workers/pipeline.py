@@ -159,7 +159,7 @@ def _tell(sink: ReplySink, message: str, event: Event) -> None:
 def _place(session: Session, event: Event) -> Place:
     return directory.resolve(
         session,
-        platform=event.platform,
+        platform=event.tenant_platform,
         tenant_external=event.tenant,
         user_external=event.user,
         channel_external=event.channel,
