@@ -20,6 +20,7 @@ COLORS = {"ttft50": "#2f6fde", "ttft95": "#8fb3f2", "total95": "#c98a12", "ok": 
 
 
 def _clock(at: float) -> str:
+    """Hours and minutes in UTC, as the page says."""
     return datetime.fromtimestamp(at, UTC).strftime("%H:%M")
 
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 28, 30
+WIDTH, HEIGHT = 640, 236
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 46, 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +56,12 @@ def _frame(title: str, top: float, unit: str, x_labels: Sequence[str]) -> list[s
 
 
 def _legend(series: Sequence[Series]) -> list[str]:
-    parts, x = [], WIDTH - RIGHT
-    for item in reversed(series):
-        x -= 8 + 7 * len(item.label) + 16
-        parts.append(f'<rect x="{x}" y="8" width="10" height="10" fill="{item.color}"/>')
-        parts.append(f'<text x="{x + 14}" y="17" class="tick">{escape(item.label)}</text>')
+    """One row under the title, left to right (about 6.5 px per character of the 11 px labels)."""
+    parts, x = [], float(LEFT)
+    for item in series:
+        parts.append(f'<rect x="{x:.0f}" y="24" width="10" height="10" fill="{item.color}"/>')
+        parts.append(f'<text x="{x + 14:.0f}" y="33" class="tick">{escape(item.label)}</text>')
+        x += 14 + 6.5 * len(item.label) + 18
     return parts
 
 

@@ -24,7 +24,7 @@ from bots.admin import keys
 from bots.admin.deps import COOKIE, Services, Svc
 from bots.admin.routes.dashboard import render
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
-from workers.events import Event, Platform
+from workers.events import Event, Kind, Platform
 from workers.intake import IntakeError, submit
 from workers.replybus import follow
 from workers.requests import parse
@@ -141,7 +141,7 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="bad thread id")
     with svc.sessions() as session:
         rows = session.execute(
-            select(Message.role, Message.content)
+            select(Message.role, Message.kind, Message.content)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .join(Channel, Channel.id == Conversation.channel_id)
             .join(Tenant, Tenant.id == Message.tenant_id)
@@ -153,4 +153,11 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
             )
             .order_by(Message.id)
         ).all()
-    return [{"role": role, "content": content} for role, content in rows]
+    return [{"role": role, "content": _shown(role, kind, content)} for role, kind, content in rows]
+
+
+def _shown(role: str, kind: str, content: str) -> str:
+    """What the person typed: commands and skills are stored without their /word, so put it back."""
+    if role != "user" or kind == Kind.ASK:
+        return content
+    return f"/{kind} {content}".strip()

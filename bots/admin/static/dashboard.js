@@ -7,7 +7,7 @@
       if (response.redirected || response.status === 401) { location.href = "/login?next=/dashboard"; return; }
       if (response.ok) {
         panel.innerHTML = await response.text();
-        stamp.textContent = "updated " + new Date().toLocaleTimeString();
+        stamp.textContent = "updated " + new Date().toISOString().slice(11, 19) + " UTC";
         panel.dataset.refreshes = String(Number(panel.dataset.refreshes || 0) + 1);
       }
     } catch (error) { stamp.textContent = "could not refresh: " + error; }
