@@ -125,11 +125,14 @@ def _repeat(
         assert job is not None
         if not request.same_job(skill=job.skill, input_text=job.input, destination=job.destination):
             return Taken(409, {"detail": f"job id {job_id!r} was already used for a different job"})
-        # Stored but never queued (the process stopped in between): queue it now.
-        lost = job.status == "queued" and events.status_of(session, key=job.event_key) is None
+        # Stored but never queued (the process stopped in between), or turned away by access rules
+        # that may have changed since: nothing of it reached the task path, so send it now.
+        again = job.status in {"queued", "refused"} and events.status_of(session, key=job.event_key) is None
+        if again:
+            job.status, job.error, job.finished_at = "queued", None, None
         body = {**view(session, job), "duplicate": True}
-    if lost:
-        log.info("job %s was stored but never queued; queueing it now", job_id)
+    if again:
+        log.info("job %s had not reached the queue; sending it now", job_id)
         return _submit(event, job_id=job_id, tenant_id=hook.tenant_id, sessions=sessions, enqueue=enqueue)
     return Taken(202, body)
 

@@ -127,4 +127,4 @@ class AdminService:
         self.broker.close()
 
     def describe(self) -> str:
-        return f"web chat {self.url}/chat · dashboard {self.url}/dashboard · admin API {self.url}/docs"
+        return f"web chat {self.url}/chat  (dashboard: /dashboard, admin API: /docs)"

@@ -40,15 +40,10 @@ def users(
         ]
 
 
-@router.get("/usage", summary="Tokens and requests per tenant, user and day")
-def usage(
-    svc: Svc,
-    caller: Caller,
-    tenant_id: int | None = None,
-    since: date | None = None,
-    until: date | None = None,
-) -> dict[str, Any]:
-    scope = scope_of(caller, tenant_id)
+def _usage_rows(
+    svc: Svc, scope: int | None, since: date | None, until: date | None
+) -> list[tuple[int, str | None, date, int, int, int]]:
+    """(tenant, user, day, requests, prompt tokens, completion tokens), oldest day first."""
     query = (
         select(
             Usage.tenant_id,
@@ -69,7 +64,18 @@ def usage(
     if until is not None:
         query = query.where(Usage.day <= until)
     with svc.sessions() as session:
-        found = [(int(t), u, d, int(n), int(p), int(c)) for t, u, d, n, p, c in session.execute(query).all()]
+        return [(int(t), u, d, int(n), int(p), int(c)) for t, u, d, n, p, c in session.execute(query).all()]
+
+
+@router.get("/usage", summary="Tokens and requests per tenant, user and day")
+def usage(
+    svc: Svc,
+    caller: Caller,
+    tenant_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> dict[str, Any]:
+    found = _usage_rows(svc, scope_of(caller, tenant_id), since, until)
     rows: list[dict[str, Any]] = []
     totals: dict[int, list[int]] = {}
     for tenant, user, day, requests, prompt, completion in found:

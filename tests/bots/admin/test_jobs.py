@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,7 +91,12 @@ def test_job_lifecycle_into_a_callback_url(admin: Admin, simulator) -> None:
 
     done = wait_job(admin, tenant_id, "job-42", until={"completed"})
     assert done["status"] == "completed" and done["result"] == "Four." and done["priority"] == "batch"
-    assert wait_job(admin, tenant_id, "job-42", until=set())["callback"]["status"] == "delivered"
+    deadline = time.monotonic() + 10
+    while done["callback"] is None or done["callback"]["status"] != "delivered":
+        assert time.monotonic() < deadline, done
+        time.sleep(0.05)
+        done = wait_job(admin, tenant_id, "job-42", until={"completed"})
+    assert done["callback"]["attempts"] == 1
     # The caller can read it back with the hook's own signature (the path is what is signed).
     path = f"/hooks/{hook_id}/jobs/job-42"
     with admin.client() as client:
@@ -196,6 +202,12 @@ def test_jobs_obey_the_tenants_access_rules(admin: Admin, simulator) -> None:
     assert response.status_code == 403 and "blocked" in response.json()["detail"]
     assert wait_job(admin, tenant_id, "r1", until={"refused"})["status"] == "refused"
     assert simulator.requests == []
+    # Once the rule is lifted, sending the same job again runs it.
+    with admin.api() as api:
+        assert api.delete(f"/api/tenants/{tenant_id}/access/user/hook-crm").status_code == 200
+    assert signed_post(admin, hook_id, secret, callback_job("http://127.0.0.1:9/x", id="r1")).status_code == 202
+    assert wait_job(admin, tenant_id, "r1", until={"completed"})["status"] == "completed"
+    assert len(simulator.requests) == 1
 
 
 def test_an_engine_failure_fails_the_job_and_tells_the_callback(admin: Admin, simulator) -> None:
