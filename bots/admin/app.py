@@ -15,7 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
-from bots.admin.routes import dashboard, data, hooks, keys, ops, prefs, tenants, webchat, webhooks
+from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, webchat, webhooks
 
 HERE = Path(__file__).resolve().parent
 ROUTERS = (
@@ -25,6 +25,7 @@ ROUTERS = (
     prefs.router,
     data.router,
     hooks.router,
+    jobs.router,
     webhooks.router,
     dashboard.router,
     webchat.router,

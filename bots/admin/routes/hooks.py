@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -60,30 +60,6 @@ def disable_hook(tenant_id: int, hook_id: int, svc: Svc, caller: Caller) -> dict
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no hook {hook_id} in tenant {tenant_id}")
         hook.disabled_at = hook.disabled_at or utcnow()
         return jobstore.hook_view(hook)
-
-
-@router.get("/api/tenants/{tenant_id}/jobs", summary="A tenant's jobs, newest first")
-def list_jobs(
-    tenant_id: int,
-    svc: Svc,
-    caller: Caller,
-    job_status: Annotated[str | None, Query(alias="status")] = None,
-    limit: int = Query(100, ge=1, le=1000),
-) -> list[dict[str, Any]]:
-    with svc.sessions() as session:
-        tenant_row(session, caller, tenant_id)
-        rows = jobstore.jobs_of(session, tenant_id=tenant_id, limit=limit, status=job_status)
-        return [jobstore.view(session, job) for job in rows]
-
-
-@router.get("/api/tenants/{tenant_id}/jobs/{job_id}", summary="One job: status, result, usage, callback delivery")
-def get_job(tenant_id: int, job_id: str, svc: Svc, caller: Caller) -> dict[str, Any]:
-    with svc.sessions() as session:
-        tenant_row(session, caller, tenant_id)
-        job = jobstore.find(session, tenant_id=tenant_id, job_id=job_id)
-        if job is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no job {job_id!r}")
-        return jobstore.view(session, job)
 
 
 def _verified_hook(svc: Svc, hook_id: int, timestamp: str | None, signature: str | None, body: bytes) -> InboundHook:

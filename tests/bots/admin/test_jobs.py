@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bots.admin import signing
-from db.admin import Job
+from db.admin import Delivery, Job
 from db.models import Channel, ProcessedEvent, Tenant, Usage
 from tests.bots.admin.conftest import Admin, signed_post, wait_job
 from tests.bots.admin.receiver import Receiver
@@ -256,3 +256,27 @@ def test_priority_can_be_chosen(admin: Admin, simulator) -> None:
     assert wait_job(admin, tenant_id, "p1", until={"completed"})["priority"] == "interactive"
     with admin.stack.sessions() as session:
         assert session.scalars(select(ProcessedEvent.priority)).one() == "interactive"
+
+
+def test_a_callback_that_fails_is_retried_and_survives_a_restart(admin: Admin, clean_stack: Stack) -> None:
+    from bots.admin.service import AdminService
+    from tests.bots.admin.conftest import admin_settings
+
+    tenant_id = admin.tenant("admin", "acme")
+    hook_id, secret = admin.hook(tenant_id)
+    with Receiver(fail_with=[500, 502]) as receiver:
+        assert signed_post(admin, hook_id, secret, callback_job(receiver.url, id="flaky")).status_code == 202
+        receiver.wait_for(2)
+        # The admin service goes away between tries; the delivery waits in the database.
+        admin.service.stop()
+        later = AdminService.for_stack(clean_stack, admin_settings())
+        later.start()
+        try:
+            calls = receiver.wait_for(3)
+        finally:
+            later.stop()
+    assert len({c.body for c in calls}) == 1 and json.loads(calls[-1].body)["job"]["id"] == "flaky"
+    with clean_stack.sessions() as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert (delivery.status, delivery.attempts) == ("delivered", 3)
+        assert [entry["status"] for entry in delivery.log] == [500, 502, 200]
