@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,10 +37,15 @@ def serve(settings: Settings, *, wait: Callable[[], None]) -> int:
     return 0
 
 
-def _sessions(settings: Settings) -> sessionmaker[Session]:
+@contextmanager
+def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
     url = settings.resolved_database_url
     migrate.upgrade(url)
-    return make_sessionmaker(make_engine(url))
+    engine = make_engine(url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 def _tenant(session: Session, args: argparse.Namespace) -> Tenant | None:
@@ -59,7 +65,7 @@ def _tenant(session: Session, args: argparse.Namespace) -> Tenant | None:
 
 
 def create_key(settings: Settings, args: argparse.Namespace) -> int:
-    with _sessions(settings).begin() as session:
+    with _sessions(settings) as sessions, sessions.begin() as session:
         tenant = _tenant(session, args)
         made = keys.create(session, tenant_id=tenant.id if tenant else None, name=args.name)
         scope = f"tenant {tenant.id} ({tenant.platform}:{tenant.external_id})" if tenant else "every tenant (global)"
@@ -70,14 +76,14 @@ def create_key(settings: Settings, args: argparse.Namespace) -> int:
 
 def revoke_key(settings: Settings, args: argparse.Namespace) -> int:
     key_id = args.key_id.split("_")[1] if args.key_id.startswith(keys.PREFIX + "_") else args.key_id
-    with _sessions(settings).begin() as session:
+    with _sessions(settings) as sessions, sessions.begin() as session:
         done = keys.revoke(session, key_id=key_id)
     print(f"Key {key_id} revoked." if done else f"No active key {key_id}.")
     return 0 if done else 1
 
 
 def list_keys(settings: Settings, _args: argparse.Namespace) -> int:
-    with _sessions(settings)() as session:
+    with _sessions(settings) as sessions, sessions() as session:
         rows = keys.listed(session)
     for row in rows:
         scope = f"tenant {row.tenant_id}" if row.tenant_id is not None else "global"
