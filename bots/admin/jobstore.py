@@ -122,7 +122,10 @@ def _repeat(
 ) -> Taken:
     with sessions.begin() as session:
         job = _find(session, tenant_id=hook.tenant_id, job_id=job_id)
-        assert job is not None
+        if job is None:
+            # The event key (platform "admin", tenant id, job id) is taken by a tenant of another
+            # platform with the same external id: a clash the caller avoids with another job id.
+            return Taken(409, {"detail": f"job id {job_id!r} clashes with an existing job; choose another id"})
         if not request.same_job(skill=job.skill, input_text=job.input, destination=job.destination):
             return Taken(409, {"detail": f"job id {job_id!r} was already used for a different job"})
         # Stored but never queued (the process stopped in between), or turned away by access rules

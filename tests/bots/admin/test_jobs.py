@@ -280,3 +280,15 @@ def test_a_callback_that_fails_is_retried_and_survives_a_restart(admin: Admin, c
         delivery = session.scalars(select(Delivery)).one()
         assert (delivery.status, delivery.attempts) == ("delivered", 3)
         assert [entry["status"] for entry in delivery.log] == [500, 502, 200]
+
+
+def test_a_job_id_clash_across_platforms_is_refused_clearly(admin: Admin, simulator) -> None:
+    # Two tenants whose external ids are the same on different platforms share the event key space.
+    first = admin.hook(admin.tenant("slack", "ACME"))
+    second = admin.hook(admin.tenant("admin", "ACME"))
+    assert signed_post(admin, *first, callback_job("http://127.0.0.1:9/x", id="x1")).status_code == 202
+    clash = signed_post(admin, *second, callback_job("http://127.0.0.1:9/x", id="x1"))
+    assert clash.status_code == 409 and "clashes" in clash.json()["detail"]
+    assert signed_post(admin, *second, callback_job("http://127.0.0.1:9/x", id="x2")).status_code == 202
+    settle(admin.stack)
+    assert count(admin.stack, Job) == 2
