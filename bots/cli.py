@@ -94,6 +94,14 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
         return chat.repl()
 
 
+def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from bots.admin import cli as admin_cli
+
+    if args.admin_command is None:
+        return admin_cli.serve(settings, wait=_wait_for_signal)
+    return admin_cli.ACTIONS[args.admin_command](settings, args)
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     from db import migrate
 
@@ -126,6 +134,17 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("question", nargs="*")
     chat.add_argument("--thread", default=None, help="continue the conversation with this name")
     chat.set_defaults(func=cmd_chat, quiet=True)
+    admin = sub.add_parser("admin", help="serve the admin HTTP service (ADMIN_PORT); manage admin keys")
+    admin.set_defaults(func=cmd_admin)
+    admin_sub = admin.add_subparsers(dest="admin_command")
+    create_key = admin_sub.add_parser("create-key", help="create an admin key, global or for one tenant")
+    scope = create_key.add_mutually_exclusive_group()
+    scope.add_argument("--tenant", help="PLATFORM:ID, e.g. slack:T0123ABCD (created if not seen yet)")
+    scope.add_argument("--tenant-id", type=int, help="the tenant's id in LLMOS")
+    create_key.add_argument("--tenant-name", default="", help="display name when --tenant creates the tenant")
+    create_key.add_argument("--name", default="", help="what the key is for, shown in lists")
+    admin_sub.add_parser("revoke-key", help="revoke a key by its id").add_argument("key_id")
+    admin_sub.add_parser("list-keys", help="list admin keys (never their secrets)")
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")

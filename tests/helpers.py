@@ -36,7 +36,7 @@ def chat(stack: Stack, line: str, *, user: str = "alice", thread: str = "t1", ti
     return Said(code, out.getvalue(), err.getvalue())
 
 
-def settle(stack: Stack, timeout: float = 10.0) -> None:
+def settle(stack: Stack, timeout: float = 30.0) -> None:
     """Wait until no event is still in flight (the worker marks `done` just after the last update)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

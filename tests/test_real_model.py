@@ -41,6 +41,8 @@ def model_stack(embedded: EmbeddedEngine, tmp_path: Path) -> Iterator[Stack]:
         engine_url=embedded.url,
         engine_context_window=WINDOW,
         engine_retries=2,
+        # Reading a long prompt on two busy cores can take a while before the first token.
+        engine_token_timeout=120.0,
     )
     with Stack(settings) as stack:
         stack.start_worker()

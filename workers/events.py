@@ -98,6 +98,12 @@ class Event:
         object.__setattr__(self, "ref", _frozen(self.ref))
 
     @property
+    def tenant_platform(self) -> str:
+        """The platform of the tenant the event belongs to: its own, except for an admin job run on behalf
+        of a Slack workspace or Discord guild (`ref["tenant_platform"]`), which counts in that tenant."""
+        return str(self.ref.get("tenant_platform") or self.platform)
+
+    @property
     def key(self) -> str:
         """Idempotency key: the platform's own id for this message within its tenant."""
         return f"{self.platform}:{self.tenant}:{self.message_id}"

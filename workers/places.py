@@ -12,7 +12,8 @@ from workers.events import Event
 def place_of(session: Session, event: Event) -> Place:
     return directory.resolve(
         session,
-        platform=event.platform,
+        # A job posted for a Slack workspace belongs to that workspace, whatever surface sent it.
+        platform=event.tenant_platform,
         tenant_external=event.tenant,
         user_external=event.user,
         channel_external=event.channel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import db.admin  # noqa: F401 - registers the admin service's tables on Base
 from db.models import Base
 from db.session import make_engine
 

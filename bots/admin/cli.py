@@ -1,0 +1,101 @@
+"""`llmos admin`: serve the admin service, and create, list and revoke admin keys."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bots.admin import keys
+from bots.admin.service import AdminService
+from bots.admin.settings import load_admin_settings
+from db import directory, migrate
+from db.models import Tenant
+from db.session import make_engine, make_sessionmaker
+from workers.settings import Settings, SettingsError
+from workers.stack import Stack
+
+
+def serve(settings: Settings, *, wait: Callable[[], None]) -> int:
+    admin_settings = load_admin_settings()
+    with Stack(settings) as stack:
+        if not stack.workers_elsewhere():
+            # Nobody serves the queues: answer web chat and jobs from this process, like `llmos chat`.
+            stack.start_worker()
+        elif settings.engine_url:
+            stack.start_engine()  # only a client, for the health checks
+        service = AdminService.for_stack(stack, admin_settings)
+        service.start()
+        stack.on_close(service.stop)
+        print("LLMOS admin service is running.")
+        for line in stack.describe():
+            print(f"  {line}")
+        print(f"  surface:  {service.describe()}")
+        wait()
+    return 0
+
+
+@contextmanager
+def _sessions(settings: Settings) -> Iterator[sessionmaker[Session]]:
+    url = settings.resolved_database_url
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+def _tenant(session: Session, args: argparse.Namespace) -> Tenant | None:
+    if args.tenant_id is not None:
+        found = session.get(Tenant, args.tenant_id)
+        if found is None:
+            raise SettingsError(f"--tenant-id: no tenant {args.tenant_id}")
+        return found
+    if args.tenant:
+        platform, sep, external = args.tenant.partition(":")
+        if not sep or not external or platform not in {"slack", "discord", "admin", "terminal", "web"}:
+            raise SettingsError("--tenant: write PLATFORM:ID, e.g. slack:T0123ABCD or admin:acme")
+        found = directory.tenant(session, platform=platform, external_id=external, name=args.tenant_name)
+        session.flush()
+        return found
+    return None
+
+
+def create_key(settings: Settings, args: argparse.Namespace) -> int:
+    with _sessions(settings) as sessions, sessions.begin() as session:
+        tenant = _tenant(session, args)
+        made = keys.create(session, tenant_id=tenant.id if tenant else None, name=args.name)
+        scope = f"tenant {tenant.id} ({tenant.platform}:{tenant.external_id})" if tenant else "every tenant (global)"
+    print(f"Admin key {made.key_id} for {scope}. It is shown only this once; store it now:")
+    print(f"  {made.token}")
+    return 0
+
+
+def revoke_key(settings: Settings, args: argparse.Namespace) -> int:
+    key_id = args.key_id.split("_")[1] if args.key_id.startswith(keys.PREFIX + "_") else args.key_id
+    with _sessions(settings) as sessions, sessions.begin() as session:
+        done = keys.revoke(session, key_id=key_id)
+    print(f"Key {key_id} revoked." if done else f"No active key {key_id}.")
+    return 0 if done else 1
+
+
+def list_keys(settings: Settings, _args: argparse.Namespace) -> int:
+    with _sessions(settings) as sessions, sessions() as session:
+        rows = keys.listed(session)
+    for row in rows:
+        scope = f"tenant {row.tenant_id}" if row.tenant_id is not None else "global"
+        state = "revoked" if row.revoked_at else "active"
+        print(f"{row.key_id}  {scope:<12} {state:<8} {row.name}")
+    if not rows:
+        print("No admin keys yet: llmos admin create-key [--tenant PLATFORM:ID]")
+    return 0
+
+
+ACTIONS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "create-key": create_key,
+    "revoke-key": revoke_key,
+    "list-keys": list_keys,
+}

@@ -1,0 +1,1 @@
+"""The admin service's routers, one small module per family of routes."""

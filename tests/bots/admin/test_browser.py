@@ -1,0 +1,169 @@
+"""The dashboard and the web chat in headless Chromium (Debian's chromium and chromium-driver).
+
+Screenshots go to $LLMOS_SCREENSHOTS when set (to look at them), else to the test's tmp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from bots.admin import board
+from tests.bots.admin.conftest import Admin, signed_post, wait_job
+from tests.helpers import chat, messages
+
+# One backend is enough here (the HTTP API is tested on both): the realistic one, with the Redis reply bus.
+pytestmark = pytest.mark.parametrize("backend", ["postgresql+redis"], indirect=True)
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    if not (CHROMIUM and DRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromium-driver are missing: apt-get install -y chromium chromium-driver")
+        pytest.skip("headless Chromium not installed (apt-get install -y chromium chromium-driver)")
+    profile = tempfile.mkdtemp(prefix="llmos-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1360,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def screenshot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
+    folder = Path(os.environ.get("LLMOS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    assert driver.save_screenshot(str(path))
+    return path
+
+
+def traffic(admin: Admin, simulator) -> None:
+    """Something to look at: questions on two classes, a failure, and a webhook job."""
+    simulator.config.ttft = 0.05
+    for i in range(4):
+        chat(admin.stack, f"question {i}", user=f"user{i % 2}")
+    chat(admin.stack, "/summarize 2")
+    simulator.config.mode = "unavailable"
+    chat(admin.stack, "this one fails")
+    simulator.config.mode = "ok"
+    tenant_id = admin.tenant("admin", "acme", "Acme")
+    hook_id, secret = admin.hook(tenant_id)
+    job = {
+        "id": "nightly",
+        "skill": "ask",
+        "input": "hi",
+        "destination": {"type": "callback", "url": "http://127.0.0.1:9/"},
+    }
+    assert signed_post(admin, hook_id, secret, job).status_code == 202
+    wait_job(admin, tenant_id, "nightly", until={"completed"})
+
+
+def test_the_dashboard_signs_in_shows_the_figures_and_refreshes(
+    admin: Admin, simulator, browser, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(board, "REFRESH_SECONDS", 1)
+    traffic(admin, simulator)
+    browser.get(f"{admin.url}/dashboard")
+    assert "/login" in browser.current_url
+    browser.find_element(By.ID, "key").send_keys(admin.global_key + Keys.ENTER)
+    wait = WebDriverWait(browser, 15)
+    wait.until(lambda d: d.current_url.endswith("/dashboard"))
+    engine = browser.find_element(By.ID, "engine").text
+    assert "answering" in engine and "sim-model" in engine
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+    # The latency chart drew lines, the throughput chart bars.
+    assert browser.find_elements(By.CSS_SELECTOR, "#panel svg polyline, #panel svg circle")
+    assert browser.find_elements(By.CSS_SELECTOR, "#panel svg rect title")
+    queues = browser.find_element(By.ID, "queues").text
+    assert "interactive" in queues and "batch" in queues
+    usage = browser.find_element(By.ID, "usage").text
+    assert "Acme" in usage and "this machine" in usage
+    assert "InternalServerError (503)" in browser.find_element(By.ID, "failures").text
+    latency = browser.find_element(By.ID, "latency").text
+    assert "commands" in latency
+
+    before = browser.find_element(By.ID, "throughput").text
+    chat(admin.stack, "one more, while the page is open")
+    wait.until(lambda d: d.find_element(By.ID, "throughput").text != before)
+    assert int(browser.find_element(By.ID, "panel").get_attribute("data-refreshes") or 0) >= 1
+    browser.set_window_size(1360, 1500)  # the whole page, down to the failures
+    path = screenshot(browser, tmp_path, "dashboard.png")
+    assert path.stat().st_size > 20_000
+
+
+def test_the_web_chat_streams_an_answer_and_keeps_the_conversation(admin: Admin, simulator, browser, tmp_path) -> None:
+    answer = "Paris is the capital of France, and it sits on the Seine river in the north of the country."
+    simulator.config.answer = lambda msgs: answer
+    simulator.config.inter_token = 0.08
+    browser.get(f"{admin.url}/")
+    assert browser.current_url.endswith("/chat")
+    assert "Ask LLMOS anything" in browser.find_element(By.ID, "empty").text
+    box = browser.find_element(By.ID, "text")
+    box.send_keys("What is the capital of France?" + Keys.ENTER)
+
+    partial: set[str] = set()
+    deadline = time.monotonic() + 20
+    reply = ""
+    while time.monotonic() < deadline:
+        bubbles = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")
+        if bubbles:
+            reply = bubbles[-1].text
+            if "streaming" in (bubbles[-1].get_attribute("class") or ""):
+                if reply:
+                    partial.add(reply)
+            elif reply == answer:
+                break
+        time.sleep(0.03)
+    assert reply == answer
+    # The answer grew in front of the reader before it was complete.
+    assert any(0 < len(p) < len(answer) for p in partial), partial
+    assert [m.text for m in browser.find_elements(By.CSS_SELECTOR, ".msg.user")] == ["What is the capital of France?"]
+    stored = [(m.role, m.content) for m in messages(admin.stack)]
+    assert stored == [("user", "What is the capital of France?"), ("assistant", answer)]
+
+    simulator.config.inter_token = 0.0
+    browser.find_element(By.ID, "text").send_keys("/help" + Keys.ENTER)
+    WebDriverWait(browser, 15).until(
+        lambda d: "/summarize" in d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text
+    )
+    # The same thread after a reload: the conversation comes back from the store.
+    browser.refresh()
+    WebDriverWait(browser, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".msg")) == 4)
+    simulator.config.answer = lambda msgs: f"You asked {len(msgs)} things so far."
+    browser.find_element(By.ID, "text").send_keys("And its population?" + Keys.ENTER)
+    WebDriverWait(browser, 15).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text.startswith("You asked")
+    )
+    # The follow-up carried the earlier turns (system, two turns, the new question).
+    assert [m["role"] for m in simulator.requests[-1].body["messages"]] == ["system", "user", "assistant", "user"]
+    path = screenshot(browser, tmp_path, "webchat.png")
+    assert path.stat().st_size > 10_000
