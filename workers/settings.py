@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     system_prompt: str = "You are a helpful assistant."
     answer_max_tokens: Annotated[int, Field(ge=16)] = 512
     history_messages: Annotated[int, Field(ge=0)] = 40
+    # Models that are shown attached images: comma-separated names, or * for every model.
+    vision_models: str = ""
 
     worker_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
     # How long one worker may own an event before another may take it over (renewed while streaming).
