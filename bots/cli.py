@@ -94,6 +94,27 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
         return chat.repl()
 
 
+def cmd_slack(settings: Settings, _args: argparse.Namespace) -> int:
+    from bots.slack.settings import load_slack_settings
+    from bots.slack.surface import SlackSurface
+    from workers.stack import Stack
+
+    slack = load_slack_settings()
+    if not slack.configured:
+        raise SettingsError("SLACK_SIGNING_SECRET or SLACK_APP_TOKEN: set one to serve Slack (HTTP or Socket Mode)")
+    with Stack(settings) as stack:
+        if not stack.workers_elsewhere():
+            # Nobody is serving the queues: answer from this process, through the same queue.
+            stack.start_worker()
+        surface = SlackSurface(settings=slack, stack=stack)
+        surface.start()
+        stack.on_close(surface.stop)
+        print(f"LLMOS is serving {surface.describe()} (Ctrl-C stops)")
+        sys.stdout.flush()
+        _wait_for_signal()
+    return 0
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     from db import migrate
 
@@ -126,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("question", nargs="*")
     chat.add_argument("--thread", default=None, help="continue the conversation with this name")
     chat.set_defaults(func=cmd_chat, quiet=True)
+    sub.add_parser("slack", help="serve Slack (Events API over HTTP and/or Socket Mode)").set_defaults(func=cmd_slack)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")
