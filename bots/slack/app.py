@@ -89,7 +89,7 @@ def build_app(services: Services, *, engine: Engine) -> App:
         app.enable_token_revocation_listeners()
     else:
         try:
-            app = App(token=token, signing_secret=signing_secret, client=client)
+            app = App(signing_secret=signing_secret, client=client)
         except BoltError as exc:
             raise SettingsError(f"SLACK_BOT_TOKEN: Slack did not accept it ({exc})") from None
         app.event("app_uninstalled")(_uninstalled)
