@@ -66,6 +66,7 @@ def build_app(services: Services, *, engine: Engine) -> App:
             scopes=list(BOT_SCOPES),
             redirect_uri=settings.redirect_uri,
             installation_store=store,
+            installation_store_bot_only=True,
             state_store=StateStore(engine=engine),
         )
         # Cached: bolt otherwise calls auth.test for every single event.
@@ -83,7 +84,6 @@ def build_app(services: Services, *, engine: Engine) -> App:
             client=client,
             authorize=authorize,  # type: ignore[arg-type]  # bolt types it as a plain callable
             installation_store=store,
-            installation_store_bot_only=True,
             oauth_settings=oauth,
         )
         app.enable_token_revocation_listeners()

@@ -13,7 +13,7 @@ FENCE = "```"
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+(?=\S)")
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
@@ -94,7 +94,7 @@ def to_mrkdwn(markdown: str) -> str:
 
 def cut_point(text: str, limit: int) -> int:
     """The last clean place to cut before `limit`: a paragraph, a line, a sentence, a word."""
-    floor = limit // 2
+    floor = limit // 4
     for mark in ("\n\n", "\n", ". ", " "):
         at = text.rfind(mark, floor, limit)
         if at > 0:
