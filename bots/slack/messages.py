@@ -43,6 +43,20 @@ TRANSCRIPT_KINDS = frozenset({Kind.SUMMARIZE, Kind.MINUTES, Kind.DRAFT})
 
 
 @dataclass(frozen=True, slots=True)
+class _Where:
+    channel: str
+    ts: str
+    thread_ts: str | None
+    # The conversation key: the thread's root ts, or one running conversation per DM channel.
+    thread: str
+    # Where the answer goes: a thread (streamed), or None for the DM itself (posted and updated).
+    reply_ts: str | None
+    direct: bool
+    # LLMOS already took part in this thread.
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
 class HandedOver:
     event: Event
     accepted: bool
@@ -99,75 +113,109 @@ class Conversations:
         set_status: SetStatus,
         set_title: SetTitle,
     ) -> None:
-        handed = self.handle(payload, context, client)
-        if handed is None or not handed.accepted:
+        if not spoken(payload, context.bot_user_id):
             return
-        try:
-            set_status(status=THINKING, loading_messages=LOADING)
-            if handed.first:
+        # Before the hand-over: a fast answer clears the status, and must not be followed by it.
+        self._status(set_status, THINKING, LOADING)
+        handed = self.handle(payload, context, client)
+        if handed is not None and not handed.accepted:
+            self._status(set_status, "", None)  # refused: the explanation is in the thread
+        elif handed is not None and handed.first:
+            try:
                 set_title(handed.event.text[:80] or "New chat")
+            except SlackApiError as exc:
+                log.info("assistant thread title not set in %s: %s", handed.event.channel, exc)
+
+    @staticmethod
+    def _status(set_status: SetStatus, status: str, loading: list[str] | None) -> None:
+        try:
+            set_status(status=status, loading_messages=loading)
         except SlackApiError as exc:
-            log.info("assistant status/title not set in %s: %s", handed.event.channel, exc)
+            log.info("assistant status not set: %s", exc)
 
     # -- the one path -------------------------------------------------------------------------
 
     def handle(self, event: Mapping[str, Any], context: BoltContext, client: WebClient) -> HandedOver | None:
         arrived = time.time()
-        bot = context.bot_user_id
-        if not spoken(event, bot):
+        if not spoken(event, context.bot_user_id):
             return None
-        team, channel, ts = tenant_of(context), str(event["channel"]), str(event["ts"])
-        thread_ts = event.get("thread_ts")
-        reader = Reader(client=client, people=self._s.people, team=team, bot_user_id=bot)
-        raw = str(event.get("text") or "")
-        direct = event.get("channel_type") == "im" or channel.startswith("D")
-        mentioned = bool(bot) and bot in reader.mentions(raw)
-        thread = str(thread_ts) if thread_ts else (DM_THREAD if direct else ts)
-        with self._s.sessions() as session:
-            known = slack_db.in_conversation(session, team=team, channel=channel, thread_key=thread)
-        if not (direct or mentioned or (thread_ts and known and not reader.mentions(raw) - {bot})):
+        team = tenant_of(context)
+        reader = Reader(client=client, people=self._s.people, team=team, bot_user_id=context.bot_user_id)
+        where = self._addressed(event, team=team, reader=reader)
+        if where is None:
             return None
-        key = f"{Platform.SLACK}:{team}:{channel}:{ts}"
+        key = f"{Platform.SLACK}:{team}:{where.channel}:{where.ts}"
         if seen(self._s, key):
             log.info("slack message %s arrived again (retry or app_mention+message); answered once", key)
             return None
+        handed = self._event(event, where, context=context, client=client, reader=reader, arrived=arrived)
+        tell = teller(
+            client, channel=where.channel, user=handed.user, thread_ts=where.reply_ts, private=not where.direct
+        )
+        return HandedOver(handed, hand_over(self._s, handed, tell=tell), first=not where.known)
+
+    def _addressed(self, event: Mapping[str, Any], *, team: str, reader: Reader) -> _Where | None:
+        """Where the message sits, if it is for LLMOS: a DM, a mention, or a thread LLMOS is part of."""
+        channel, ts, thread_ts = str(event["channel"]), str(event["ts"]), event.get("thread_ts")
+        direct = event.get("channel_type") == "im" or channel.startswith("D")
+        thread = str(thread_ts) if thread_ts else (DM_THREAD if direct else ts)
+        with self._s.sessions() as session:
+            known = slack_db.in_conversation(session, team=team, channel=channel, thread_key=thread)
+        named = reader.mentions(str(event.get("text") or ""))
+        bot = reader.bot_user_id
+        mentioned = bot is not None and bot in named
+        # In a thread LLMOS is part of, a message naming only other people is for them.
+        continued = bool(thread_ts) and known and not named - {bot}
+        if not (direct or mentioned or continued):
+            return None
         reply_ts = str(thread_ts) if thread_ts else (None if direct else ts)
-        request = self._request(reader.plain(raw))
-        quoted = self._transcript(reader, request, channel=channel, ts=ts, thread_ts=thread_ts)
+        return _Where(channel, ts, str(thread_ts) if thread_ts else None, thread, reply_ts, direct, known)
+
+    def _event(
+        self,
+        event: Mapping[str, Any],
+        where: _Where,
+        *,
+        context: BoltContext,
+        client: WebClient,
+        reader: Reader,
+        arrived: float,
+    ) -> Event:
+        user = str(event["user"])
+        request = self._request(reader.plain(str(event.get("text") or "")))
+        quoted = self._transcript(reader, request, channel=where.channel, ts=where.ts, thread_ts=where.thread_ts)
         reading = self._s.files.read(event.get("files") or [], token=str(context.bot_token or ""))
         if not request.text and not reading.attachments and request.kind is Kind.ASK:
             request = Request(kind=Kind.HELP, text="")
-        person = self._s.people.get(client, team=team, user=str(event["user"]))
         ref = SlackRef(
-            mode=ReplyMode.THREAD if reply_ts else ReplyMode.CHANNEL,
-            team=team,
-            channel=channel,
-            user=str(event["user"]),
+            mode=ReplyMode.THREAD if where.reply_ts else ReplyMode.CHANNEL,
+            team=tenant_of(context),
+            channel=where.channel,
+            user=user,
             enterprise=context.enterprise_id,
             is_enterprise_install=bool(context.is_enterprise_install),
-            thread_ts=reply_ts,
+            thread_ts=where.reply_ts,
             user_team=event.get("user_team") or event.get("team"),
             notes=reading.notes,
         )
-        handed = Event(
+        return Event(
             platform=Platform.SLACK,
-            tenant=team,
-            channel=channel,
-            thread=thread,
-            user=str(event["user"]),
-            message_id=f"{channel}:{ts}",
+            tenant=ref.team,
+            channel=where.channel,
+            thread=where.thread,
+            user=user,
+            # The channel and ts name the message itself, whichever event or retry brought it.
+            message_id=f"{where.channel}:{where.ts}",
             text=request.text,
             kind=request.kind,
             priority=request.priority,
             args=request.args,
             attachments=reading.attachments,
             context=quoted,
-            user_name=person.name,
+            user_name=self._s.people.get(client, team=ref.team, user=user).name,
             ref=ref.to_dict(),
             received_at=arrived,
         )
-        tell = teller(client, channel=channel, user=handed.user, thread_ts=reply_ts, private=not direct)
-        return HandedOver(handed, hand_over(self._s, handed, tell=tell), first=not known)
 
     @staticmethod
     def _request(text: str) -> Request:

@@ -34,6 +34,10 @@ class Reader:
         self._team = team
         self._bot = bot_user_id
 
+    @property
+    def bot_user_id(self) -> str | None:
+        return self._bot
+
     def mentions(self, text: str) -> set[str]:
         return set(_MENTION.findall(text))
 

@@ -164,3 +164,31 @@ def test_where_streaming_is_unavailable_the_whole_path_falls_back(slack: Running
     answer = slack.fake.answer(CHANNEL, ts)
     assert answer.text == "*Result*\nIt is *done*."
     settle(slack.stack)
+
+
+def test_a_separate_worker_finds_the_slack_sink_from_its_environment(clean_stack, fake: FakeSlack, monkeypatch) -> None:
+    from bots.slack import sink as sink_module
+    from workers.events import Event, Platform
+    from workers.sinks import SinkRegistry
+
+    monkeypatch.setattr(sink_module, "_factory", None)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", fake.api_url)
+    monkeypatch.setenv("SLACK_STREAMING", "false")
+    ts = fake.say(CHANNEL, ALICE, "question")
+    ref = SlackRef(mode=ReplyMode.THREAD, team=TEAM, channel=CHANNEL, user=ALICE, thread_ts=ts)
+    event = Event(
+        platform=Platform.SLACK,
+        tenant=TEAM,
+        channel=CHANNEL,
+        thread=ts,
+        user=ALICE,
+        message_id=ts,
+        text="q",
+        ref=ref.to_dict(),
+    )
+    out = SinkRegistry().for_event(event, clean_stack.runtime)  # what `llmos worker` does on its first Slack answer
+    out.start(resume_ref=None)
+    out.finish("Answered from another process.")
+    assert fake.replies(CHANNEL, ts)[0].text == "Answered from another process."
+    assert fake.calls_to("chat.startStream") == []  # SLACK_STREAMING=false was read
