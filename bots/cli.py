@@ -96,12 +96,13 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_slack(settings: Settings, _args: argparse.Namespace) -> int:
     from bots.slack.settings import load_slack_settings
-    from bots.slack.surface import SlackSurface
-    from workers.stack import Stack
 
     slack = load_slack_settings()
     if not slack.configured:
         raise SettingsError("SLACK_SIGNING_SECRET or SLACK_APP_TOKEN: set one to serve Slack (HTTP or Socket Mode)")
+    from bots.slack.surface import SlackSurface
+    from workers.stack import Stack
+
     with Stack(settings) as stack:
         if not stack.workers_elsewhere():
             # Nobody is serving the queues: answer from this process, through the same queue.

@@ -52,6 +52,19 @@ BOT_EVENTS = (
 )
 
 
+class _TokenIsUsed(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN from the environment goes unused when it is given a client;
+    the client LLMOS gives it carries that very token, so the warning would only mislead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_bolt_log = logging.getLogger("slack_bolt.App")
+if not any(isinstance(f, _TokenIsUsed) for f in _bolt_log.filters):
+    _bolt_log.addFilter(_TokenIsUsed())
+
+
 def build_app(services: Services, *, engine: Engine) -> App:
     settings = services.settings
     token = settings.bot_token.get_secret_value() if settings.bot_token else None
