@@ -70,6 +70,17 @@ def test_install_stores_sealed_tokens_and_the_workspace_answers(multi: Running) 
     assert stream_calls and all(c.token == installed for c in stream_calls)
 
 
+def test_uninstalling_removes_the_workspace_tokens(multi: Running) -> None:
+    assert install(multi).status_code == 200
+    assert multi.http.event({"type": "app_uninstalled"}, team="T0INSTALL1").status_code == 200
+
+    def left() -> list[object]:
+        with multi.stack.sessions() as session:
+            return [*session.scalars(select(SlackBot)), *session.scalars(select(SlackInstallation))]
+
+    multi.fake.wait_for(lambda: not left())
+
+
 def test_an_install_with_a_forged_state_is_refused(multi: Running) -> None:
     done = install(multi, state="forged-state")
     assert done.status_code == 400
