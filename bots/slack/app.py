@@ -67,40 +67,13 @@ if not any(isinstance(f, _TokenIsUsed) for f in _bolt_log.filters):
 
 def build_app(services: Services, *, engine: Engine) -> App:
     settings = services.settings
-    token = settings.bot_token.get_secret_value() if settings.bot_token else None
-    # Bolt takes the token from the client it is given (none with OAuth: each workspace has its own).
-    client = web_client(settings, token=token)
     signing_secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
-    store = installation_store(settings, engine=engine, sessions=services.sessions)
-    if store is not None and settings.client_secret is not None:
-        oauth = OAuthSettings(
-            client_id=settings.client_id,
-            client_secret=settings.client_secret.get_secret_value(),
-            scopes=list(BOT_SCOPES),
-            redirect_uri=settings.redirect_uri,
-            installation_store=store,
-            installation_store_bot_only=True,
-            state_store=StateStore(engine=engine),
-        )
-        # Cached: bolt otherwise calls auth.test for every single event.
-        authorize = InstallationStoreAuthorize(
-            installation_store=store,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret.get_secret_value(),
-            cache_enabled=True,
-            bot_only=True,
-            client=client,
-            logger=log,
-        )
-        app = App(
-            signing_secret=signing_secret,
-            client=client,
-            authorize=authorize,  # type: ignore[arg-type]  # bolt types it as a plain callable
-            installation_store=store,
-            oauth_settings=oauth,
-        )
-        app.enable_token_revocation_listeners()
+    if settings.oauth:
+        app = _many_workspaces(services, engine=engine, signing_secret=signing_secret)
     else:
+        assert settings.bot_token is not None
+        # Bolt takes the token from the client it is given.
+        client = web_client(settings, token=settings.bot_token.get_secret_value())
         try:
             app = App(signing_secret=signing_secret, client=client)
         except BoltError as exc:
@@ -112,6 +85,43 @@ def build_app(services: Services, *, engine: Engine) -> App:
     Commands(services, admin).register(app)
     Home(services).register(app)
     app.error(_failed)
+    return app
+
+
+def _many_workspaces(services: Services, *, engine: Engine, signing_secret: str) -> App:
+    """OAuth installs: each workspace's token comes from the sealed installation store."""
+    settings = services.settings
+    store = installation_store(settings, engine=engine, sessions=services.sessions)
+    assert store is not None and settings.client_secret is not None
+    client = web_client(settings)
+    oauth = OAuthSettings(
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        scopes=list(BOT_SCOPES),
+        redirect_uri=settings.redirect_uri,
+        installation_store=store,
+        installation_store_bot_only=True,
+        state_store=StateStore(engine=engine),
+    )
+    # Cached: bolt otherwise calls auth.test for every single event.
+    authorize = InstallationStoreAuthorize(
+        installation_store=store,
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        cache_enabled=True,
+        bot_only=True,
+        client=client,
+        logger=log,
+    )
+    app = App(
+        signing_secret=signing_secret,
+        client=client,
+        authorize=authorize,  # type: ignore[arg-type]  # bolt types it as a plain callable
+        installation_store=store,
+        oauth_settings=oauth,
+    )
+    # tokens_revoked and app_uninstalled delete the workspace's installation from the store.
+    app.enable_token_revocation_listeners()
     return app
 
 

@@ -192,3 +192,17 @@ def test_a_separate_worker_finds_the_slack_sink_from_its_environment(clean_stack
     out.finish("Answered from another process.")
     assert fake.replies(CHANNEL, ts)[0].text == "Answered from another process."
     assert fake.calls_to("chat.startStream") == []  # SLACK_STREAMING=false was read
+
+
+def test_a_stream_slack_finds_too_long_continues_in_a_new_message(fake: FakeSlack) -> None:
+    clock = Clock()
+    out = sink(fake, clock=clock)
+    out.start(resume_ref=None)
+    out.append("First part. ")
+    fake.fail("chat.appendStream", "msg_too_long")
+    clock.now += 1
+    out.append("Second part.")
+    out.finish("First part. Second part.")
+    shown = fake.replies(CHANNEL, out._ref.thread_ts)
+    assert [m.markdown for m in shown] == ["First part. ", "Second part."]
+    assert not any(m.streaming for m in shown)
