@@ -46,7 +46,11 @@ class HttpServer:
 
     def start(self) -> HttpServer:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=15)
+        try:
+            asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=15)
+        except BaseException:
+            self.stop()
+            raise
         log.info("Slack endpoint listening on %s", self.url)
         return self
 

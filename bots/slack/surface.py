@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
 
 from bots.slack.app import build_app
 from bots.slack.files import FileReader
@@ -21,7 +22,8 @@ from bots.slack.http import HttpServer
 from bots.slack.people import People
 from bots.slack.settings import SlackSettings, load_slack_settings
 from bots.slack.sink import SinkFactory
-from bots.slack.web import api_url
+from bots.slack.web import api_url, error_code
+from workers.settings import SettingsError
 from workers.stack import Stack
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,19 @@ class SlackSurface:
         if self._stack.runtime is not None:
             SinkFactory.build(s, sessions=self._stack.sessions).register(self._stack.runtime)
         if s.http:
-            self.http = HttpServer(app=self.app, host=s.host, port=s.port, path=s.path).start()
+            try:
+                self.http = HttpServer(app=self.app, host=s.host, port=s.port, path=s.path).start()
+            except OSError as exc:
+                raise SettingsError(f"SLACK_PORT: cannot listen on {s.host}:{s.port} ({exc.strerror})") from None
         if s.socket_mode:
             assert s.app_token is not None
-            self._socket = SocketModeHandler(self.app, app_token=s.app_token.get_secret_value())
-            self._socket.connect()  # type: ignore[no-untyped-call]
+            socket = SocketModeHandler(self.app, app_token=s.app_token.get_secret_value())
+            try:
+                socket.connect()  # type: ignore[no-untyped-call]
+            except SlackApiError as exc:
+                self.stop()
+                raise SettingsError(f"SLACK_APP_TOKEN: Slack refused it ({error_code(exc)})") from None
+            self._socket = socket
             log.info("Slack Socket Mode connected")
 
     def stop(self) -> None:

@@ -62,3 +62,19 @@ def test_commands_and_shortcuts_work_over_the_socket(socket: Running) -> None:
     fake.push("interactive", payload, accepts_response_payload=True)
     assert "Bonjour tout le monde" in fake.answer(CHANNEL, ts).markdown
     settle(socket.stack)
+
+
+def test_start_up_problems_name_their_variable(clean_stack: Stack, fake: FakeSlack) -> None:
+    from workers.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"SLACK_APP_TOKEN: Slack refused it \(invalid_auth\)"):
+        run_surface(clean_stack, slack_settings(fake, signing_secret=None, app_token="xapp-1-wrong"))
+    with pytest.raises(SettingsError, match=r"SLACK_BOT_TOKEN: Slack did not accept it"):
+        run_surface(clean_stack, slack_settings(fake, bot_token="xoxb-1-revoked"))
+    taken = run_surface(clean_stack, slack_settings(fake))
+    assert taken.http is not None
+    try:
+        with pytest.raises(SettingsError, match=r"SLACK_PORT: cannot listen on 127\.0\.0\.1:"):
+            run_surface(clean_stack, slack_settings(fake, port=taken.http.port))
+    finally:
+        taken.stop()
