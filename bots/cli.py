@@ -102,6 +102,28 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     return admin_cli.ACTIONS[args.admin_command](settings, args)
 
 
+def cmd_slack(settings: Settings, _args: argparse.Namespace) -> int:
+    from bots.slack.settings import load_slack_settings
+
+    slack = load_slack_settings()
+    if not slack.configured:
+        raise SettingsError("SLACK_SIGNING_SECRET or SLACK_APP_TOKEN: set one to serve Slack (HTTP or Socket Mode)")
+    from bots.slack.surface import SlackSurface
+    from workers.stack import Stack
+
+    with Stack(settings) as stack:
+        if not stack.workers_elsewhere():
+            # Nobody is serving the queues: answer from this process, through the same queue.
+            stack.start_worker()
+        surface = SlackSurface(settings=slack, stack=stack)
+        surface.start()
+        stack.on_close(surface.stop)
+        print(f"LLMOS is serving {surface.describe()} (Ctrl-C stops)")
+        sys.stdout.flush()
+        _wait_for_signal()
+    return 0
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     from db import migrate
 
@@ -145,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     create_key.add_argument("--name", default="", help="what the key is for, shown in lists")
     admin_sub.add_parser("revoke-key", help="revoke a key by its id").add_argument("key_id")
     admin_sub.add_parser("list-keys", help="list admin keys (never their secrets)")
+    sub.add_parser("slack", help="serve Slack (Events API over HTTP and/or Socket Mode)").set_defaults(func=cmd_slack)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")

@@ -36,6 +36,7 @@ SurfaceFactory = Callable[[Stack], Surface | None]
 # Import paths, so `llmos run` imports only the SDKs of the surfaces it starts.
 FACTORIES: list[str] = [
     "bots.admin.surface:admin_surface",
+    "bots.slack.surface:slack_surface",
 ]
 
 

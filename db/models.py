@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -221,3 +222,72 @@ class Notice(Base):
     kind: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- Slack OAuth: the rows slack_sdk's SQLAlchemy installation and state stores read and write ---------
+# Same tables and columns as slack_sdk builds, declared here so Alembic migrates them; the token
+# columns are Text because LLMOS stores them encrypted (bots/slack/oauth.py), longer than Slack's 200.
+# Datetimes are naive UTC, as slack_sdk writes them.
+
+
+class SlackInstallation(Base):
+    __tablename__ = "slack_installations"
+    __table_args__ = (
+        Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    enterprise_url: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    user_id: Mapped[str] = mapped_column(String(32))
+    user_token: Mapped[str | None] = mapped_column(Text)
+    user_scopes: Mapped[str | None] = mapped_column(String(1000))
+    user_refresh_token: Mapped[str | None] = mapped_column(Text)
+    user_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    incoming_webhook_url: Mapped[str | None] = mapped_column(Text)
+    incoming_webhook_channel: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_channel_id: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_configuration_url: Mapped[str | None] = mapped_column(String(200))
+    is_enterprise_install: Mapped[bool] = mapped_column(default=False)
+    token_type: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime] = mapped_column(DateTime, default=func.now())
+
+
+class SlackBot(Base):
+    __tablename__ = "slack_bots"
+    __table_args__ = (Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(Text)
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(Text)
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    is_enterprise_install: Mapped[bool] = mapped_column(default=False)
+    installed_at: Mapped[datetime] = mapped_column(DateTime, default=func.now())
+
+
+class SlackOAuthState(Base):
+    __tablename__ = "slack_oauth_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    state: Mapped[str] = mapped_column(String(200))
+    expire_at: Mapped[datetime] = mapped_column(DateTime)

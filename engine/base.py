@@ -13,6 +13,8 @@ Role = Literal["system", "user", "assistant"]
 class ChatMessage:
     role: Role
     content: str
+    # Image URLs (data URLs) a vision-capable model sees along with `content`.
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,8 @@ DEFAULT_CONTEXT_WINDOW = 4096
 # can only tokenize plain text; measured on SmolLM2's ChatML template: 5 per message.
 TEMPLATE_TOKENS_PER_MESSAGE = 5
 TEMPLATE_TOKENS_PER_PROMPT = 3
+# What one attached image costs in the prompt, for trimming; servers tile images differently.
+IMAGE_TOKENS_ESTIMATE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,15 +214,18 @@ class OpenAICompatEngine:
     def count_tokens(self, messages: Sequence[ChatMessage], *, model: str | None = None) -> int:
         model = model or self.default_model
         info = self.server_info()
+        images = IMAGE_TOKENS_ESTIMATE * sum(len(m.images) for m in messages)
         if info.is_vllm:
             payload = {
                 "model": model,
                 "messages": [{"role": m.role, "content": m.content} for m in messages],
                 "add_generation_prompt": True,
             }
-            return int(self._post("/tokenize", payload)["count"])
-        return TEMPLATE_TOKENS_PER_PROMPT + sum(
-            self.count_text(m.content, model=model) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages
+            return int(self._post("/tokenize", payload)["count"]) + images
+        return (
+            TEMPLATE_TOKENS_PER_PROMPT
+            + images
+            + sum(self.count_text(m.content, model=model) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
         )
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +256,7 @@ class OpenAICompatEngine:
         model = request.model or self.default_model
         kwargs: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [_wire(m) for m in request.messages],
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -311,6 +316,15 @@ def _status(exc: Exception) -> int:
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code
     return int(getattr(exc, "status_code", 0) or 0)
+
+
+def _wire(message: ChatMessage) -> dict[str, Any]:
+    """A chat message as the OpenAI API takes it: plain text, or text and images as content parts."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
+    return {"role": message.role, "content": parts}
 
 
 def _describe(exc: Exception) -> str:

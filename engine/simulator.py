@@ -26,8 +26,15 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def text_of(content: str | list[dict[str, Any]]) -> str:
+    """A message's text, whether it came as a string or as content parts (text and images)."""
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
 def default_answer(messages: list[dict[str, Any]]) -> str:
-    last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    last = next((text_of(m["content"]) for m in reversed(messages) if m.get("role") == "user"), "")
     return f"You said: {last[:200]}"
 
 
@@ -139,7 +146,7 @@ class SimulatedEngine:
         return web.json_response({"count": count, "max_model_len": self.config.max_model_len, "tokens": []})
 
     def _prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
-        return sum(len(tokenize(m.get("content", ""))) + 5 for m in messages) + 3
+        return sum(len(tokenize(text_of(m.get("content", "")))) + 5 for m in messages) + 3
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -51,6 +51,8 @@ class Attachment:
     size: int
     text: str | None = None
     url: str | None = None
+    # An image as a data URL (data:image/png;base64,...), shown to vision-capable models.
+    image: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +122,7 @@ class Event:
             "kind": str(self.kind),
             "priority": str(self.priority),
             "args": dict(self.args),
-            "attachments": [
-                {"name": a.name, "mime_type": a.mime_type, "size": a.size, "text": a.text, "url": a.url}
-                for a in self.attachments
-            ],
+            "attachments": [asdict(a) for a in self.attachments],
             "context": [{"author": q.author, "text": q.text} for q in self.context],
             "roles": list(self.roles),
             "user_name": self.user_name,

@@ -40,26 +40,41 @@ def transcript(lines: Sequence[Quoted] | Sequence[Turn]) -> str:
     return "\n".join(out)
 
 
-def with_attachments(text: str, attachments: Sequence[Attachment]) -> str:
+def sees_images(model: str, vision_models: str) -> bool:
+    """Whether `model` is listed in VISION_MODELS (comma-separated names, or * for every model)."""
+    names = {name.strip() for name in vision_models.split(",") if name.strip()}
+    return "*" in names or model in names
+
+
+def with_attachments(text: str, attachments: Sequence[Attachment], *, vision: bool = False) -> str:
     parts = [text]
     for item in attachments:
         if item.text:
             body = item.text[:MAX_ATTACHMENT_CHARS]
             parts.append(f"\n\n[file {item.name}]\n{body}")
+        elif item.image and not vision:
+            parts.append(f"\n\n[image {item.name}: not shown, this model cannot see images]")
     return "".join(parts)
 
 
 def build(
-    *, event: Event, skill: Skill, base_system: str, prefs: Mapping[str, str], history: Sequence[Turn]
+    *,
+    event: Event,
+    skill: Skill,
+    base_system: str,
+    prefs: Mapping[str, str],
+    history: Sequence[Turn],
+    vision: bool = False,
 ) -> list[ChatMessage]:
     messages = [ChatMessage("system", system_prompt(base_system, prefs))]
     if skill.history:
         messages += [ChatMessage("assistant" if t.role == "assistant" else "user", t.content) for t in history]
     source: Sequence[Quoted] | Sequence[Turn] = event.context or (history if skill.transcript else ())
-    text = with_attachments(event.text, event.attachments)
+    text = with_attachments(event.text, event.attachments, vision=vision)
     if not text.strip() and event.context and not skill.transcript:
         # "Translate" on a quoted message: the quoted text is the input.
         text, source = transcript(event.context), ()
     content = render(skill, text=text, transcript=transcript(source), args=event.args)
-    messages.append(ChatMessage("user", content))
+    images = tuple(a.image for a in event.attachments if a.image) if vision else ()
+    messages.append(ChatMessage("user", content, images=images))
     return messages

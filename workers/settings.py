@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     answer_temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     answer_max_tokens: Annotated[int, Field(ge=16)] = 512
     history_messages: Annotated[int, Field(ge=0)] = 40
+    # Models that are shown attached images: comma-separated names, or * for every model.
+    vision_models: str = ""
 
     worker_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
     # How long one worker may own an event before another may take it over (renewed while streaming).

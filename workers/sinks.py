@@ -42,6 +42,7 @@ DEFAULT_FACTORIES: dict[Platform, str] = {
     Platform.TERMINAL: "workers.replybus:bus_sink",
     Platform.WEB: "workers.replybus:bus_sink",
     Platform.ADMIN: "bots.admin.jobsink:job_sink",
+    Platform.SLACK: "bots.slack.sink:slack_sink",
 }
 
 

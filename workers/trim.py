@@ -7,7 +7,7 @@ is still too long, its middle is cut (the start and the end of a pasted document
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.base import ChatMessage
 
@@ -77,4 +77,4 @@ def _cut(message: ChatMessage, count_text: Callable[[str], int], target: int) ->
             best, low = candidate, keep
         else:
             high = keep - 1
-    return ChatMessage(message.role, best)
+    return replace(message, content=best)

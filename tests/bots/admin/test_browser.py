@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -58,6 +59,12 @@ def browser() -> Iterator[webdriver.Chrome]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def text_of(driver: webdriver.Chrome, element_id: str) -> str:
+    """An element's text, read again if the page's self-refresh replaced the element meanwhile."""
+    wait = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,))
+    return str(wait.until(lambda d: d.find_element(By.ID, element_id).text))
+
+
 def screenshot(driver: webdriver.Chrome, tmp_path: Path, name: str) -> Path:
     folder = Path(os.environ.get("LLMOS_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,23 +102,23 @@ def test_the_dashboard_signs_in_shows_the_figures_and_refreshes(
     browser.get(f"{admin.url}/dashboard")
     assert "/login" in browser.current_url
     browser.find_element(By.ID, "key").send_keys(admin.global_key + Keys.ENTER)
-    wait = WebDriverWait(browser, 15)
+    wait = WebDriverWait(browser, 15, ignored_exceptions=(StaleElementReferenceException,))
     wait.until(lambda d: d.current_url.endswith("/dashboard"))
-    engine = browser.find_element(By.ID, "engine").text
+    engine = text_of(browser, "engine")
     assert "answering" in engine and "sim-model" in engine
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
     # The latency chart drew lines, the throughput chart bars.
     assert browser.find_elements(By.CSS_SELECTOR, "#panel svg polyline, #panel svg circle")
     assert browser.find_elements(By.CSS_SELECTOR, "#panel svg rect title")
-    queues = browser.find_element(By.ID, "queues").text
+    queues = text_of(browser, "queues")
     assert "interactive" in queues and "batch" in queues
-    usage = browser.find_element(By.ID, "usage").text
+    usage = text_of(browser, "usage")
     assert "Acme" in usage and "this machine" in usage
-    assert "InternalServerError (503)" in browser.find_element(By.ID, "failures").text
-    latency = browser.find_element(By.ID, "latency").text
+    assert "InternalServerError (503)" in text_of(browser, "failures")
+    latency = text_of(browser, "latency")
     assert "commands" in latency
 
-    before = browser.find_element(By.ID, "throughput").text
+    before = text_of(browser, "throughput")
     chat(admin.stack, "one more, while the page is open")
     wait.until(lambda d: d.find_element(By.ID, "throughput").text != before)
     assert int(browser.find_element(By.ID, "panel").get_attribute("data-refreshes") or 0) >= 1
@@ -126,7 +133,7 @@ def test_the_web_chat_streams_an_answer_and_keeps_the_conversation(admin: Admin,
     simulator.config.inter_token = 0.08
     browser.get(f"{admin.url}/")
     assert browser.current_url.endswith("/chat")
-    assert "Ask LLMOS anything" in browser.find_element(By.ID, "empty").text
+    assert "Ask LLMOS anything" in text_of(browser, "empty")
     box = browser.find_element(By.ID, "text")
     box.send_keys("What is the capital of France?" + Keys.ENTER)
 

@@ -1,0 +1,73 @@
+"""What every Slack listener shares: the services it needs, and handing an event to the task path.
+
+A listener never answers; it builds the neutral event and calls `workers.intake.submit`. What comes
+back that the user must hear (the access rules said no, the queue is down) goes to them at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bots.slack.files import FileReader
+from bots.slack.people import People
+from bots.slack.settings import SlackSettings
+from db import events as processed
+from workers.events import Event
+from workers.intake import Enqueue, IntakeError, submit
+
+log = logging.getLogger(__name__)
+
+Tell = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    sessions: sessionmaker[Session]
+    enqueue: Enqueue
+    settings: SlackSettings
+    people: People
+    files: FileReader
+    # The models the engine serves, for checking a `model` preference where it is typed in.
+    models: Callable[[], tuple[str, ...]] = tuple
+
+
+def seen(services: Services, key: str) -> bool:
+    """A cheap look before fetching files and threads: was this message handed over already?"""
+    with services.sessions() as session:
+        return processed.status_of(session, key=key) is not None
+
+
+def hand_over(services: Services, event: Event, *, tell: Tell) -> bool:
+    """Submit the event; True when it was queued for an answer."""
+    try:
+        submitted = submit(event, sessions=services.sessions, enqueue=services.enqueue)
+    except IntakeError as exc:
+        tell(str(exc))
+        return False
+    if submitted.refused:
+        tell(submitted.refused)
+        return False
+    if not submitted.accepted:
+        log.info("slack event %s was handed over before (a retry or a second delivery)", event.key)
+    return submitted.accepted
+
+
+def teller(client: WebClient, *, channel: str, user: str, thread_ts: str | None, private: bool) -> Tell:
+    """Tell one user something: privately in a channel, plainly in their direct messages."""
+
+    def tell(text: str) -> None:
+        try:
+            if private:
+                client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, text=text)
+            else:
+                client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+        except SlackApiError as exc:
+            log.warning("could not tell %s in %s: %s (%s)", user, channel, text, exc)
+
+    return tell

@@ -1,0 +1,128 @@
+"""The Slack reply sink the Celery workers use, and how a worker finds each workspace's bot token.
+
+`slack_sink` is the entry in `workers.sinks.DEFAULT_FACTORIES`: a `llmos worker` process reads its
+`SLACK_*` settings once, on its first Slack answer. A process that runs the Slack surface itself
+registers a `SinkFactory` built from the surface's settings instead (`SinkFactory.register`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from bots.slack import mrkdwn
+from bots.slack.oauth import SealedInstallationStore, installation_store
+from bots.slack.ref import ReplyMode, SlackRef
+from bots.slack.settings import SlackSettings, load_slack_settings
+from bots.slack.stream import MESSAGE_LIMIT, ThreadSink
+from bots.slack.web import SlackAuthError, retry_handlers, web_client
+from workers.events import Event, Platform
+from workers.sinks import ReplySink
+
+if TYPE_CHECKING:
+    from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+WORKING = "_Working on it…_"
+# A response_url takes five messages; the first one is the "working" note.
+EPHEMERAL_PIECES = 4
+
+
+class BotTokens:
+    """The token that answers in a workspace: SLACK_BOT_TOKEN, or that workspace's installation."""
+
+    def __init__(self, *, token: str | None, store: SealedInstallationStore | None) -> None:
+        self._token = token
+        self._store = store
+
+    def for_ref(self, ref: SlackRef) -> str:
+        if self._token:
+            return self._token
+        bot = (
+            self._store.find_bot(
+                enterprise_id=ref.enterprise, team_id=ref.team, is_enterprise_install=ref.is_enterprise_install
+            )
+            if self._store is not None
+            else None
+        )
+        if bot is None or not bot.bot_token:
+            log.error("no Slack installation with a bot token for workspace %s; install the app there again", ref.team)
+            raise SlackAuthError(f"LLMOS is not installed in Slack workspace {ref.team}")
+        return str(bot.bot_token)
+
+
+class EphemeralSink:
+    """Answers only the asking user sees, through the interaction's response_url (no streaming)."""
+
+    def __init__(self, *, url: str, rate_limit_retries: int) -> None:
+        self._hook = WebhookClient(url=url, timeout=30, retry_handlers=retry_handlers(rate_limit_retries))
+
+    def _send(self, text: str, *, replace: bool) -> None:
+        response = self._hook.send(text=text, response_type="ephemeral", replace_original=replace)
+        if response.status_code != 200:
+            raise ResponseUrlError(f"response_url answered {response.status_code}: {response.body[:200]}")
+
+    def start(self, *, resume_ref: str | None) -> str:
+        if resume_ref is None:
+            self._send(WORKING, replace=False)
+        return "response_url"
+
+    def append(self, text: str) -> None:
+        """A response_url takes only a few messages: the answer is shown whole when it is done."""
+
+    def finish(self, text: str) -> None:
+        pieces = mrkdwn.split(mrkdwn.to_mrkdwn(text), MESSAGE_LIMIT)
+        if len(pieces) > EPHEMERAL_PIECES:
+            pieces = [*pieces[: EPHEMERAL_PIECES - 1], "_(The answer is too long to show here in full.)_"]
+        for index, piece in enumerate(pieces):
+            self._send(piece, replace=index == 0)
+
+    def fail(self, message: str) -> None:
+        self._send(f":warning: {message}", replace=True)
+
+
+class ResponseUrlError(RuntimeError):
+    """Slack turned down a message to a response_url (expired after 30 minutes, or used five times)."""
+
+
+class SinkFactory:
+    """Builds a sink per answer with the right workspace's token; one per process."""
+
+    def __init__(self, *, settings: SlackSettings, tokens: BotTokens) -> None:
+        self._settings = settings
+        self._tokens = tokens
+
+    def __call__(self, event: Event, runtime: Runtime) -> ReplySink:
+        ref = SlackRef.from_mapping(event.ref)
+        if ref.mode is ReplyMode.EPHEMERAL and ref.response_url:
+            return EphemeralSink(url=ref.response_url, rate_limit_retries=self._settings.rate_limit_retries)
+        client = web_client(self._settings, token=self._tokens.for_ref(ref))
+        return ThreadSink(client=client, ref=ref, streaming=self._settings.streaming)
+
+    @classmethod
+    def build(cls, settings: SlackSettings, *, sessions: sessionmaker[Session]) -> SinkFactory:
+        bind = sessions.kw["bind"]
+        store = installation_store(settings, engine=bind, sessions=sessions)
+        token = settings.bot_token.get_secret_value() if settings.bot_token else None
+        return cls(settings=settings, tokens=BotTokens(token=token, store=store))
+
+    def register(self, runtime: Runtime) -> None:
+        runtime.sinks.register(Platform.SLACK, self)
+
+
+_factory: SinkFactory | None = None
+_lock = threading.Lock()
+
+
+def slack_sink(event: Event, runtime: Runtime) -> ReplySink:
+    """The registry's default: settings from this worker's environment, read on first use."""
+    global _factory  # noqa: PLW0603 - one factory per worker process, like its runtime
+    with _lock:
+        if _factory is None:
+            _factory = SinkFactory.build(load_slack_settings(), sessions=runtime.sessions)
+    return _factory(event, runtime)

@@ -1,0 +1,108 @@
+"""The Slack surface `llmos slack` and `llmos run` start: HTTP endpoint, Socket Mode, or both.
+
+With `SLACK_SIGNING_SECRET` the Events API endpoint listens; with `SLACK_APP_TOKEN` a Socket Mode
+connection is opened; with both, either delivery path works (a message seen twice is answered once).
+Where this process also runs a worker, the Slack sink is registered with the surface's settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+
+from bots.slack.app import build_app
+from bots.slack.files import FileReader
+from bots.slack.handover import Services
+from bots.slack.http import HttpServer
+from bots.slack.people import People
+from bots.slack.settings import SlackSettings, load_slack_settings
+from bots.slack.sink import SinkFactory
+from bots.slack.web import api_url, error_code
+from workers.settings import SettingsError
+from workers.stack import Stack
+
+log = logging.getLogger(__name__)
+
+
+def _models(stack: Stack) -> Callable[[], tuple[str, ...]]:
+    def models() -> tuple[str, ...]:
+        return stack.engine.health().models if stack.engine is not None else ()
+
+    return models
+
+
+class SlackSurface:
+    name = "slack"
+
+    def __init__(self, *, settings: SlackSettings, stack: Stack) -> None:
+        self.settings = settings
+        self._stack = stack
+        self.app: App | None = None
+        self.http: HttpServer | None = None
+        self._socket: SocketModeHandler | None = None
+
+    def start(self) -> None:
+        s = self.settings
+        services = Services(
+            sessions=self._stack.sessions,
+            enqueue=self._stack.enqueue,
+            settings=s,
+            people=People(),
+            files=FileReader(
+                text_limit=s.file_max_bytes,
+                image_limit=s.image_max_bytes,
+                max_images=s.max_images,
+                trusted_hosts=[host for host in [_host(api_url(s))] if host],
+            ),
+            models=_models(self._stack),
+        )
+        self.app = build_app(services, engine=self._stack.db)
+        if self._stack.runtime is not None:
+            SinkFactory.build(s, sessions=self._stack.sessions).register(self._stack.runtime)
+        if s.http:
+            try:
+                self.http = HttpServer(app=self.app, host=s.host, port=s.port, path=s.path).start()
+            except OSError as exc:
+                raise SettingsError(f"SLACK_PORT: cannot listen on {s.host}:{s.port} ({exc.strerror})") from None
+        if s.socket_mode:
+            assert s.app_token is not None
+            socket = SocketModeHandler(self.app, app_token=s.app_token.get_secret_value())
+            try:
+                socket.connect()  # type: ignore[no-untyped-call]
+            except SlackApiError as exc:
+                self.stop()
+                raise SettingsError(f"SLACK_APP_TOKEN: Slack refused it ({error_code(exc)})") from None
+            self._socket = socket
+            log.info("Slack Socket Mode connected")
+
+    def stop(self) -> None:
+        if self._socket is not None:
+            self._socket.close()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+
+    def describe(self) -> str:
+        ways = []
+        if self.http is not None:
+            ways.append(f"Events API at {self.http.url}")
+        if self._socket is not None:
+            ways.append("Socket Mode")
+        who = "OAuth installs (/slack/install)" if self.settings.oauth else "one workspace"
+        return f"slack ({', '.join(ways)}; {who})"
+
+
+def _host(url: str) -> str:
+    return urlparse(url).hostname or ""
+
+
+def slack_surface(stack: Stack) -> SlackSurface | None:
+    """`llmos run` starts Slack only when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set."""
+    settings = load_slack_settings()
+    return SlackSurface(settings=settings, stack=stack) if settings.configured else None
