@@ -10,8 +10,7 @@ import logging
 import random
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,8 @@ from engine.base import (
     Health,
     StreamChunk,
 )
+from engine.reasoning import Thoughts
+from engine.tokens import TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -51,29 +52,6 @@ def root_url(url: str) -> str:
     return url.rstrip("/").removesuffix("/v1")
 
 
-class _TokenCache:
-    """Token counts of message texts; a follow-up turn re-counts only its new message."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._items: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> int | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[str, str], value: int) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 class OpenAICompatEngine:
     def __init__(
         self,
@@ -86,8 +64,13 @@ class OpenAICompatEngine:
         retries: int = 3,
         retry_backoff: float = 0.5,
         context_window: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = root_url(url)
+        # Fields sent with every chat request, e.g. {"chat_template_kwargs": {"enable_thinking": False}}.
+        self._extra_body = dict(extra_body or {})
+        # Older vLLM refuses a non-zero priority unless started with --scheduling-policy priority.
+        self._priority_accepted = True
         self._model = model
         self._retries = retries
         self._backoff = retry_backoff
@@ -102,7 +85,7 @@ class OpenAICompatEngine:
         )
         self._info: ServerInfo | None = None
         self._info_lock = threading.Lock()
-        self._tokens = _TokenCache()
+        self._tokens = TokenCache()
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -115,6 +98,8 @@ class OpenAICompatEngine:
     def _probe(self) -> ServerInfo:
         try:
             models_doc = self._http.get("/v1/models").raise_for_status().json()
+        except httpx.HTTPStatusError as exc:
+            raise EngineUnavailable(f"engine at {self.url} answered {exc.response.status_code} to /v1/models") from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise EngineUnavailable(f"engine at {self.url} is not answering: {exc}") from exc
         cards = models_doc.get("data", [])
@@ -162,6 +147,9 @@ class OpenAICompatEngine:
             info = self.server_info(refresh=True)
         except EngineUnavailable as exc:
             return Health(ok=False, detail=str(exc))
+        # vLLM keeps answering /v1/models while its engine core is dead; /health says the truth.
+        if info.is_vllm and not self._answers("/health"):
+            return Health(ok=False, detail=f"vLLM at {self.url} is up but its engine is not healthy (/health)")
         return Health(ok=True, detail="vllm" if info.is_vllm else "openai-compatible", models=info.models)
 
     def close(self) -> None:
@@ -216,12 +204,26 @@ class OpenAICompatEngine:
     # -- generation ------------------------------------------------------------------------
 
     def _body(self, request: ChatRequest, info: ServerInfo) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(self._extra_body)
         if info.is_vllm:
-            extra["priority"] = request.priority
+            if request.priority and self._priority_accepted:
+                extra["priority"] = request.priority
             if request.cache_salt:
                 extra["cache_salt"] = request.cache_salt
         return extra
+
+    def _refuses_priority(self, exc: openai.BadRequestError, kwargs: dict[str, Any]) -> bool:
+        """A vLLM without priority scheduling refused `priority`: remember it and ask again without."""
+        if "priority" not in kwargs["extra_body"] or "priorit" not in str(exc).lower():
+            return False
+        log.warning(
+            "engine at %s refuses request priorities (start vLLM with --scheduling-policy priority); "
+            "sending requests without them",
+            self.url,
+        )
+        self._priority_accepted = False
+        kwargs["extra_body"] = {k: v for k, v in kwargs["extra_body"].items() if k != "priority"}
+        return True
 
     def _open(self, request: ChatRequest) -> Any:
         """Open the stream, retrying with backoff while nothing has been shown to the user yet."""
@@ -244,6 +246,8 @@ class OpenAICompatEngine:
             try:
                 return self._client.chat.completions.create(**kwargs)
             except openai.BadRequestError as exc:
+                if self._refuses_priority(exc, kwargs):
+                    continue
                 raise EngineBadRequest(_describe(exc)) from exc
             except (openai.NotFoundError, openai.UnprocessableEntityError) as exc:
                 raise EngineBadRequest(_describe(exc)) from exc
@@ -271,23 +275,24 @@ class OpenAICompatEngine:
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         stream = self._open(request)
         finish: str | None = None
+        thoughts = Thoughts(show=request.show_reasoning)
         try:
             for chunk in stream:
                 usage = getattr(chunk, "usage", None)
                 if usage is not None:
                     yield StreamChunk(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+                # vLLM's usage chunk has no choices at all; other servers send keep-alive chunks like it.
                 for choice in chunk.choices or ():
-                    delta = choice.delta
-                    # Reasoning models send their thinking in a separate field: never show it.
-                    text = getattr(delta, "content", None) if delta is not None else None
-                    if text:
+                    if choice.delta is not None and (text := thoughts.feed(choice.delta)):
                         yield StreamChunk(text=text)
                     if choice.finish_reason:
                         finish = choice.finish_reason
         except (openai.APIError, httpx.HTTPError, httpx2.HTTPError) as exc:
-            raise EngineUnavailable(f"engine stopped mid-answer: {exc}") from exc
+            raise EngineUnavailable(f"engine stopped mid-answer: {_describe(exc)}") from exc
         finally:
             stream.close()
+        if text := thoughts.finish():
+            yield StreamChunk(text=text)
         # Some servers end the stream without a finish_reason; the answer is still complete.
         yield StreamChunk(finish_reason=finish or "stop")
 
