@@ -291,8 +291,14 @@ class OpenAICompatEngine:
             raise EngineUnavailable(f"engine stopped mid-answer: {_describe(exc)}") from exc
         finally:
             stream.close()
-        if text := thoughts.finish():
+        if text := thoughts.finish(finish):
             yield StreamChunk(text=text)
+        if thoughts.reasoning_shown:
+            log.warning(
+                "engine at %s sent only reasoning and no answer; showing it as the answer "
+                "(is a vLLM --reasoning-parser set for a model that does not think?)",
+                self.url,
+            )
         # Some servers end the stream without a finish_reason; the answer is still complete.
         yield StreamChunk(finish_reason=finish or "stop")
 

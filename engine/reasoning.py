@@ -7,7 +7,8 @@ the inline block arrives cut at arbitrary points (`<`, `thi`, `nk>` in three chu
 the filter holds back only the few characters that could still turn out to be a tag.
 
 Only a block that opens the answer counts as reasoning: once visible text has started, a `<think>`
-is part of the answer (a user asking about the tag gets to see it).
+is part of the answer (a user asking about the tag gets to see it). Blank lines before the answer
+go too: they are what separated it from the thinking.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class ThinkFilter:
                     continue
                 if not stripped or OPEN.startswith(stripped):
                     break  # whitespace or a cut `<thi`: wait for more
-                self._opening = False
+                # An answer does not open with blank lines (vLLM's parser leaves the ones after </think>).
+                self._pending, self._opening = stripped, False
             if self._after_block:
                 self._pending = self._pending.lstrip()
                 if not self._pending:
@@ -86,29 +88,56 @@ class ThinkFilter:
 
 
 class Thoughts:
-    """What of each delta the user sees: the answer, and the reasoning only when they asked for it."""
+    """What of each delta the user sees: the answer, and the reasoning only when they asked for it.
+
+    A model that finishes with reasoning and no answer at all was misread: vLLM's reasoning parsers
+    count everything before `</think>` as thinking, so a model that never thinks (or a parser set
+    for the wrong model) would answer nothing. Then the "reasoning" is the answer, and is shown.
+    An answer cut by max_tokens while still thinking stays hidden: it is half a thought.
+    """
 
     def __init__(self, *, show: bool) -> None:
         self._show = show
         self._filter = ThinkFilter()
         self._open = False
+        self._after_thought = False
+        self._answered = False
+        self._hidden: list[str] = []
+        # Set when the stream brought only reasoning and it is shown as the answer.
+        self.reasoning_shown = False
 
     def feed(self, delta: Any) -> str:
         # vLLM >= 0.10 names the field `reasoning`; older vLLM and other servers `reasoning_content`.
-        thought = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+        thought = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None) or ""
         text = getattr(delta, "content", None) or ""
         if not self._show:
-            return self._filter.feed(text).visible if text else ""
+            split = self._filter.feed(text)
+            self._hidden += (thought, split.reasoning)
+            return self._visible(split.visible)
         out = ""
         if thought:
             out += ("" if self._open else "<think>\n") + thought
             self._open = True
         if text and self._open:
             out += "\n</think>\n\n"
-            self._open = False
-        return out + text
+            self._open, self._after_thought = False, True
+        if self._after_thought:
+            text = text.lstrip()
+            self._after_thought = not text
+        return self._visible(out + text)
 
-    def finish(self) -> str:
+    def _visible(self, text: str) -> str:
+        self._answered = self._answered or bool(text.strip())
+        return text
+
+    def finish(self, finish_reason: str | None) -> str:
+        """What is left to show once the stream has ended."""
         if self._show:
             return "\n</think>" if self._open else ""
-        return self._filter.finish().visible
+        split = self._filter.finish()
+        self._hidden.append(split.reasoning)
+        if self._answered or finish_reason == "length" or split.visible.strip():
+            return self._visible(split.visible)
+        thought = "".join(self._hidden).strip()
+        self.reasoning_shown = bool(thought)
+        return self._visible(thought)

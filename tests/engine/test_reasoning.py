@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from engine.base import ChatMessage, ChatRequest, complete
 from engine.openai_compat import OpenAICompatEngine
-from engine.reasoning import ThinkFilter
+from engine.reasoning import ThinkFilter, Thoughts
 from engine.simulator import SimulatedEngine, SimulatorConfig
 from tests.helpers import chat, messages
 from workers.stack import Stack
+
+
+@dataclass
+class Delta:
+    content: str | None = None
+    reasoning: str | None = None
+
 
 ANSWER = "<think>\nThe user greets me. I greet back.\n</think>\n\nHello! How can I help?"
 
@@ -33,9 +42,10 @@ def test_a_leading_think_block_is_removed_wherever_the_chunks_cut_it(size: int) 
 
 
 @pytest.mark.parametrize("size", [1, 4, 100])
-def test_text_without_reasoning_is_untouched(size: int) -> None:
-    text = "  <b>Bold</b> and a < sign, then <think> is just a word here."
+def test_text_without_reasoning_is_untouched_but_for_leading_blanks(size: int) -> None:
+    text = "<b>Bold</b> and a < sign, then <think> is just a word here.\n"
     assert run(text, size) == (text, "")
+    assert run("\n\n  " + text, size) == (text, "")
 
 
 def test_a_think_tag_after_the_answer_started_is_part_of_the_answer() -> None:
@@ -97,3 +107,27 @@ def test_the_reasoning_preference_reaches_the_answer(clean_stack: Stack, simulat
     assert chat(clean_stack, "/prefs set reasoning Show").out.startswith("Saved: reasoning = show")
     said = chat(clean_stack, "hello again")
     assert "<think>" in said.out and said.out.rstrip().endswith("Hello! How can I help?")
+
+
+def test_a_finished_answer_that_is_all_reasoning_is_shown(vllm_sim: SimulatedEngine) -> None:
+    # vLLM's parsers call everything before </think> reasoning: a model that never thinks answers
+    # in the reasoning field only. Showing nothing would lose the answer.
+    vllm_sim.config.reasoning = "Paris is the capital."
+    vllm_sim.config.answer = lambda _m: ""
+    assert ask(vllm_sim) == "Paris is the capital."
+
+
+def test_an_answer_cut_while_thinking_shows_nothing(vllm_sim: SimulatedEngine) -> None:
+    vllm_sim.config.answer = lambda _m: "<think>Let me consider every capital of Europe in turn"
+    engine = OpenAICompatEngine(url=vllm_sim.url, retries=0)
+    request = ChatRequest(messages=(ChatMessage("user", "hi"),), max_tokens=5)
+    done = complete(engine, request)
+    engine.close()
+    assert (done.text, done.finish_reason) == ("", "length")
+
+
+def test_blank_lines_after_the_reasoning_field_are_not_shown() -> None:
+    deltas = [Delta(reasoning="Short."), Delta(content="\n"), Delta(content="\n"), Delta(content="Done.")]
+    for show, expected in ((False, "Done."), (True, "<think>\nShort.\n</think>\n\nDone.")):
+        thoughts = Thoughts(show=show)
+        assert "".join(thoughts.feed(d) for d in deltas) + thoughts.finish("stop") == expected
