@@ -127,7 +127,7 @@ class ReplicaRouter:
             replica.down_until = time.monotonic() + delay
             replica.reason = reason
             first = replica.failures == 1
-            if self._watcher is None or not self._watcher.is_alive():
+            if self._watcher is None:
                 self._watcher = threading.Thread(target=self._watch, name="engine-replica-watch", daemon=True)
                 self._watcher.start()
         if first:
@@ -152,9 +152,11 @@ class ReplicaRouter:
     def _watch(self) -> None:
         """Probe replicas that are down, each on its own backoff, until all are up again."""
         while not self._closed.is_set():
-            down = [replica for replica in self.replicas if not replica.up]
-            if not down:
-                return
+            with self._lock:  # decided under the lock, so a replica marked down now is never left unwatched
+                down = [replica for replica in self.replicas if not replica.up]
+                if not down:
+                    self._watcher = None
+                    return
             now = time.monotonic()
             for replica in down:
                 if replica.down_until <= now:
