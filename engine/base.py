@@ -28,6 +28,10 @@ class ChatRequest:
     # Keeps one tenant's prefix-cache entries unreachable from another's requests (vLLM).
     cache_salt: str | None = None
     user: str | None = None
+    # Requests with the same key go to the same replica, so its prefix cache serves the follow-ups.
+    affinity: str | None = None
+    # Show the model's reasoning (wrapped in <think>…</think>) instead of only its answer.
+    show_reasoning: bool = False
 
 
 @dataclass(frozen=True, slots=True)

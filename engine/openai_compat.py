@@ -10,8 +10,7 @@ import logging
 import random
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,6 +27,8 @@ from engine.base import (
     Health,
     StreamChunk,
 )
+from engine.reasoning import Thoughts
+from engine.tokens import TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -55,29 +56,6 @@ def root_url(url: str) -> str:
     return url.rstrip("/").removesuffix("/v1")
 
 
-class _TokenCache:
-    """Token counts of message texts; a follow-up turn re-counts only its new message."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self._items: OrderedDict[tuple[str, str], int] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> int | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: tuple[str, str], value: int) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 class OpenAICompatEngine:
     def __init__(
         self,
@@ -90,8 +68,13 @@ class OpenAICompatEngine:
         retries: int = 3,
         retry_backoff: float = 0.5,
         context_window: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         self.url = root_url(url)
+        # Fields sent with every chat request, e.g. {"chat_template_kwargs": {"enable_thinking": False}}.
+        self._extra_body = dict(extra_body or {})
+        # Older vLLM refuses a non-zero priority unless started with --scheduling-policy priority.
+        self._priority_accepted = True
         self._model = model
         self._retries = retries
         self._backoff = retry_backoff
@@ -106,7 +89,7 @@ class OpenAICompatEngine:
         )
         self._info: ServerInfo | None = None
         self._info_lock = threading.Lock()
-        self._tokens = _TokenCache()
+        self._tokens = TokenCache()
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -185,6 +168,9 @@ class OpenAICompatEngine:
             info = self.server_info(refresh=True)
         except EngineUnavailable as exc:
             return Health(ok=False, detail=str(exc))
+        # vLLM keeps answering /v1/models while its engine core is dead; /health says the truth.
+        if info.is_vllm and not self._answers("/health"):
+            return Health(ok=False, detail=f"vLLM at {self.url} is up but its engine is not healthy (/health)")
         return Health(ok=True, detail="vllm" if info.is_vllm else "openai-compatible", models=info.models)
 
     def close(self) -> None:
@@ -243,9 +229,10 @@ class OpenAICompatEngine:
     # -- generation ------------------------------------------------------------------------
 
     def _body(self, request: ChatRequest, info: ServerInfo) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(self._extra_body)
         if info.is_vllm:
-            extra["priority"] = request.priority
+            if request.priority and self._priority_accepted:
+                extra["priority"] = request.priority
             if request.cache_salt:
                 extra["cache_salt"] = request.cache_salt
         return extra
@@ -266,7 +253,27 @@ class OpenAICompatEngine:
             kwargs["stream_options"] = {"include_usage": True}
         if request.user:
             kwargs["user"] = request.user
-        return self._retrying("chat request", lambda: self._client.chat.completions.create(**kwargs))
+        try:
+            return self._retrying("chat request", lambda: self._client.chat.completions.create(**kwargs))
+        except EngineBadRequest as exc:
+            if not self._refuses_priority(exc.__cause__, kwargs):
+                raise
+            return self._retrying("chat request", lambda: self._client.chat.completions.create(**kwargs))
+
+    def _refuses_priority(self, cause: BaseException | None, kwargs: dict[str, Any]) -> bool:
+        """A vLLM without priority scheduling refused `priority`: remember it and ask again without."""
+        if not isinstance(cause, openai.BadRequestError):
+            return False
+        if "priority" not in kwargs["extra_body"] or "priorit" not in str(cause).lower():
+            return False
+        log.warning(
+            "engine at %s refuses request priorities (start vLLM with --scheduling-policy priority); "
+            "sending requests without them",
+            self.url,
+        )
+        self._priority_accepted = False
+        kwargs["extra_body"] = {k: v for k, v in kwargs["extra_body"].items() if k != "priority"}
+        return True
 
     def _retrying(self, what: str, call: Callable[[], T]) -> T:
         """Run `call`, retrying connect errors, 5xx and 429 with exponential backoff (or Retry-After)."""
@@ -291,23 +298,30 @@ class OpenAICompatEngine:
     def stream(self, request: ChatRequest) -> Iterator[StreamChunk]:
         stream = self._open(request)
         finish: str | None = None
+        thoughts = Thoughts(show=request.show_reasoning)
         try:
             for chunk in stream:
                 usage = getattr(chunk, "usage", None)
                 if usage is not None:
                     yield StreamChunk(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
+                # vLLM's usage chunk has no choices at all; other servers send keep-alive chunks like it.
                 for choice in chunk.choices or ():
-                    delta = choice.delta
-                    # Reasoning models send their thinking in a separate field: never show it.
-                    text = getattr(delta, "content", None) if delta is not None else None
-                    if text:
+                    if choice.delta is not None and (text := thoughts.feed(choice.delta)):
                         yield StreamChunk(text=text)
                     if choice.finish_reason:
                         finish = choice.finish_reason
         except (openai.APIError, httpx.HTTPError, httpx2.HTTPError) as exc:
-            raise EngineUnavailable(f"engine stopped mid-answer: {exc}") from exc
+            raise EngineUnavailable(f"engine stopped mid-answer: {_describe(exc)}") from exc
         finally:
             stream.close()
+        if text := thoughts.finish(finish):
+            yield StreamChunk(text=text)
+        if thoughts.reasoning_shown:
+            log.warning(
+                "engine at %s sent only reasoning and no answer; showing it as the answer "
+                "(is a vLLM --reasoning-parser set for a model that does not think?)",
+                self.url,
+            )
         # Some servers end the stream without a finish_reason; the answer is still complete.
         yield StreamChunk(finish_reason=finish or "stop")
 

@@ -60,6 +60,13 @@ class SimulatorConfig:
     drop_after_tokens: int | None = None
     answer: Callable[[list[dict[str, Any]]], str] = default_answer
     chars_per_token_chunk: int = 0  # 0: one word per chunk
+    # A reasoning model behind a reasoning parser: this text streams first, in this delta field.
+    reasoning: str = ""
+    reasoning_field: str = "reasoning"
+    # False: answer like an old vLLM started without --scheduling-policy priority.
+    priority_scheduling: bool = True
+    # False: end the stream without a finish_reason, as some servers do.
+    send_finish: bool = True
 
 
 class SimulatedEngine:
@@ -157,6 +164,9 @@ class SimulatedEngine:
             return web.json_response({"error": {"message": "engine down"}}, status=503)
         if self.config.mode == "rate_limited":
             return web.json_response({"error": {"message": "slow down"}}, status=429, headers={"Retry-After": "1"})
+        if self.config.vllm and body.get("priority") and not self.config.priority_scheduling:
+            message = f"Got priority {body['priority']} but Priority scheduling is not enabled."
+            return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
         prompt_tokens = self._prompt_tokens(body["messages"])
         if prompt_tokens > self.config.max_model_len:
             return web.json_response(
@@ -182,6 +192,8 @@ class SimulatedEngine:
             words = words[:limit]
             if self.config.ttft:
                 await asyncio.sleep(self.config.ttft)
+            for thought in re.findall(r"\S+\s*", self.config.reasoning):
+                await self._send(response, body, {self.config.reasoning_field: thought}, None)
             for index, word in enumerate(words):
                 if self.config.drop_after_tokens is not None and index >= self.config.drop_after_tokens:
                     request.transport.close()  # type: ignore[union-attr]
@@ -191,7 +203,8 @@ class SimulatedEngine:
                 if record.first_token_at is None:
                     record.first_token_at = time.monotonic()
                 await self._send(response, body, {"content": word}, None)
-            await self._send(response, body, {}, finish)
+            if self.config.send_finish:
+                await self._send(response, body, {}, finish)
             if self.config.vllm and body.get("stream_options", {}).get("include_usage"):
                 usage = {
                     "prompt_tokens": prompt_tokens,

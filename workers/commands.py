@@ -15,6 +15,9 @@ from workers.events import Kind
 from workers.skills import SKILLS
 
 LENGTHS = {"short": 128, "medium": 512, "long": 1024}
+REASONING = ("hide", "show")
+# Keys whose values are words from a fixed list, stored lower-case.
+CHOICE_KEYS = frozenset({"length", "reasoning"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,10 @@ def _length(value: str, _models: tuple[str, ...]) -> str | None:
     return None if value in LENGTHS else f"choose one of: {', '.join(LENGTHS)}"
 
 
+def _reasoning(value: str, _models: tuple[str, ...]) -> str | None:
+    return None if value in REASONING else f"choose one of: {', '.join(REASONING)}"
+
+
 def _model(value: str, models: tuple[str, ...]) -> str | None:
     if not models or value in models:
         return None
@@ -45,6 +52,7 @@ PREF_KEYS: dict[str, PrefKey] = {
     "language": PrefKey("the language answers are written in, e.g. French", _free_text(40)),
     "model": PrefKey("which served model answers you", _model),
     "length": PrefKey("answer length: short, medium or long", _length),
+    "reasoning": PrefKey("show a reasoning model's thinking before its answer: show or hide", _reasoning),
 }
 
 
@@ -57,7 +65,9 @@ def run_prefs(session: Session, *, place: Place, args: Mapping[str, str], models
         value = args.get("value", "").strip()
         if not value:
             return f"Usage: /prefs set {key} <value> ({PREF_KEYS[key].description})."
-        problem = PREF_KEYS[key].check(value.lower() if key == "length" else value, models)
+        if key in CHOICE_KEYS:
+            value = value.lower()
+        problem = PREF_KEYS[key].check(value, models)
         if problem:
             return f"Cannot set {key} to {value!r}: {problem}."
         preferences.set_value(
@@ -66,7 +76,7 @@ def run_prefs(session: Session, *, place: Place, args: Mapping[str, str], models
             scope=Scope.USER,
             user_id=place.user_id,
             key=key,
-            value=value.lower() if key == "length" else value,
+            value=value,
         )
         return f"Saved: {key} = {value}."
     if action == "unset":
@@ -115,7 +125,7 @@ def run_help(*, error: str | None = None) -> str:
     lines = [f"{error}." if error else "", "What I can do:"]
     lines += [f"• {skill.usage} — {skill.summary}" for skill in SKILLS.values()]
     lines += [
-        "• /prefs [set <key> <value>] — show or change persona, language, model, length",
+        "• /prefs [set <key> <value>] — show or change persona, language, model, length, reasoning",
         "• /forget — delete your stored conversations",
         "• /usage — your token usage",
     ]

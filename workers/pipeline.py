@@ -8,13 +8,13 @@ killed worker edits that message rather than posting another, and the answer, it
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from db import conversations, events, preferences
@@ -23,6 +23,7 @@ from db.conversations import Turn
 from db.directory import Place
 from db.events import Status
 from engine.base import ChatRequest, EngineBadRequest, EngineError, EngineRateLimited
+from engine.salt import cache_salt
 from workers import commands, prompt, trim
 from workers.events import Event, Kind
 from workers.places import place_of
@@ -252,8 +253,10 @@ def _answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resum
         max_tokens=max_tokens,
         temperature=settings.answer_temperature if skill.temperature is None else skill.temperature,
         priority=route_for(event.priority).engine_priority,
-        cache_salt=hashlib.sha256(f"{event.platform}:{event.tenant}".encode()).hexdigest()[:32],
+        cache_salt=cache_salt(f"{event.platform}:{event.tenant}", key=_secret(settings.engine_cache_salt_key)),
         user=f"{ctx.place.tenant_id}:{ctx.place.user_id}",
+        affinity=f"{ctx.place.tenant_id}:{ctx.place.conversation_id}",
+        show_reasoning=ctx.prefs.get("reasoning") == "show",
     )
     parts: list[str] = []
     prompt_tokens = completion_tokens = None
@@ -284,6 +287,10 @@ def _answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resum
     sink.finish(answer)
     lease.done()
     return Outcome.ANSWERED
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def _store(

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.endpoints import parse_endpoints
 
 # Placeholders copied from examples must never reach production as real secrets.
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo"}
@@ -34,8 +36,12 @@ class Settings(BaseSettings):
     redis_key_prefix: str = ""
 
     engine_url: str | None = None
+    # Several replicas and models: `model=url[,url…][;model=url…]` (engine/endpoints.py); wins over ENGINE_URL.
+    engine_endpoints: str | None = None
     engine_model: str | None = None
     engine_api_key: SecretStr = SecretStr("not-needed")
+    # Makes each tenant's vLLM cache_salt unguessable (engine/salt.py); any long random string.
+    engine_cache_salt_key: SecretStr | None = None
     engine_context_window: Annotated[int, Field(ge=256)] | None = None
     engine_connect_timeout: Annotated[float, Field(gt=0)] = 5.0
     # Longest silence between two streamed tokens; a long answer is never cut by a total cap.
@@ -63,11 +69,27 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    @field_validator("engine_api_key")
+    @field_validator("engine_api_key", "engine_cache_salt_key")
     @classmethod
-    def _no_placeholder(cls, value: SecretStr) -> SecretStr:
-        if value.get_secret_value().strip().lower() in _PLACEHOLDERS:
-            raise ValueError("is a placeholder; set a real key or leave ENGINE_API_KEY unset")
+    def _no_placeholder(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            raise ValueError(f"is a placeholder; set a real key or leave {str(info.field_name).upper()} unset")
+        return value
+
+    @field_validator("engine_endpoints")
+    @classmethod
+    def _endpoints(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_endpoints(value)
+            return value
+        return None
+
+    @field_validator("engine_model")
+    @classmethod
+    def _served_model(cls, value: str | None, info: ValidationInfo) -> str | None:
+        endpoints = info.data.get("engine_endpoints")
+        if value and endpoints and value not in parse_endpoints(endpoints):
+            raise ValueError(f"{value!r} is not one of the models in ENGINE_ENDPOINTS")
         return value
 
     @field_validator("database_url")

@@ -21,7 +21,9 @@ from db import migrate
 from db.session import make_engine, make_sessionmaker
 from engine.base import Engine
 from engine.embedded import EmbeddedEngine
+from engine.endpoints import parse_endpoints
 from engine.openai_compat import OpenAICompatEngine
+from engine.router import ReplicaRouter
 from workers.app import create_app
 from workers.inprocess import InProcessWorker
 from workers.intake import Enqueue, celery_enqueue
@@ -117,17 +119,19 @@ class Stack:
         s = self.settings
         if self._given_engine is not None:
             self.engine, self.engine_label = self._given_engine, "given engine"
-        elif s.engine_url:
-            self.engine = OpenAICompatEngine(
-                url=s.engine_url,
-                model=s.engine_model,
-                api_key=s.engine_api_key.get_secret_value(),
-                connect_timeout=s.engine_connect_timeout,
-                token_timeout=s.engine_token_timeout,
+        elif s.engine_endpoints:
+            endpoints = parse_endpoints(s.engine_endpoints)
+            self.engine = ReplicaRouter(
+                endpoints=endpoints,
+                default_model=s.engine_model,
+                # The router retries across replicas; a replica itself fails fast so another can answer.
+                make_engine=lambda url, model: self._client(url, model=model, retries=0),
                 retries=s.engine_retries,
                 retry_backoff=s.engine_retry_backoff,
-                context_window=s.engine_context_window,
             )
+            self.engine_label = "replicas: " + "; ".join(f"{m} at {', '.join(u)}" for m, u in endpoints.items())
+        elif s.engine_url:
+            self.engine = self._client(s.engine_url, model=s.engine_model, retries=s.engine_retries)
             self.engine_label = f"OpenAI-compatible engine at {s.engine_url}"
         else:
             embedded = EmbeddedEngine(
@@ -145,6 +149,19 @@ class Stack:
             self.engine_label = f"embedded SmolLM2-135M-Instruct (llama.cpp, CPU) at {embedded.url}"
         self._exit.callback(self.engine.close)
         return self.engine
+
+    def _client(self, url: str, *, model: str | None, retries: int) -> OpenAICompatEngine:
+        s = self.settings
+        return OpenAICompatEngine(
+            url=url,
+            model=model,
+            api_key=s.engine_api_key.get_secret_value(),
+            connect_timeout=s.engine_connect_timeout,
+            token_timeout=s.engine_token_timeout,
+            retries=retries,
+            retry_backoff=s.engine_retry_backoff,
+            context_window=s.engine_context_window,
+        )
 
     def start_runtime(self) -> Runtime:
         if self.runtime is None:
