@@ -20,10 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import migrate
 from db.session import make_engine, make_sessionmaker
 from engine.base import Engine
-from engine.embedded import EmbeddedEngine
-from engine.endpoints import parse_endpoints
-from engine.openai_compat import OpenAICompatEngine
-from engine.router import ReplicaRouter
 from workers.app import create_app
 from workers.inprocess import InProcessWorker
 from workers.intake import Enqueue, celery_enqueue
@@ -114,54 +110,17 @@ class Stack:
     # -- the worker side, started only where answers are produced ---------------------------
 
     def start_engine(self) -> Engine:
-        if self.engine is not None:
-            return self.engine
-        s = self.settings
-        if self._given_engine is not None:
-            self.engine, self.engine_label = self._given_engine, "given engine"
-        elif s.engine_endpoints:
-            endpoints = parse_endpoints(s.engine_endpoints)
-            self.engine = ReplicaRouter(
-                endpoints=endpoints,
-                default_model=s.engine_model,
-                # The router retries across replicas; a replica itself fails fast so another can answer.
-                make_engine=lambda url, model: self._client(url, model=model, retries=0),
-                retries=s.engine_retries,
-                retry_backoff=s.engine_retry_backoff,
-            )
-            self.engine_label = "replicas: " + "; ".join(f"{m} at {', '.join(u)}" for m, u in endpoints.items())
-        elif s.engine_url:
-            self.engine = self._client(s.engine_url, model=s.engine_model, retries=s.engine_retries)
-            self.engine_label = f"OpenAI-compatible engine at {s.engine_url}"
-        else:
-            embedded = EmbeddedEngine(
-                port=s.embedded_engine_port, context_window=s.embedded_context_window, log_dir=s.llmos_home / "logs"
-            )
-            self._exit.enter_context(embedded)
-            self.engine = OpenAICompatEngine(
-                url=embedded.url,
-                connect_timeout=s.engine_connect_timeout,
-                token_timeout=s.engine_token_timeout,
-                retries=s.engine_retries,
-                retry_backoff=s.engine_retry_backoff,
-                context_window=s.embedded_context_window,
-            )
-            self.engine_label = f"embedded SmolLM2-135M-Instruct (llama.cpp, CPU) at {embedded.url}"
-        self._exit.callback(self.engine.close)
-        return self.engine
+        if self.engine is None:
+            if self._given_engine is not None:
+                self.engine, self.engine_label = self._given_engine, "given engine"
+            else:
+                # Imported here: a client that only enqueues (`llmos chat` beside a running LLMOS)
+                # never pays for the engine SDKs.
+                from workers.engines import open_engine
 
-    def _client(self, url: str, *, model: str | None, retries: int) -> OpenAICompatEngine:
-        s = self.settings
-        return OpenAICompatEngine(
-            url=url,
-            model=model,
-            api_key=s.engine_api_key.get_secret_value(),
-            connect_timeout=s.engine_connect_timeout,
-            token_timeout=s.engine_token_timeout,
-            retries=retries,
-            retry_backoff=s.engine_retry_backoff,
-            context_window=s.engine_context_window,
-        )
+                self.engine, self.engine_label = open_engine(self.settings, self._exit)
+            self._exit.callback(self.engine.close)
+        return self.engine
 
     def start_runtime(self) -> Runtime:
         if self.runtime is None:
