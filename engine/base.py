@@ -13,6 +13,8 @@ Role = Literal["system", "user", "assistant"]
 class ChatMessage:
     role: Role
     content: str
+    # Image URLs (https or data:) shown to a vision-capable model along with `content`.
+    images: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

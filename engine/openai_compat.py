@@ -229,7 +229,7 @@ class OpenAICompatEngine:
         model = request.model or self.default_model
         kwargs: dict[str, Any] = {
             "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [wire_message(m) for m in request.messages],
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -290,6 +290,15 @@ class OpenAICompatEngine:
             stream.close()
         # Some servers end the stream without a finish_reason; the answer is still complete.
         yield StreamChunk(finish_reason=finish or "stop")
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any]:
+    """A chat message in the OpenAI format: plain text, or text and image parts for a vision model."""
+    if not message.images:
+        return {"role": message.role, "content": message.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
+    parts += [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
+    return {"role": message.role, "content": parts}
 
 
 def _describe(exc: Exception) -> str:

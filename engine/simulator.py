@@ -26,8 +26,15 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def text_of(content: Any) -> str:
+    """A message's text, whether plain or a list of parts (text and images for vision models)."""
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
+    return str(content or "")
+
+
 def default_answer(messages: list[dict[str, Any]]) -> str:
-    last = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+    last = next((text_of(m["content"]) for m in reversed(messages) if m.get("role") == "user"), "")
     return f"You said: {last[:200]}"
 
 
@@ -133,13 +140,13 @@ class SimulatedEngine:
             return web.json_response({"detail": "Not Found"}, status=404)
         body = await request.json()
         if "messages" in body:
-            count = sum(len(tokenize(m["content"])) + 5 for m in body["messages"]) + 3
+            count = sum(len(tokenize(text_of(m["content"]))) + 5 for m in body["messages"]) + 3
         else:
             count = len(tokenize(body.get("prompt", "")))
         return web.json_response({"count": count, "max_model_len": self.config.max_model_len, "tokens": []})
 
     def _prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
-        return sum(len(tokenize(m.get("content", ""))) + 5 for m in messages) + 3
+        return sum(len(tokenize(text_of(m.get("content", "")))) + 5 for m in messages) + 3
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -245,7 +245,12 @@ def _answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resum
     window = engine.context_window(model)
     max_tokens = min(max_tokens, window // 2)
     messages = prompt.build(
-        event=event, skill=skill, base_system=settings.system_prompt, prefs=ctx.prefs, history=ctx.history
+        event=event,
+        skill=skill,
+        base_system=settings.system_prompt,
+        prefs=ctx.prefs,
+        history=ctx.history,
+        vision=settings.sees_images(model),
     )
     fitted = trim.fit(
         messages,

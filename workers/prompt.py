@@ -49,8 +49,23 @@ def with_attachments(text: str, attachments: Sequence[Attachment]) -> str:
     return "".join(parts)
 
 
+def images_of(attachments: Sequence[Attachment], *, vision: bool) -> tuple[tuple[str, ...], str]:
+    """Image URLs for a model that sees them; for one that does not, a line saying what it cannot see."""
+    images = [a for a in attachments if a.url and a.mime_type.startswith("image/")]
+    if vision or not images:
+        return tuple(a.url for a in images if a.url), ""
+    names = ", ".join(a.name for a in images)
+    return (), f"\n\n[Attached image(s) {names}: this model cannot see images; say so if they matter.]"
+
+
 def build(
-    *, event: Event, skill: Skill, base_system: str, prefs: Mapping[str, str], history: Sequence[Turn]
+    *,
+    event: Event,
+    skill: Skill,
+    base_system: str,
+    prefs: Mapping[str, str],
+    history: Sequence[Turn],
+    vision: bool = False,
 ) -> list[ChatMessage]:
     messages = [ChatMessage("system", system_prompt(base_system, prefs))]
     if skill.history:
@@ -60,6 +75,7 @@ def build(
     if not text.strip() and event.context and not skill.transcript:
         # "Translate" on a quoted message: the quoted text is the input.
         text, source = transcript(event.context), ()
-    content = render(skill, text=text, transcript=transcript(source), args=event.args)
-    messages.append(ChatMessage("user", content))
+    images, unseen = images_of(event.attachments, vision=vision)
+    content = render(skill, text=text + unseen, transcript=transcript(source), args=event.args)
+    messages.append(ChatMessage("user", content, images))
     return messages

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     engine_token_timeout: Annotated[float, Field(gt=0)] = 60.0
     engine_retries: Annotated[int, Field(ge=0, le=10)] = 3
     engine_retry_backoff: Annotated[float, Field(ge=0)] = 0.5
+    # Models that accept images (comma-separated, or * for all); others get the file names only.
+    engine_vision_models: str = ""
 
     embedded_engine_port: Annotated[int, Field(ge=0, le=65535)] = 0
     embedded_context_window: Annotated[int, Field(ge=512)] = 4096
@@ -79,6 +81,10 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
         return value
+
+    def sees_images(self, model: str) -> bool:
+        names = {name.strip() for name in self.engine_vision_models.split(",") if name.strip()}
+        return "*" in names or model in names
 
     @property
     def resolved_database_url(self) -> str:

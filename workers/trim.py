@@ -77,4 +77,4 @@ def _cut(message: ChatMessage, count_text: Callable[[str], int], target: int) ->
             best, low = candidate, keep
         else:
             high = keep - 1
-    return ChatMessage(message.role, best)
+    return ChatMessage(message.role, best, message.images)
