@@ -34,7 +34,9 @@ class Surface(Protocol):
 SurfaceFactory = Callable[[Stack], Surface | None]
 
 # Import paths, so `llmos run` imports only the SDKs of the surfaces it starts.
-FACTORIES: list[str] = []
+FACTORIES: list[str] = [
+    "bots.discord.surface:surface",
+]
 
 
 def configured(stack: Stack) -> list[Surface]:

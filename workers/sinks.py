@@ -41,6 +41,7 @@ SinkFactory = Callable[[Event, "Runtime"], ReplySink]
 DEFAULT_FACTORIES: dict[Platform, str] = {
     Platform.TERMINAL: "workers.replybus:bus_sink",
     Platform.WEB: "workers.replybus:bus_sink",
+    Platform.DISCORD: "bots.discord.sink:discord_sink",
 }
 
 
