@@ -106,7 +106,7 @@ class InteractionHandler:
         elif kind is Kind.SUMMARIZE:
             default = THREAD_HISTORY if place.thread_id else DEFAULT_HISTORY
             count = int(options.get("count") or default)
-            context = await self._history(place.post_to, place.guild_id, count)
+            context = await self._history(place.post_to, place.guild_id, count, before=interaction.id)
             if not context:
                 await responder.send(
                     "I cannot read any messages here (Discord gives me their text only with the "
@@ -116,9 +116,10 @@ class InteractionHandler:
             args = {"n": str(len(context))}
         await self._submit(interaction, responder, place, kind=kind, text=text, args=args, context=context)
 
-    async def _history(self, channel_id: int, guild_id: int | None, count: int) -> tuple[Quoted, ...]:
+    async def _history(self, channel_id: int, guild_id: int | None, count: int, *, before: int) -> tuple[Quoted, ...]:
+        """The last `count` messages before the command (not the bot's own "thinking" response)."""
         channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
-        found = [m async for m in channel.history(limit=count)]
+        found = [m async for m in channel.history(limit=count, before=discord.Object(id=before))]
         return tuple(Quoted(author=m.author.display_name, text=m.content) for m in reversed(found) if m.content.strip())
 
     async def _message_command(
