@@ -101,21 +101,22 @@ class Answer:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            if not self._final and self._text == self._shown:
+            if self._text == self._shown:
                 self._wake.clear()
+                if self._final:
+                    return
                 continue
             await self._pacer.turn(self._target.channel_id)
             self._wake.clear()
             text, final = self._text, self._final
-            if text != self._shown or final:
-                try:
-                    await self._render_parts(split(text))
-                except discord.HTTPException as exc:
-                    if final:
-                        raise
-                    log.warning("streamed update to channel %s failed: %s", self._target.channel_id, exc)
-                    continue
-                self._shown = text
+            try:
+                await self._render_parts(split(text))
+            except discord.HTTPException as exc:
+                if final:
+                    raise
+                log.warning("streamed update to channel %s failed: %s", self._target.channel_id, exc)
+                continue
+            self._shown = text
             if final:
                 return
 

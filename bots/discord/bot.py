@@ -42,6 +42,7 @@ class LLMOSBot(discord.Client):
         store: Store,
         message_content: bool,
         ready: threading.Event | None = None,
+        register_commands: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -54,6 +55,7 @@ class LLMOSBot(discord.Client):
         # Set at the first READY, for whoever waits to know the bot is up.
         self.ready = ready or threading.Event()
         self.syncs = 0
+        self._register = register_commands and settings.sync_commands
         self.endpoint: Any = None
         channels = ChannelCache()
         self.messages = MessageHandler(
@@ -72,7 +74,7 @@ class LLMOSBot(discord.Client):
             # discord.py's Client would go to discord.gg; ask the configured REST API instead.
             _shards, url, _limits = await self.http.get_bot_gateway()
             endpoints.use_gateway(url)
-        if self.settings.sync_commands:
+        if self._register:
             await self.sync_commands()
         if self.settings.interactions_enabled:
             from bots.discord.endpoint import InteractionsEndpoint

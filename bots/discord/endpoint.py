@@ -52,11 +52,8 @@ class InteractionsEndpoint:
         app.router.add_post(PATH, self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self._port
+        await web.TCPSite(self._runner, self._host, self._port).start()
+        self.port = int(self._runner.addresses[0][1])
         log.info("Discord interactions endpoint at %s", self.url)
 
     async def stop(self) -> None:

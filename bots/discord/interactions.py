@@ -17,7 +17,7 @@ import discord
 
 from bots.discord import commands
 from bots.discord.admin_commands import run_admin
-from bots.discord.places import ChannelCache, Place, locate
+from bots.discord.places import ChannelCache, Place, locate, role_ids
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
@@ -154,7 +154,6 @@ class InteractionHandler:
         context: tuple[Quoted, ...] = (),
     ) -> None:
         user = interaction.user
-        roles = getattr(user, "roles", [])
         event = Event(
             platform=Platform.DISCORD,
             tenant=place.tenant,
@@ -167,7 +166,7 @@ class InteractionHandler:
             priority=PriorityClass.INTERACTIVE if kind is Kind.ASK else PriorityClass.COMMANDS,
             args=args or {},
             context=context,
-            roles=tuple(str(role.id) for role in roles if not role.is_default()),
+            roles=role_ids(user),
             user_name=user.display_name,
             tenant_name=place.tenant_name,
             channel_name=place.channel_name,

@@ -16,7 +16,7 @@ import discord
 
 from bots.discord.attachments import collect
 from bots.discord.chains import ChainIndex, answer_key, walk
-from bots.discord.places import ChannelCache, Place, locate
+from bots.discord.places import ChannelCache, Place, locate, role_ids
 from bots.discord.settings import DiscordSettings
 from bots.discord.store import Store
 from bots.discord.text import strip_mentions
@@ -119,7 +119,6 @@ class MessageHandler:
         )
         request = parse(text) if text or files.files else Request(kind=Kind.HELP, text="")
         ask = request.kind is Kind.ASK
-        roles = getattr(message.author, "roles", [])
         event = Event(
             platform=Platform.DISCORD,
             tenant=place.tenant,
@@ -133,7 +132,7 @@ class MessageHandler:
             args=request.args,
             attachments=tuple(files.files),
             context=() if ask else chain.quotes,
-            roles=tuple(str(role.id) for role in roles if not role.is_default()),
+            roles=role_ids(message.author),
             user_name=message.author.display_name,
             tenant_name=place.tenant_name,
             channel_name=place.channel_name,

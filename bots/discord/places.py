@@ -62,6 +62,18 @@ class ChannelCache:
         return channel
 
 
+def role_ids(user: discord.abc.User) -> tuple[str, ...]:
+    """The member's role ids for role allow/block lists.
+
+    `Member.roles` keeps only the roles in discord.py's guild cache, which an interaction received over
+    HTTP does not have; the ids Discord sent are kept in `Member._roles`, so both are read.
+    """
+    if not isinstance(user, discord.Member):
+        return ()
+    ids = {role.id for role in user.roles if not role.is_default()} | set(getattr(user, "_roles", ()))
+    return tuple(str(ident) for ident in sorted(ids) if ident != user.guild.id)
+
+
 def _name(channel: Any) -> str:
     return str(getattr(channel, "name", "") or "")
 

@@ -59,5 +59,5 @@ class HttpResponder:
             data = {"content": text, "flags": EPHEMERAL if ephemeral else 0, "allowed_mentions": {"parse": []}}
             self.first.set_result({"type": CHANNEL_MESSAGE, "data": data})
             return
-        await self.sent.wait()
+        await asyncio.wait_for(self.sent.wait(), 10.0)
         await self._interaction.edit_original_response(content=text)

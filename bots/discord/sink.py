@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FINISH_TIMEOUT = 300.0
+FINISH_TIMEOUT = 120.0
 
 
 def notices_of(event: Event) -> str:

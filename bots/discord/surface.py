@@ -64,12 +64,14 @@ class DiscordSurface:
             self._loop.close()
 
     async def _main(self) -> None:
+        registered = False
         while not self._stopping:
             bot = LLMOSBot(
                 settings=self._settings,
                 store=self._store,
                 message_content=self.message_content,
                 ready=self._up,
+                register_commands=not registered,
                 **self._options,
             )
             self.bot = bot
@@ -78,6 +80,7 @@ class DiscordSurface:
                     await bot.start(self._token)
                 return
             except discord.PrivilegedIntentsRequired:
+                registered = registered or bot.syncs > 0
                 if not self.message_content:
                     raise
                 log.warning(

@@ -152,8 +152,10 @@ def test_without_the_message_content_intent_mentions_and_dms_still_work(
 ):
     fake = fake_discord
     fake.world.deny_message_content = True
+    syncs = fake.world.command_syncs
     surface = start_bot(clean_stack, discord_settings)
     try:
+        assert fake.world.command_syncs == syncs + 1, "commands registered once, not again on the second login"
         # Discord refused the privileged intent (4014); the bot identified again without it.
         assert int(fake.identifies[-2]["intents"]) & (1 << 15)
         assert not int(fake.identifies[-1]["intents"]) & (1 << 15)

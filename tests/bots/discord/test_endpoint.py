@@ -99,3 +99,25 @@ def test_the_verifier_accepts_only_fresh_genuine_requests():
     assert verifier.problem(signature=signature, timestamp=stamp, body=body + b" ", now=1700000010) == "bad signature"
     assert verifier.problem(signature=signature, timestamp=stamp, body=body, now=1700000400) == "stale timestamp"
     assert verifier.problem(signature=None, timestamp=stamp, body=body) == "missing signature headers"
+
+
+def test_role_rules_apply_to_commands_over_http(endpoint_bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack):
+    """Over HTTP there is no guild cache: the member's role ids still come from the payload."""
+    from bots.discord import admin as admin_store
+    from db.access import Subject
+
+    fake = fake_discord
+    admin_store.change_access(
+        clean_stack.sessions,
+        guild=admin_store.Guild(id=str(fake.world.guild_id)),
+        action="block",
+        subject_type=Subject.ROLE,
+        subject=str(fake.world.member_role),
+    )
+    payload = fake.interaction(slash("ask", question="may I?"), channel=fake.world.general, user="bob")
+    status, _answer = fake.deliver(_url(endpoint_bot), payload)
+    assert status == 200
+    found = fake.world.interactions[int(payload["id"])]
+    fake.wait_for(lambda: found.original is not None and fake.world.messages[found.original]["content"])
+    said = fake.run(lambda: fake.world.messages[found.original]["content"])
+    assert said == "Sorry, this role is blocked from using the assistant."
