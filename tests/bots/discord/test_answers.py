@@ -157,3 +157,18 @@ def test_a_redelivered_answer_edits_the_messages_already_posted(
     assert len(calls(fake, "POST", "/messages")) == posts
     parts = replies(fake, asked)
     assert [p["content"] for p in parts] == ["Once upon a time, the end."]
+
+
+def test_the_workers_rest_client_closes_cleanly_and_logs_in_again_when_needed(
+    fake_discord: FakeDiscord, discord_settings
+):
+    from bots.discord import rest
+
+    first = rest.shared()
+    assert rest.shared() is first, "one logged-in client per worker process"
+    logins = len(calls(fake_discord, "GET", "/users/@me"))
+    rest.close_shared()
+    assert first.closed
+    second = rest.shared()
+    assert second is not first and not second.closed
+    assert len(calls(fake_discord, "GET", "/users/@me")) == logins + 1

@@ -171,3 +171,15 @@ def test_without_the_message_content_intent_mentions_and_dms_still_work(
         assert event_status(clean_stack, blank["id"]) is None
     finally:
         surface.stop()
+
+
+def test_a_message_delivered_twice_is_answered_once(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack):
+    """Discord may deliver an event again (a replay after RESUME): the second copy changes nothing."""
+    fake = fake_discord
+    asked = fake.post(fake.world.general, "only once please", mention=True)
+    wait_done(clean_stack, asked["id"])
+    fake.run(lambda: fake.dispatch("MESSAGE_CREATE", asked))
+    again = fake.post(fake.world.general, "a later question", mention=True)
+    wait_done(clean_stack, again["id"])
+    assert len(replies(fake, asked)) == 1
+    assert conversations(clean_stack) == [asked["id"], again["id"]]
