@@ -1,0 +1,1 @@
+"""Benchmarks that print numbers; timing is measured here, never asserted in tests."""

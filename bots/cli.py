@@ -124,6 +124,32 @@ def cmd_slack(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
+    from bots.discord import rest
+    from bots.discord.settings import load_discord_settings
+    from bots.discord.store import Store
+    from bots.discord.surface import DiscordSurface
+    from workers.stack import Stack
+
+    discord_settings = load_discord_settings()
+    discord_settings.require_token()
+    with Stack(settings) as stack:
+        if not args.no_worker and not stack.workers_elsewhere():
+            # Nobody serves the queues (or the broker is in-process): answer from this process.
+            rest.configure(discord_settings)
+            stack.start_worker()
+        bot = DiscordSurface(settings=discord_settings, store=Store(sessions=stack.sessions, enqueue=stack.enqueue))
+        bot.start()
+        stack.on_close(bot.stop)
+        print("LLMOS Discord bot is running.")
+        for line in [*stack.describe(), f"surface:  {bot.describe()}"]:
+            print(f"  {line}")
+        sys.stdout.flush()
+        _wait_for_signal()
+        print("LLMOS Discord bot is stopping.")
+    return 0
+
+
 def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     from db import migrate
 
@@ -168,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
     admin_sub.add_parser("revoke-key", help="revoke a key by its id").add_argument("key_id")
     admin_sub.add_parser("list-keys", help="list admin keys (never their secrets)")
     sub.add_parser("slack", help="serve Slack (Events API over HTTP and/or Socket Mode)").set_defaults(func=cmd_slack)
+    bot = sub.add_parser("discord", help="start the Discord bot (needs DISCORD_TOKEN)")
+    bot.add_argument("--no-worker", action="store_true", help="never answer from this process; workers elsewhere do")
+    bot.set_defaults(func=cmd_discord)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")

@@ -37,6 +37,7 @@ SurfaceFactory = Callable[[Stack], Surface | None]
 FACTORIES: list[str] = [
     "bots.admin.surface:admin_surface",
     "bots.slack.surface:slack_surface",
+    "bots.discord.surface:surface",
 ]
 
 

@@ -51,7 +51,8 @@ class Attachment:
     size: int
     text: str | None = None
     url: str | None = None
-    # An image as a data URL (data:image/png;base64,...), shown to vision-capable models.
+    # An image for vision-capable models: a data URL (data:image/png;base64,...) or an https URL the
+    # engine can fetch (Discord's CDN links).
     image: str | None = None
 
 

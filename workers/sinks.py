@@ -43,6 +43,7 @@ DEFAULT_FACTORIES: dict[Platform, str] = {
     Platform.WEB: "workers.replybus:bus_sink",
     Platform.ADMIN: "bots.admin.jobsink:job_sink",
     Platform.SLACK: "bots.slack.sink:slack_sink",
+    Platform.DISCORD: "bots.discord.sink:discord_sink",
 }
 
 

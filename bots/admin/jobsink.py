@@ -46,8 +46,20 @@ def destination_event(event: Event, destination: dict[str, Any]) -> Event:
         priority=event.priority,
         user_name=event.user_name,
         tenant_name=event.tenant_name,
-        ref={"job_id": event.ref.get("job_id"), "thread": thread, "channel": destination["channel"]},
+        ref=_platform_ref(destination["type"], event.tenant, destination),
     )
+
+
+def _platform_ref(kind: str, tenant: str, destination: dict[str, Any]) -> dict[str, Any]:
+    """The platform ids each sink reads from `Event.ref`, for a post that answers nobody in particular."""
+    channel, thread = str(destination["channel"]), destination.get("thread")
+    if kind == "slack":
+        from bots.slack.ref import ReplyMode, SlackRef
+
+        mode = ReplyMode.THREAD if thread else ReplyMode.CHANNEL
+        return SlackRef(mode=mode, team=tenant, channel=channel, user="", thread_ts=thread).to_dict()
+    # Discord: a thread is a channel of its own; the job's answer replies to no message.
+    return {"channel_id": str(thread or channel), "guild_id": tenant}
 
 
 class JobSink:

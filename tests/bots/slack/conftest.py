@@ -7,38 +7,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from bots.slack.settings import SlackSettings, load_slack_settings
+from bots.slack.settings import SlackSettings
 from bots.slack.surface import SlackSurface
-from tests.fixtures.fake_slack import BOT_TOKEN, FakeSlack
-from tests.fixtures.slack_wire import SIGNING_SECRET, SlackHttp
+from tests.bots.conftest import slack_settings
+from tests.fixtures.fake_slack import FakeSlack
+from tests.fixtures.slack_wire import SlackHttp
 from workers.stack import Stack
-
-
-@pytest.fixture(scope="session")
-def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(fake_slack: FakeSlack) -> FakeSlack:
-    fake_slack.reset()
-    return fake_slack
-
-
-def slack_settings(fake: FakeSlack, **overrides: object) -> SlackSettings:
-    values: dict[str, object] = {
-        "_env_file": None,
-        "bot_token": BOT_TOKEN,
-        "signing_secret": SIGNING_SECRET,
-        "api_url": fake.api_url,
-        "host": "127.0.0.1",
-        "port": 0,
-        "rate_limit_retries": 3,
-    }
-    values.update(overrides)
-    return load_slack_settings(**values)
 
 
 @dataclass

@@ -1,0 +1,90 @@
+"""`/admin`: checked against Manage Server, run in the bot (settings only), answered privately."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import discord
+
+from bots.discord import admin
+from bots.discord.commands import flatten
+from bots.discord.responder import Responder
+from bots.discord.store import Store
+from db.access import Subject
+
+log = logging.getLogger(__name__)
+
+
+def _channel(interaction: discord.Interaction, options: Mapping[str, Any], data: Mapping[str, Any]) -> tuple[str, str]:
+    """The channel an admin names, else the one the command was used in (a thread's parent)."""
+    chosen = options.get("channel")
+    if chosen:
+        raw = (data.get("resolved") or {}).get("channels", {}).get(str(chosen)) or {}
+        return str(chosen), str(raw.get("name") or "")
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return str(channel.parent_id), str(getattr(channel.parent, "name", "") or "")
+    return str(interaction.channel_id), str(getattr(channel, "name", "") or "")
+
+
+def _subject(options: Mapping[str, Any]) -> tuple[Subject, str] | None:
+    named = [(kind, options[name]) for name, kind in (("user", Subject.USER), ("role", Subject.ROLE),
+                                                      ("channel", Subject.CHANNEL)) if options.get(name)]  # fmt: skip
+    if len(named) != 1:
+        return None
+    return named[0][0], str(named[0][1])
+
+
+async def run_admin(
+    interaction: discord.Interaction,
+    responder: Responder,
+    data: Mapping[str, Any],
+    *,
+    store: Store,
+    sync: Callable[[], Awaitable[int]],
+) -> None:
+    await responder.defer(ephemeral=True)
+    if interaction.guild_id is None:
+        await responder.send("Admin commands work inside a server.")
+        return
+    if not interaction.permissions.manage_guild:
+        await responder.send("Only members with the Manage Server permission can change the assistant's settings.")
+        return
+    path, options = flatten(data)
+    guild = admin.Guild(id=str(interaction.guild_id), name=interaction.guild.name if interaction.guild else "")
+    sessions = store.sessions
+    text: str
+    if path and path[0] == "prompt":
+        channel, name = _channel(interaction, options, data)
+        action = path[1] if len(path) > 1 else "show"
+        text = await asyncio.to_thread(
+            admin.channel_prompt,
+            sessions,
+            guild=guild,
+            channel=channel,
+            channel_name=name,
+            text=str(options["text"]) if action == "set" else None,
+            clear=action == "clear",
+        )
+    elif path[:2] == ("access", "list"):
+        text = await asyncio.to_thread(admin.list_access, sessions, guild=guild)
+    elif path and path[0] == "access":
+        subject = _subject(options)
+        if subject is None:
+            text = "Name exactly one member, role or channel."
+        else:
+            text = await asyncio.to_thread(
+                admin.change_access, sessions, guild=guild, action=path[1], subject_type=subject[0], subject=subject[1]
+            )
+    elif path == ("ratelimit",):
+        text = await asyncio.to_thread(admin.rate_limit, sessions, guild=guild, per_minute=int(options["per_minute"]))
+    elif path == ("sync",):
+        count = await sync()
+        text = f"Registered {count} commands with Discord."
+    else:
+        text = "Unknown admin command; see /admin in the command list."
+    log.info("admin %s in guild %s by %s: %s", "/".join(path), guild.id, interaction.user.id, text.split("\n")[0])
+    await responder.send(text)

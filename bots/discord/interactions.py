@@ -1,0 +1,187 @@
+"""Slash and context-menu commands: answered or deferred at once, then handed to the workers.
+
+Skills and user commands become Events whose reply sink edits the deferred response; `/admin` is
+done here in the bot, since it only writes settings. The same handler serves the gateway and the
+HTTP interactions endpoint; only the `Responder` differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bots.discord import commands
+from bots.discord.admin_commands import run_admin
+from bots.discord.places import ChannelCache, Place, locate, role_ids
+from bots.discord.responder import Responder
+from bots.discord.store import Store
+from workers.events import Event, Kind, Platform, PriorityClass, Quoted
+from workers.intake import IntakeError
+
+log = logging.getLogger(__name__)
+
+PRIVATE = {Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP}
+SLASH_KINDS = {
+    "ask": Kind.ASK,
+    "summarize": Kind.SUMMARIZE,
+    "translate": Kind.TRANSLATE,
+    "prefs": Kind.PREFS,
+    "forget": Kind.FORGET,
+    "usage": Kind.USAGE,
+    "help": Kind.HELP,
+}
+THREAD_HISTORY = 100
+DEFAULT_HISTORY = 20
+# Discord locales, by the language a "Translate" click translates into.
+LANGUAGES = {
+    "id": "Indonesian", "da": "Danish", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
+    "hr": "Croatian", "it": "Italian", "lt": "Lithuanian", "hu": "Hungarian", "nl": "Dutch", "no": "Norwegian",
+    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "fi": "Finnish", "sv": "Swedish", "vi": "Vietnamese",
+    "tr": "Turkish", "cs": "Czech", "el": "Greek", "bg": "Bulgarian", "ru": "Russian", "uk": "Ukrainian",
+    "hi": "Hindi", "th": "Thai", "zh": "Chinese", "ja": "Japanese", "ko": "Korean",
+}  # fmt: skip
+
+
+def language_of(locale: str) -> str:
+    if locale == "zh-TW":
+        return "Traditional Chinese"
+    return LANGUAGES.get(locale.split("-", maxsplit=1)[0].lower(), "English")
+
+
+def _author(raw: Mapping[str, Any]) -> str:
+    user = raw.get("author") or {}
+    return str(user.get("global_name") or user.get("username") or "someone")
+
+
+@dataclass
+class InteractionHandler:
+    client: discord.Client
+    store: Store
+    channels: ChannelCache
+    sync: Callable[[], Awaitable[int]]
+
+    async def handle(self, interaction: discord.Interaction, responder: Responder) -> None:
+        if interaction.type is not discord.InteractionType.application_command or not interaction.data:
+            return
+        data: Mapping[str, Any] = interaction.data
+        name, kind = str(data.get("name", "")), int(data.get("type", commands.CHAT_INPUT))
+        try:
+            if kind == commands.MESSAGE:
+                await self._message_command(interaction, responder, name, data)
+            elif name == "admin":
+                await run_admin(interaction, responder, data, store=self.store, sync=self.sync)
+            elif name in SLASH_KINDS:
+                await self._slash(interaction, responder, SLASH_KINDS[name], data)
+            else:
+                await responder.send("I do not know that command; /help lists what I can do.")
+        except Exception:
+            log.exception("interaction %s (%s) failed", interaction.id, name)
+            await responder.send("Sorry, something went wrong on my side; please try again.")
+
+    async def _place(self, interaction: discord.Interaction) -> Place:
+        channel: Any = interaction.channel or self.client.get_partial_messageable(
+            interaction.channel_id or 0, guild_id=interaction.guild_id
+        )
+        return await locate(self.client, channel, guild=interaction.guild, user=interaction.user, cache=self.channels)
+
+    async def _slash(
+        self, interaction: discord.Interaction, responder: Responder, kind: Kind, data: Mapping[str, Any]
+    ) -> None:
+        await responder.defer(ephemeral=kind in PRIVATE)
+        _path, options = commands.flatten(data)
+        place = await self._place(interaction)
+        text, args = "", {}
+        context: tuple[Quoted, ...] = ()
+        if kind is Kind.ASK:
+            text = str(options.get("question") or "")
+        elif kind is Kind.TRANSLATE:
+            text, args = str(options.get("text") or ""), {"language": str(options.get("language") or "English")}
+        elif kind is Kind.PREFS:
+            args = {k: str(options[k]) for k in ("action", "key", "value") if options.get(k) is not None}
+        elif kind is Kind.SUMMARIZE:
+            default = THREAD_HISTORY if place.thread_id else DEFAULT_HISTORY
+            count = int(options.get("count") or default)
+            context = await self._history(place.post_to, place.guild_id, count, before=interaction.id)
+            if not context:
+                await responder.send(
+                    "I cannot read any messages here (Discord gives me their text only with the "
+                    "message-content intent). Reply to a message and mention me instead."
+                )
+                return
+            args = {"n": str(len(context))}
+        await self._submit(interaction, responder, place, kind=kind, text=text, args=args, context=context)
+
+    async def _history(self, channel_id: int, guild_id: int | None, count: int, *, before: int) -> tuple[Quoted, ...]:
+        """The last `count` messages before the command (not the bot's own "thinking" response)."""
+        channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
+        found = [m async for m in channel.history(limit=count, before=discord.Object(id=before))]
+        return tuple(Quoted(author=m.author.display_name, text=m.content) for m in reversed(found) if m.content.strip())
+
+    async def _message_command(
+        self, interaction: discord.Interaction, responder: Responder, name: str, data: Mapping[str, Any]
+    ) -> None:
+        await responder.defer(ephemeral=False)
+        target = str(data.get("target_id", ""))
+        raw = (data.get("resolved") or {}).get("messages", {}).get(target) or {}
+        content = str(raw.get("content") or "").strip()
+        if not content:
+            await responder.send("That message has no text I can read.")
+            return
+        place = await self._place(interaction)
+        if name == commands.TRANSLATE_MESSAGE:
+            language = language_of(str(interaction.locale))
+            await self._submit(
+                interaction, responder, place, kind=Kind.TRANSLATE, text=content, args={"language": language}
+            )
+        else:
+            quoted = (Quoted(author=_author(raw), text=content),)
+            await self._submit(interaction, responder, place, kind=Kind.SUMMARIZE, args={"n": "1"}, context=quoted)
+
+    async def _submit(
+        self,
+        interaction: discord.Interaction,
+        responder: Responder,
+        place: Place,
+        *,
+        kind: Kind,
+        text: str = "",
+        args: Mapping[str, str] | None = None,
+        context: tuple[Quoted, ...] = (),
+    ) -> None:
+        user = interaction.user
+        event = Event(
+            platform=Platform.DISCORD,
+            tenant=place.tenant,
+            channel=place.channel,
+            thread=place.fixed_thread or f"interaction:{interaction.id}",
+            user=str(user.id),
+            message_id=str(interaction.id),
+            text=text,
+            kind=kind,
+            priority=PriorityClass.INTERACTIVE if kind is Kind.ASK else PriorityClass.COMMANDS,
+            args=args or {},
+            context=context,
+            roles=role_ids(user),
+            user_name=user.display_name,
+            tenant_name=place.tenant_name,
+            channel_name=place.channel_name,
+            ref={
+                "mode": "interaction",
+                "application_id": str(interaction.application_id),
+                "token": interaction.token,
+                "channel_id": str(place.post_to),
+                "ephemeral": kind in PRIVATE,
+            },
+        )
+        try:
+            submitted = await asyncio.to_thread(self.store.submit, event)
+        except IntakeError as exc:
+            await responder.send(str(exc))
+            return
+        if submitted.refused:
+            await responder.send(submitted.refused)

@@ -1,0 +1,113 @@
+"""The Discord reply sink: runs in the Celery workers and streams an answer over Discord's REST API.
+
+The answer's messages are made as the first text arrives (the typing indicator shows until then),
+so their ids are recorded on the reply bus, keyed by the event, as each one is made. A task
+redelivered after a killed worker reads them back and edits those messages instead of posting the
+answer twice; a part the dead worker posted but could not record is found again by its nonce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from bots.discord import rest
+from bots.discord.answer import Answer, Part
+from bots.discord.targets import ChannelTarget, InteractionTarget, Target
+from workers.events import Event
+from workers.replybus import ReplyBus
+
+if TYPE_CHECKING:
+    from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+FINISH_TIMEOUT = 120.0
+
+
+def notices_of(event: Event) -> str:
+    """Limits the adapter applied (a skipped file, a cut text), shown small above the answer."""
+    lines = [f"-# {note}" for note in event.ref.get("notices", ())]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+class DiscordSink:
+    def __init__(self, *, event: Event, bus: ReplyBus) -> None:
+        self._event = event
+        self._bus = bus
+        self._stream = f"discord-parts:{event.key}"
+        self._prefix = notices_of(event)
+        self._text = ""
+        self._rest: rest.DiscordRest | None = None
+        self._answer: Answer | None = None
+
+    def _target(self, client_rest: rest.DiscordRest) -> Target:
+        ref = self._event.ref
+        client = client_rest.client
+        if ref.get("mode") == "interaction":
+            return InteractionTarget(
+                client,
+                channel_id=int(ref["channel_id"]),
+                application_id=int(ref["application_id"]),
+                token=str(ref["token"]),
+                ephemeral=bool(ref.get("ephemeral")),
+            )
+        guild = ref.get("guild_id")
+        return ChannelTarget(
+            client,
+            channel_id=int(ref["channel_id"]),
+            guild_id=int(guild) if guild else None,
+            reply_to=int(ref["reply_to"]) if ref.get("reply_to") else None,
+            key=self._event.key,
+        )
+
+    def _recorded(self) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for _ident, item in self._bus.read(self._stream, after="0", timeout=0.0):
+            if item.get("type") == "part":
+                found[int(item["index"])] = str(item["id"])
+        return found
+
+    async def _record(self, index: int, message_id: str) -> None:
+        await asyncio.to_thread(self._bus.publish, self._stream, {"type": "part", "index": index, "id": message_id})
+
+    def _make(self) -> tuple[rest.DiscordRest, Answer]:
+        if self._rest is not None and self._answer is not None:
+            return self._rest, self._answer
+        client_rest = rest.shared()
+        target = self._target(client_rest)
+        recorded = self._recorded()
+        parts = [Part(target.first, None)] if target.first else []
+        for index in range(len(parts), len(parts) + len(recorded)):
+            if index not in recorded:
+                break
+            parts.append(Part(recorded[index], None))
+        self._rest = client_rest
+        self._answer = Answer(target=target, pacer=client_rest.pacer, parts=parts, record=self._record)
+        return self._rest, self._answer
+
+    def start(self, *, resume_ref: str | None) -> str:
+        client_rest, answer = self._make()
+        typing = resume_ref is None and self._event.ref.get("mode") != "interaction"
+        client_rest.call_soon(lambda: answer.begin(typing=typing))
+        if resume_ref is not None:
+            log.info("event %s: taking over answer messages %s", self._event.key, answer.message_ids)
+        return self._stream
+
+    def append(self, text: str) -> None:
+        client_rest, answer = self._make()
+        self._text += text
+        client_rest.call_soon(answer.update, self._prefix + self._text)
+
+    def finish(self, text: str) -> None:
+        client_rest, answer = self._make()
+        client_rest.run(answer.finish(self._prefix + text), timeout=FINISH_TIMEOUT)
+
+    def fail(self, message: str) -> None:
+        client_rest, answer = self._make()
+        client_rest.run(answer.fail(message), timeout=FINISH_TIMEOUT)
+
+
+def discord_sink(event: Event, runtime: Runtime) -> DiscordSink:
+    return DiscordSink(event=event, bus=runtime.bus)

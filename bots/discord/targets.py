@@ -1,0 +1,116 @@
+"""Where an answer's messages go: a reply in a channel, or the response to a slash command.
+
+Both go through discord.py's HTTP client: channel messages through partial messageables, interaction
+responses through the interaction's webhook routes. Its rate-limit buckets and 429 retries apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import discord
+from discord.http import Route
+
+NO_PINGS = discord.AllowedMentions.none()
+ORIGINAL = "@original"
+EPHEMERAL = 64
+
+
+class Target(Protocol):
+    channel_id: int
+    # An interaction's deferred response already exists as the answer's first message.
+    first: str | None
+
+    async def create(self, index: int, content: str, previous: str | None) -> str: ...
+
+    async def edit(self, message_id: str, content: str) -> None: ...
+
+    async def delete(self, message_id: str) -> None: ...
+
+    async def typing(self) -> None: ...
+
+
+def nonce(key: str, index: int) -> str:
+    """The same nonce for the same part of the same answer: Discord then returns the message it already
+    made instead of a second one (discord.py sends it with `enforce_nonce`)."""
+    return hashlib.sha256(f"{key}:{index}".encode()).hexdigest()[:24]
+
+
+class ChannelTarget:
+    """Replies to the user's message (or starts fresh, for a job); each further part replies to the one before."""
+
+    first: str | None = None
+
+    def __init__(
+        self, client: discord.Client, *, channel_id: int, guild_id: int | None, reply_to: int | None, key: str
+    ):
+        self.channel_id = channel_id
+        self._channel = client.get_partial_messageable(channel_id, guild_id=guild_id)
+        self._reply_to = reply_to
+        self._key = key
+
+    async def create(self, index: int, content: str, previous: str | None) -> str:
+        replying_to = int(previous) if previous else self._reply_to
+        options: dict[str, Any] = {"nonce": nonce(self._key, index), "allowed_mentions": NO_PINGS}
+        if replying_to:
+            options["reference"] = discord.MessageReference(
+                message_id=replying_to, channel_id=self.channel_id, fail_if_not_exists=False
+            )
+            options["mention_author"] = False
+        message = await self._channel.send(content, **options)
+        return str(message.id)
+
+    async def edit(self, message_id: str, content: str) -> None:
+        await self._channel.get_partial_message(int(message_id)).edit(content=content, allowed_mentions=NO_PINGS)
+
+    async def delete(self, message_id: str) -> None:
+        await self._channel.get_partial_message(int(message_id)).delete()
+
+    async def typing(self) -> None:
+        await self._channel.typing()
+
+
+class InteractionTarget:
+    """Edits the deferred response; further parts are follow-up messages of the same interaction."""
+
+    first: str | None = ORIGINAL
+
+    def __init__(self, client: discord.Client, *, channel_id: int, application_id: int, token: str, ephemeral: bool):
+        self.channel_id = channel_id
+        self._http = client.http
+        self._app = application_id
+        self._token = token
+        self._flags = EPHEMERAL if ephemeral else 0
+
+    def _route(self, method: str, path: str = "", **params: Any) -> Route:
+        return Route(
+            method,
+            "/webhooks/{webhook_id}/{webhook_token}" + path,
+            webhook_id=self._app,
+            webhook_token=self._token,
+            **params,
+        )
+
+    def _body(self, content: str) -> dict[str, Any]:
+        return {"content": content, "allowed_mentions": {"parse": []}}
+
+    async def create(self, index: int, content: str, previous: str | None) -> str:
+        body = {**self._body(content), "flags": self._flags}
+        message: Mapping[str, Any] = await self._http.request(self._route("POST"), json=body, params={"wait": "true"})
+        return str(message["id"])
+
+    async def edit(self, message_id: str, content: str) -> None:
+        if message_id == ORIGINAL:
+            route = self._route("PATCH", "/messages/@original")
+        else:
+            route = self._route("PATCH", "/messages/{message_id}", message_id=int(message_id))
+        await self._http.request(route, json=self._body(content))
+
+    async def delete(self, message_id: str) -> None:
+        if message_id != ORIGINAL:
+            await self._http.request(self._route("DELETE", "/messages/{message_id}", message_id=int(message_id)))
+
+    async def typing(self) -> None:
+        """The deferred response already shows that the bot is thinking."""
