@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,8 +32,26 @@ class IntakeError(RuntimeError):
 class Submitted:
     key: str
     accepted: bool
-    # Why the tenant's access rules turned the message away; tell the user this.
+    # Why the tenant's access rules or limits turned the message away; tell the user this.
     refused: str = ""
+    # For a limit: seconds until the user may ask again.
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A limit (request rate, token quota) turned the message away until `retry_after` seconds from now."""
+
+    message: str
+    retry_after: float
+
+
+@runtime_checkable
+class Gate(Protocol):
+    """Limits checked after the access rules. The scheduler's enqueue (`Stack.enqueue`) is one, so every
+    surface that submits through the stack has them without passing anything more."""
+
+    def check(self, session: Session, *, event: Event, tenant_id: int, user_id: int) -> Limited | None: ...
 
 
 def celery_enqueue(app: Celery) -> Enqueue:
@@ -45,7 +64,10 @@ def celery_enqueue(app: Celery) -> Enqueue:
     return enqueue
 
 
-def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> Submitted:
+def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:
+    carrier: object = enqueue
+    if gate is None and isinstance(carrier, Gate):
+        gate = carrier
     with sessions.begin() as session:
         place = directory.resolve(
             session,
@@ -64,6 +86,9 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -
         if not decision.allowed:
             log.info("event %s refused: %s", event.key, decision.reason)
             return Submitted(key=event.key, accepted=False, refused=f"Sorry, {decision.reason}.")
+        stopped = _gate(gate, session, event, place) if gate is not None else None
+        if stopped is not None:
+            return stopped
         registered = events.register(
             session,
             key=event.key,
@@ -89,6 +114,17 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -
         )
     _enqueue(event, sessions=sessions, enqueue=enqueue)
     return Submitted(key=event.key, accepted=True)
+
+
+def _gate(gate: Gate, session: Session, event: Event, place: directory.Place) -> Submitted | None:
+    # A platform retry of a message already taken is acknowledged, never counted against a limit.
+    if events.status_of(session, key=event.key) is not None:
+        return Submitted(key=event.key, accepted=False)
+    limited = gate.check(session, event=event, tenant_id=place.tenant_id, user_id=place.user_id)
+    if limited is None:
+        return None
+    log.info("event %s refused by a limit: %s", event.key, limited.message)
+    return Submitted(key=event.key, accepted=False, refused=limited.message, retry_after=limited.retry_after)
 
 
 def _enqueue(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> None:

@@ -115,6 +115,9 @@ class BusSink:
         self._bus.publish(self._stream, {"type": "reset" if resume_ref else "start"})
         return self._stream
 
+    def status(self, text: str) -> None:
+        self._bus.publish(self._stream, {"type": "status", "text": text})
+
     def append(self, text: str) -> None:
         self._bus.publish(self._stream, {"type": "delta", "text": text})
 
