@@ -59,6 +59,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         if stack.broker.in_process:
             raise SettingsError("REDIS_URL: `llmos worker` needs a shared broker; `llmos run` works without one")
         stack.start_runtime()
+        # Threads beside the Celery worker below that serve only the interactive queue.
+        stack.start_interactive_worker()
         for line in stack.describe():
             log.info(line)
         argv = [

@@ -63,6 +63,8 @@ class InProcessWorker:
             without_gossip=True,
             loglevel=logging.WARNING,
         )
+        # ...and leaves the slot empty for the next one (`llmos worker` starts its own after this).
+        set_event_loop(None)
         self._thread = threading.Thread(target=self._controller.start, name=f"celery-{self._name}", daemon=True)
         self._thread.start()
         if not self._controller.consuming.wait(timeout):

@@ -50,7 +50,7 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _in_words(seconds: float) -> str:
+def in_words(seconds: float) -> str:
     seconds = max(1, math.ceil(seconds))
     if seconds < 120:
         return f"{seconds} s"
@@ -99,7 +99,7 @@ class Limits:
         wait = (_utc(oldest) + RATE_WINDOW - now).total_seconds()
         message = (
             f"Sorry, you have reached the limit of {limit} requests per minute. "
-            f"Please ask again in about {_in_words(wait)}."
+            f"Please ask again in about {in_words(wait)}."
         )
         return Refusal(limit=USER_RATE, message=message, retry_after=max(1.0, wait))
 
@@ -111,7 +111,7 @@ class Limits:
         wait = (tomorrow - now).total_seconds()
         message = (
             f"Sorry, this workspace has used its {limit:,} tokens for today. "
-            f"Please ask again after 00:00 UTC (in about {_in_words(wait)})."
+            f"Please ask again after 00:00 UTC (in about {in_words(wait)})."
         )
         return Refusal(limit=TENANT_TOKENS, message=message, retry_after=wait)
 
