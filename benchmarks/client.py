@@ -56,12 +56,20 @@ def fifo_enqueue(stack: Stack) -> Enqueue:
     return enqueue
 
 
-def make_event(text: str, *, tenant: str = "bench", user: str = "u", priority: PriorityClass = INTERACTIVE) -> Event:
+def make_event(
+    text: str,
+    *,
+    tenant: str = "bench",
+    user: str = "u",
+    priority: PriorityClass = INTERACTIVE,
+    thread: str | None = None,
+) -> Event:
+    """An event in a fresh thread (so every prompt is the same size), or in `thread` (a conversation)."""
     return Event(
         platform=Platform.TERMINAL,
         tenant=tenant,
         channel="bench",
-        thread=uuid.uuid4().hex[:12],
+        thread=thread or uuid.uuid4().hex[:12],
         user=user,
         message_id=uuid.uuid4().hex,
         text=text,

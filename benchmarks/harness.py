@@ -70,13 +70,15 @@ def base_env(home: Path, **values: object) -> dict[str, str]:
 class Process:
     """A subprocess with its output in a log file under the benchmark's home."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str], log: Path, stdin: bool = False) -> None:
+    def __init__(
+        self, args: list[str], *, env: dict[str, str], log: Path, stdin: bool = False, cwd: Path | None = None
+    ) -> None:
         self.log = log
         self._out = log.open("wb")
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-u", *args],
             env=env,
-            cwd=log.parent,
+            cwd=cwd or log.parent,
             stdout=subprocess.PIPE if stdin else self._out,
             stderr=self._out,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
@@ -134,7 +136,7 @@ def llmos_worker(env: dict[str, str], home: Path, *, interactive: int) -> Iterat
 def noop_worker(env: dict[str, str], home: Path) -> Iterator[Process]:
     """A Celery worker with LLMOS's broker settings and one task that only answers on the reply bus."""
     name = f"noop-{uuid.uuid4().hex[:6]}@localhost"
-    proc = Process(["-m", "benchmarks.noop_worker", name], env=env, log=home / f"{name}.log")
+    proc = Process(["-m", "benchmarks.noop_worker", name], env=env, log=home / f"{name}.log", cwd=ROOT)
     try:
         wait_for_workers(env, {name}, proc)
         yield proc

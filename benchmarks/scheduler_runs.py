@@ -63,12 +63,14 @@ class Bench:
 
 
 def overhead(bench: Bench, *, runs: int = 200, warmup: int = 20) -> dict[str, Any]:
-    config = SimulatorConfig(vllm=True, answer=words(20))
+    # Tokens 10 ms apart, as a served model streams them: the worker keeps pace, as it must in production.
+    config = SimulatorConfig(vllm=True, inter_token=0.01, answer=words(20))
     with SimulatedEngine(config) as sim, bench.setup(sim.url) as (stack, _):
         to_engine, to_sink, to_done = [], [], []
         for index in range(warmup + runs):
             sim.requests.clear()
-            timing = ask(stack, make_event(f"question {index}", user=f"u{index}"))
+            user = f"u{index % 10}"  # ten people, each in an ongoing conversation
+            timing = ask(stack, make_event(f"question {index}", user=user, thread=f"chat-{user}"))
             record = sim.requests[-1]
             if index >= warmup and not timing.error and record.finished_at and timing.last_delta and timing.done:
                 to_engine.append(record.arrived - timing.sent)
