@@ -7,6 +7,7 @@ process and broker hops a deployment has. The engine simulator runs in the bench
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -142,6 +143,33 @@ def noop_worker(env: dict[str, str], home: Path) -> Iterator[Process]:
         yield proc
     finally:
         proc.stop()
+
+
+@contextmanager
+def engine_process(home: Path, *, words: int, **config: object) -> Iterator[str]:
+    """The engine simulator in its own process; yields its URL."""
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-u", "-m", "benchmarks.engine_process", json.dumps(config), str(words)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=(home / "engine.log").open("ab"),
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError(f"the engine simulator did not start; see {home / 'engine.log'}")
+        yield url
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def purge(redis_url: str) -> None:

@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from benchmarks.client import BATCH, Timing, ask, fifo_enqueue, make_event, paced, send
-from benchmarks.harness import Process, pct, rss_mb, summary
-from benchmarks.scheduler_runs import Bench, words
+from benchmarks.harness import Process, engine_process, pct, rss_mb, summary
+from benchmarks.scheduler_runs import Bench
 from db.models import ProcessedEvent, Tenant, Usage
-from engine.simulator import SimulatedEngine, SimulatorConfig
 from workers.intake import Enqueue
 from workers.stack import Stack
 
@@ -40,28 +39,44 @@ def _flood(stack: Stack, count: int, enqueue: Enqueue | None) -> threading.Threa
     return thread
 
 
-def interactive_wait(bench: Bench, *, probes: int = 40, every: float = 0.25, flood: int = 150) -> dict[str, Any]:
-    """Submit to first answer word for a person, alone and behind a batch flood, LLMOS vs one FIFO queue."""
-    config = SimulatorConfig(vllm=True, capacity=16, ttft=0.05, inter_token=0.01, answer=words(30))
+def interactive_wait(bench: Bench, *, probes: int = 40, every: float = 0.25, flood: int = 200) -> dict[str, Any]:
+    """Submit to first answer word for a person, alone and behind a batch flood, LLMOS vs one FIFO queue.
+
+    The flood is queued first (about 17 s of work for the 4 + 1 worker threads), then the people ask."""
+    config = {"vllm": True, "capacity": 16, "ttft": 0.05, "inter_token": 0.01}
     out: dict[str, Any] = {"engine": "ttft 50 ms, 10 ms/token, 30 tokens, 16 at once", "flood": flood}
     for mode in ("llmos", "fifo"):
-        with SimulatedEngine(config) as sim, bench.setup(sim.url, fifo=mode == "fifo") as (stack, _):
+        with engine_process(bench.home, words=30, **config) as url, bench.setup(url, fifo=mode == "fifo") as (stack, _):
             enqueue = fifo_enqueue(stack) if mode == "fifo" else None
             for index in range(5):
                 ask(stack, make_event(f"warm {index}", user=f"w{index}"), enqueue=enqueue)
             alone = _probes(stack, probes, every, enqueue)
-            flooding = _flood(stack, flood, enqueue)
-            time.sleep(1.0)
+            _flood(stack, flood, enqueue).join()
             loaded = _probes(stack, probes, every, enqueue)
-            flooding.join()
+            steps = _steps(stack, [t.key for t in loaded])
         out[mode] = {
             "unloaded": summary([t.wait for t in alone if not t.error]),
             "flood": summary([t.wait for t in loaded if not t.error]),
             "errors": sum(bool(t.error) for t in alone + loaded),
+            "flood_steps": steps,
         }
     unloaded, flooded = out["llmos"]["unloaded"]["p99_ms"], out["llmos"]["flood"]["p99_ms"]
     out["llmos_flood_over_unloaded_p99"] = round(flooded / unloaded, 2)
     return out
+
+
+def _steps(stack: Stack, keys: list[str]) -> dict[str, Any]:
+    """Where the time went, from the event's step timestamps: submit to a worker starting it, and from
+    there to the first token (the worker's work before the engine request plus the engine's TTFT)."""
+    with stack.sessions() as session:
+        rows = session.execute(
+            select(ProcessedEvent.received_at, ProcessedEvent.started_at, ProcessedEvent.first_token_at).where(
+                ProcessedEvent.key.in_(keys)
+            )
+        ).all()
+    queued = [s - r for r, s, _ in rows if s]
+    working = [f - s for _, s, f in rows if s and f]
+    return {"submit_to_worker_start": summary(queued), "worker_start_to_first_token": summary(working)}
 
 
 def _fair_shares(capacity: float, demands: dict[str, float]) -> dict[str, float]:
@@ -96,7 +111,7 @@ def _served_tokens(stack: Stack, *, until: float) -> dict[str, tuple[int, int]]:
 
 def fairness(bench: Bench, *, seconds: float = 20.0, heavy_rate: float = 10.0, lights: int = 3) -> dict[str, Any]:
     """One tenant sends 10x what each of the others does into an engine that cannot keep up."""
-    config = SimulatorConfig(vllm=True, capacity=2, ttft=0.05, inter_token=0.01, answer=words(30))
+    config = {"vllm": True, "capacity": 2, "ttft": 0.05, "inter_token": 0.01}
     plan = sorted(
         [(i / heavy_rate, "heavy") for i in range(int(seconds * heavy_rate))]
         + [(i + n / lights, f"light{n}") for n in range(lights) for i in range(int(seconds))]
@@ -105,7 +120,7 @@ def fairness(bench: Bench, *, seconds: float = 20.0, heavy_rate: float = 10.0, l
     for tenant in {t for _, t in plan}:
         out["sent"][tenant] = sum(1 for _, t in plan if t == tenant)
     for mode in ("llmos", "fifo"):
-        with SimulatedEngine(config) as sim, bench.setup(sim.url, fifo=mode == "fifo") as (stack, _):
+        with engine_process(bench.home, words=30, **config) as url, bench.setup(url, fifo=mode == "fifo") as (stack, _):
             enqueue = fifo_enqueue(stack) if mode == "fifo" else None
             started = time.time()
 
@@ -166,10 +181,9 @@ def real_model(bench: Bench, *, questions: int = 5, flood: int = 6, probes: int 
 
 def memory(bench: Bench, *, messages: int = 10_000, every: int = 500) -> dict[str, Any]:
     """RSS of `llmos worker` and of the terminal surface (`llmos chat`) over `messages` answered messages."""
-    config = SimulatorConfig(vllm=True, answer=words(5))
     samples: list[dict[str, float]] = []
-    with SimulatedEngine(config) as sim, bench.setup(sim.url) as (_stack, worker):
-        env = bench.env(sim.url, threads=4, interactive=1)
+    with engine_process(bench.home, words=5, vllm=True) as url, bench.setup(url) as (_stack, worker):
+        env = bench.env(url, threads=4, interactive=1)
         chat = Process(["-m", "bots.cli", "chat"], env=env, log=bench.home / "chat.log", stdin=True)
         assert chat.proc.stdin is not None and chat.proc.stdout is not None
         stdin, stdout = chat.proc.stdin, chat.proc.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.client import ask, clear_tables, client_stack, make_event
-from benchmarks.harness import Process, base_env, llmos_worker, ms, noop_worker, pct, purge, summary
+from benchmarks.harness import Process, base_env, engine_process, llmos_worker, ms, noop_worker, pct, purge, summary
 from benchmarks.noop_worker import NOOP
 from engine.base import ChatMessage, ChatRequest
 from engine.openai_compat import OpenAICompatEngine
@@ -135,8 +135,7 @@ def _closed_loop(total: int, clients: int, one: Any) -> tuple[float, int]:
 
 
 def throughput(bench: Bench, *, total: int = 600, clients: int = 16) -> dict[str, Any]:
-    config = SimulatorConfig(vllm=True, answer=words(3))
-    with SimulatedEngine(config) as sim, bench.setup(sim.url) as (stack, _):
+    with engine_process(bench.home, words=3, vllm=True) as url, bench.setup(url) as (stack, _):
         for index in range(20):
             ask(stack, make_event(f"warm {index}", user=f"w{index}"))
         llmos_s, llmos_failed = _closed_loop(

@@ -29,6 +29,7 @@ from workers.queues import Queue
 from workers.replybus import MemoryReplyBus, RedisReplyBus, ReplyBus
 from workers.runtime import Runtime, install
 from workers.scheduler.settings import SchedulerSettings, load_scheduler_settings
+from workers.scheduler.sweeper import Sweeper
 from workers.scheduler.wiring import build_scheduler, start_sweeper
 from workers.settings import Settings, SettingsError
 
@@ -99,6 +100,7 @@ class Stack:
         self.runtime: Runtime | None = None
         self.worker: InProcessWorker | None = None
         self.interactive_worker: InProcessWorker | None = None
+        self.sweeper: Sweeper | None = None
         self.app: Celery = create_app(settings, broker_url=self.broker.url)
         # Events go through the scheduler (limits, fairness, admission) before they reach Celery.
         self.scheduler = build_scheduler(
@@ -165,13 +167,13 @@ class Stack:
                 on_finished=self.scheduler.finished,
             )
             install(self.runtime)
-            sweeper = start_sweeper(
+            self.sweeper = start_sweeper(
                 self.scheduler,
                 engine=self.runtime.engine,
                 sessions=self.sessions,
                 stuck_after=self.settings.broker_visibility_timeout,
             )
-            self._exit.callback(sweeper.stop)
+            self._exit.callback(self.sweeper.stop)
         return self.runtime
 
     def start_worker(self) -> InProcessWorker:
@@ -179,6 +181,7 @@ class Stack:
             self.start_runtime()
             self.worker = InProcessWorker(self.app, concurrency=self.settings.worker_concurrency).start()
             self._exit.callback(self.worker.stop)
+            self.serving(general=self.settings.worker_concurrency)
             self.start_interactive_worker()
         return self.worker
 
@@ -191,7 +194,13 @@ class Stack:
                 self.app, concurrency=threads, name="interactive", queues=(Queue.INTERACTIVE,)
             ).start()
             self._exit.callback(self.interactive_worker.stop)
+            self.serving(interactive=threads)
         return self.interactive_worker
+
+    def serving(self, *, general: int | None = None, interactive: int | None = None) -> None:
+        """Tell the scheduler how many worker threads this process runs (admission never exceeds them)."""
+        if self.sweeper is not None:
+            self.sweeper.serve(general=general, interactive=interactive)
 
     def workers_elsewhere(self, timeout: float = 1.0) -> bool:
         """True when a shared broker has live workers (so a client need not start its own)."""

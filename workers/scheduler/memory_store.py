@@ -30,6 +30,8 @@ class _State:
     keys: set[str] = field(default_factory=set)
     running: dict[str, _Running] = field(default_factory=dict)
     slots: int | None = None
+    reserved: int | None = None
+    workers: dict[str, tuple[int, int, float]] = field(default_factory=dict)
     last: float = 0.0
     rates: dict[PriorityClass, tuple[float, float]] = field(default_factory=dict)
     service: float | None = None
@@ -85,7 +87,7 @@ class MemoryStore:
         with self._lock:
             s = self._s
             limit = s.slots if s.slots is not None else default_slots
-            reserved = min(reserved, limit - 1)
+            reserved = min(s.reserved if s.reserved is not None else reserved, limit - 1)
             typical = s.tokens if s.tokens is not None else tokens_default
             out: list[Waiting] = []
             while len(s.running) < limit:
@@ -130,9 +132,20 @@ class MemoryStore:
         with self._lock:
             return {key: r.at for key, r in self._s.running.items()}
 
-    def set_slots(self, slots: int) -> None:
+    def set_slots(self, slots: int, *, reserved: int | None = None) -> None:
         with self._lock:
             self._s.slots = int(slots)
+            if reserved is not None:
+                self._s.reserved = int(reserved)
+
+    def heartbeat(self, who: str, *, general: int, interactive: int, until: float) -> None:
+        with self._lock:
+            self._s.workers[who] = (general, interactive, until)
+
+    def threads(self, *, now: float) -> tuple[int, int]:
+        with self._lock:
+            live = [(g, i) for g, i, until in self._s.workers.values() if until >= now]
+            return sum(g for g, _ in live), sum(i for _, i in live)
 
     def lead(self, who: str, *, ttl: float) -> bool:
         return True  # one process holds this store

@@ -10,7 +10,8 @@ Keys, all under one prefix (`llmos:sched:` by default):
   running                hash event key -> {tenant, weight, est, at}: the slots in use
   tokens                 hash tenant -> running mean of tokens per request (the charge at admission)
   sending                hash event key -> encoded event, admitted but not yet confirmed in Celery
-  slots                  the admission limit (set by the capacity controller)
+  slots, reserved        the admission limit and the slots only interactive work may take (set by the sweeper)
+  workers                hash process -> {general, interactive, until}: worker threads, kept fresh by heartbeats
   last                   the counter of the tenant admitted last (the lift when nobody waits)
   rate:<class>           hash r, t: decayed arrival rate per class
   stats                  hash service, tokens: running means over all released requests
@@ -69,7 +70,8 @@ return ahead - 1
 _ADMIT = (
     _CLASSES_LUA
     + """
-local p, now, reserved = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local p, now = ARGV[1], tonumber(ARGV[2])
+local reserved = tonumber(redis.call('GET', p .. 'reserved') or ARGV[3])
 local limit = tonumber(redis.call('GET', p .. 'slots') or ARGV[4])
 local typical = tonumber(redis.call('HGET', p .. 'stats', 'tokens') or ARGV[5])
 if reserved > limit - 1 then reserved = limit - 1 end
@@ -183,8 +185,29 @@ class RedisStore:
         found: dict[Any, Any] = self._redis.hgetall(self._prefix + "running")
         return {_text(key): _admitted_at(meta) for key, meta in found.items()}
 
-    def set_slots(self, slots: int) -> None:
-        self._redis.set(self._prefix + "slots", int(slots))
+    def set_slots(self, slots: int, *, reserved: int | None = None) -> None:
+        pipe = self._redis.pipeline()
+        pipe.set(self._prefix + "slots", int(slots))
+        if reserved is not None:
+            pipe.set(self._prefix + "reserved", int(reserved))
+        pipe.execute()
+
+    def heartbeat(self, who: str, *, general: int, interactive: int, until: float) -> None:
+        beat = json.dumps({"general": general, "interactive": interactive, "until": until})
+        self._redis.hset(self._prefix + "workers", who, beat)
+
+    def threads(self, *, now: float) -> tuple[int, int]:
+        key = self._prefix + "workers"
+        found: dict[Any, Any] = self._redis.hgetall(key)
+        general = interactive = 0
+        for who, raw in found.items():
+            beat = json.loads(raw)
+            if beat["until"] < now:
+                self._redis.hdel(key, who)  # a process that stopped beating is gone
+                continue
+            general += int(beat["general"])
+            interactive += int(beat["interactive"])
+        return general, interactive
 
     def lead(self, who: str, *, ttl: float) -> bool:
         key, millis = self._prefix + "lead", max(1, int(ttl * 1000))

@@ -117,7 +117,17 @@ class Store(Protocol):
         """Keys holding a slot, with the time each was admitted."""
         ...
 
-    def set_slots(self, slots: int) -> None: ...
+    def set_slots(self, slots: int, *, reserved: int | None = None) -> None:
+        """The admission limit, and (if given) how many of those slots only interactive work may take."""
+        ...
+
+    def heartbeat(self, who: str, *, general: int, interactive: int, until: float) -> None:
+        """A worker process serves with `general` threads for any work and `interactive` for people only."""
+        ...
+
+    def threads(self, *, now: float) -> tuple[int, int]:
+        """Worker threads of live processes: (for any work, for interactive work only)."""
+        ...
 
     def lead(self, who: str, *, ttl: float) -> bool:
         """True if `who` holds (or now takes) the short lease for work one process should do at a time."""

@@ -1,7 +1,10 @@
 """The scheduler's housekeeping in each worker process: engine slots, and what a dying process left behind.
 
-Every `metrics_interval` it sets the admission limit from the engine's load (one process at a time,
-by a short lease in the store), sends again events that were admitted but never reached Celery (the
+Every `metrics_interval` it tells the store how many worker threads this process serves with, sets
+the admission limit (one process at a time, by a short lease in the store) to what the engine can
+batch and the live workers can run, with the interactive-only threads' share reserved for interactive
+work, so waiting work stays in the scheduler's fair, ordered lists rather than in Celery's queues,
+sends again events that were admitted but never reached Celery (the
 process that admitted them died in between), frees slots whose event the database shows finished
 (a worker died after answering but before freeing it), re-sends events that hold a slot but were
 never picked up, and admits whatever fits. All of it is idempotent: the pipeline's event lease makes
@@ -48,9 +51,16 @@ class Sweeper:
         self._http = httpx.Client(timeout=httpx.Timeout(2.0))
         self._controller = SlotController(fixed=self._settings.engine_slots, maximum=self._settings.max_engine_slots)
         self._limit = scheduler.default_slots
+        # This process's worker threads (for any work, for interactive work only), told by the stack.
+        self.general = 0
+        self.interactive = 0
         self._me = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def serve(self, *, general: int | None = None, interactive: int | None = None) -> None:
+        self.general = self.general if general is None else general
+        self.interactive = self.interactive if interactive is None else interactive
 
     def start(self) -> Sweeper:
         self._thread = threading.Thread(target=self._run, name="scheduler-sweeper", daemon=True)
@@ -71,22 +81,30 @@ class Sweeper:
                 log.exception("scheduler sweep failed; trying again in %.1fs", self._settings.metrics_interval)
 
     def sweep(self, *, now: float) -> None:
+        if self.general or self.interactive:
+            until = now + 3 * self._settings.metrics_interval
+            self._store.heartbeat(self._me, general=self.general, interactive=self.interactive, until=until)
         if self._store.lead(self._me, ttl=self._settings.metrics_interval * 1.5):
-            self.adjust_slots()
+            self.adjust_slots(now=now)
         for item in self._store.unsent(admitted_before=now - self._settings.resend_after):
             log.warning("event %s was admitted but never sent; sending it again", item.key)
             self._scheduler.send(item)
         self.free_finished(now=now)
         self._scheduler.pump()
 
-    def adjust_slots(self) -> int:
+    def adjust_slots(self, *, now: float | None = None) -> int:
+        """Set and return the admission limit: the engine's, capped by the live worker threads."""
         load = read_load(self._http, self._metrics_url) if self._metrics_url else None
         in_flight = len(self._store.running())
         limit = self._controller.next_limit(self._limit, load, in_flight)
         if limit != self._limit:
             log.info("engine slots %d -> %d (engine load: %s, ours in flight: %d)", self._limit, limit, load, in_flight)
         self._limit = limit
-        self._store.set_slots(limit)
+        general, interactive = self._store.threads(now=time.time() if now is None else now)
+        reserved = max(self._settings.reserved_slots, interactive)
+        if general + interactive:
+            limit = min(limit, general + interactive)
+        self._store.set_slots(limit, reserved=reserved)
         return limit
 
     def free_finished(self, *, now: float) -> None:

@@ -147,3 +147,17 @@ def test_lead_is_held_by_one_process_at_a_time(store: Store) -> None:
     assert store.lead("one", ttl=5.0)
     if type(store).__name__ == "RedisStore":
         assert not store.lead("two", ttl=5.0)
+
+
+def test_worker_threads_count_while_their_process_beats(store: Store) -> None:
+    store.heartbeat("a", general=4, interactive=1, until=110.0)
+    store.heartbeat("b", general=2, interactive=0, until=105.0)
+    assert store.threads(now=100.0) == (6, 1)
+    assert store.threads(now=106.0) == (4, 1)  # b stopped beating
+
+
+def test_reserved_slots_set_in_the_store_win(store: Store) -> None:
+    store.set_slots(4, reserved=2)
+    for n in range(5):
+        store.push(item(f"batch-{n}"), now=1.0)
+    assert admit(store, reserved=0) == ["batch-0", "batch-1"]

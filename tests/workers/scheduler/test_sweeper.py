@@ -16,7 +16,7 @@ from tests.conftest import make_scheduling, make_settings
 from tests.helpers import settle
 from tests.workers.scheduler.conftest import event, items_of, private_stack
 from workers.app import create_app
-from workers.events import Event
+from workers.events import Event, PriorityClass
 from workers.intake import submit
 from workers.scheduler.dispatch import Scheduler, tenant_key
 from workers.scheduler.memory_store import MemoryStore
@@ -113,3 +113,25 @@ def test_slots_follow_the_engine_metrics(tmp_path: Any) -> None:
             stream.join()
         engine.close()
         sweeper.stop()
+
+
+def test_admission_never_exceeds_the_threads_that_can_run_it(tmp_path: Any) -> None:
+    settings = make_settings(tmp_path)
+    scheduler = Scheduler(
+        store=MemoryStore(),
+        app=create_app(settings, broker_url="memory://localhost/"),
+        sessions=sessionmaker(make_engine("sqlite://")),
+        settings=make_scheduling(engine_slots=64, reserved_slots=1),
+    )
+    sweeper = Sweeper(scheduler=scheduler, sessions=sessionmaker(), metrics_url=None, stuck_after=900)
+    sweeper.serve(general=4, interactive=2)
+    sweeper.sweep(now=time.time())
+    # 6 threads in all; the 2 that take only interactive work are its reserved slots.
+    stats = scheduler.store.stats(now=time.time())
+    assert stats.slots == 6
+    for n in range(10):
+        scheduler.store.push(Waiting(f"b{n}", PriorityClass.BATCH, "t", 1.0, {}), now=0.0)
+    assert len(scheduler.store.admit(now=1.0, reserved=0, default_slots=1, tokens_default=1)) == 4
+    scheduler.store.push(Waiting("person", PriorityClass.INTERACTIVE, "t", 1.0, {}), now=0.0)
+    assert [w.key for w in scheduler.store.admit(now=1.0, reserved=0, default_slots=1, tokens_default=1)] == ["person"]
+    sweeper.stop()
