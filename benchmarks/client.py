@@ -27,6 +27,9 @@ INTERACTIVE, BATCH = PriorityClass.INTERACTIVE, PriorityClass.BATCH
 class Timing:
     key: str
     sent: float
+    sent_wall: float = 0.0
+    # When intake returned: the message is stored and queued.
+    queued: float | None = None
     first: float | None = None
     last_delta: float | None = None
     done: float | None = None
@@ -78,8 +81,9 @@ def make_event(
 
 
 def send(stack: Stack, event: Event, *, enqueue: Enqueue | None = None) -> Timing:
-    timing = Timing(key=event.key, sent=time.monotonic())
+    timing = Timing(key=event.key, sent=time.monotonic(), sent_wall=time.time())
     result = submit(event, sessions=stack.sessions, enqueue=enqueue or stack.enqueue)
+    timing.queued = time.monotonic()
     if not result.accepted:
         timing.error = result.refused or "not accepted"
     return timing

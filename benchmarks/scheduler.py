@@ -55,6 +55,16 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 f"added {adds['p50']} / {adds['p99']}: {_yes(adds['p50'] <= 5 and adds['p99'] <= 20)}",
             )
         )
+        plain = a["event_to_engine_without_scheduler"]
+        out.append(
+            (
+                "(a) ... the same without the scheduler, p50 / p99 ms",
+                f"{plain['p50_ms']} / {plain['p99_ms']}",
+                "",
+                "",
+                "",
+            )
+        )
         done = a["last_token_to_stored_and_done"]
         out.append(
             ("(a) last token -> stored + done, p50 / p99 ms", f"{done['p50_ms']} / {done['p99_ms']}", "", "", "")

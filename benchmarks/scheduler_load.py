@@ -39,14 +39,25 @@ def _flood(stack: Stack, count: int, enqueue: Enqueue | None) -> threading.Threa
     return thread
 
 
-def interactive_wait(bench: Bench, *, probes: int = 40, every: float = 0.25, flood: int = 200) -> dict[str, Any]:
+def interactive_wait(
+    bench: Bench, *, probes: int = 100, every: float = 0.25, flood: int = 700, interactive: int = 3
+) -> dict[str, Any]:
     """Submit to first answer word for a person, alone and behind a batch flood, LLMOS vs one FIFO queue.
 
-    The flood is queued first (about 17 s of work for the 4 + 1 worker threads), then the people ask."""
+    The flood is queued first (over 30 s of work even for 7 threads on one FIFO queue), then people ask: one
+    every 0.25 s, each answer about 0.45 s, so about 1.8 are in flight at once (Erlangs); the worker keeps
+    `interactive` threads (and as many engine slots) for them: that load plus room for its variation."""
     config = {"vllm": True, "capacity": 16, "ttft": 0.05, "inter_token": 0.01}
-    out: dict[str, Any] = {"engine": "ttft 50 ms, 10 ms/token, 30 tokens, 16 at once", "flood": flood}
+    out: dict[str, Any] = {
+        "engine": "ttft 50 ms, 10 ms/token, 30 tokens, 16 at once",
+        "flood": flood,
+        "threads": f"LLMOS 4 + {interactive} interactive-only; FIFO {4 + interactive} on one queue",
+    }
     for mode in ("llmos", "fifo"):
-        with engine_process(bench.home, words=30, **config) as url, bench.setup(url, fifo=mode == "fifo") as (stack, _):
+        with (
+            engine_process(bench.home, words=30, **config) as url,
+            bench.setup(url, fifo=mode == "fifo", interactive=interactive) as (stack, _),
+        ):
             enqueue = fifo_enqueue(stack) if mode == "fifo" else None
             for index in range(5):
                 ask(stack, make_event(f"warm {index}", user=f"w{index}"), enqueue=enqueue)

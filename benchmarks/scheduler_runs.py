@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.client import ask, clear_tables, client_stack, make_event
+from sqlalchemy import select
+
+from benchmarks.client import Timing, ask, clear_tables, client_stack, fifo_enqueue, make_event
 from benchmarks.harness import Process, base_env, engine_process, llmos_worker, ms, noop_worker, pct, purge, summary
 from benchmarks.noop_worker import NOOP
+from db.models import ProcessedEvent
 from engine.base import ChatMessage, ChatRequest
 from engine.openai_compat import OpenAICompatEngine
 from engine.simulator import SimulatedEngine, SimulatorConfig
+from workers.intake import Enqueue
 from workers.queues import Queue
 from workers.replybus import follow
 from workers.stack import Stack
@@ -47,10 +51,13 @@ class Bench:
         )
 
     @contextmanager
-    def setup(self, engine_url: str, *, fifo: bool = False, **more: object) -> Iterator[tuple[Stack, Process]]:
-        """A fresh broker and store, an `llmos worker` (4 + 1 interactive-only threads, or 5 for FIFO), a client."""
+    def setup(
+        self, engine_url: str, *, fifo: bool = False, interactive: int = 1, **more: object
+    ) -> Iterator[tuple[Stack, Process]]:
+        """A fresh broker and store, an `llmos worker` with 4 threads for any work plus `interactive` for
+        interactive work only (FIFO: the same number of threads, all on one queue), and a client."""
         purge(self.redis_url)
-        threads, interactive = (5, 0) if fifo else (4, 1)
+        threads, interactive = (4 + interactive, 0) if fifo else (4, interactive)
         env = self.env(engine_url, threads=threads, interactive=interactive, **more)
         with client_stack(home=self.home, database_url=self.database_url, redis_url=self.redis_url) as stack:
             clear_tables(stack)
@@ -62,44 +69,79 @@ class Bench:
 # -- (a) overhead -------------------------------------------------------------------------------
 
 
+def _through_llmos(
+    sim: SimulatedEngine, stack: Stack, *, runs: int, warmup: int, enqueue: Enqueue | None = None
+) -> tuple[list[float], list[float], list[float], dict[str, Any]]:
+    """One question at a time: (submit -> engine request, last token -> client, last token -> done, steps)."""
+    to_engine, to_sink, to_done = [], [], []
+    timings: list[Timing] = []
+    for index in range(warmup + runs):
+        sim.requests.clear()
+        user = f"u{index % 10}"  # ten people, each in an ongoing conversation
+        timing = ask(stack, make_event(f"question {index}", user=user, thread=f"chat-{user}"), enqueue=enqueue)
+        record = sim.requests[-1]
+        if index >= warmup and not timing.error and record.finished_at and timing.last_delta and timing.done:
+            to_engine.append(record.arrived - timing.sent)
+            to_sink.append(timing.last_delta - record.finished_at)
+            to_done.append(timing.done - record.finished_at)
+            timings.append(timing)
+    return to_engine, to_sink, to_done, _steps(stack, timings)
+
+
+def _steps(stack: Stack, timings: list[Timing]) -> dict[str, Any]:
+    """Where event -> engine request goes: intake in the surface, the hop to a worker, the worker's work."""
+    with stack.sessions() as session:
+        started = dict(
+            session.execute(
+                select(ProcessedEvent.key, ProcessedEvent.started_at).where(
+                    ProcessedEvent.key.in_([t.key for t in timings])
+                )
+            ).all()
+        )
+    intake = [(t.queued or t.sent) - t.sent for t in timings]
+    to_worker = [started[t.key] - t.sent_wall for t in timings if started.get(t.key)]
+    return {"intake": summary(intake), "submit_to_worker_claim": summary(to_worker)}
+
+
+def _direct(sim: SimulatedEngine, *, runs: int, warmup: int) -> tuple[list[float], list[float]]:
+    """The engine client alone: (call -> engine request, last token -> caller)."""
+    to_engine, to_caller = [], []
+    client = OpenAICompatEngine(url=sim.url)
+    request = ChatRequest(messages=(ChatMessage("system", "You are a helpful assistant."), ChatMessage("user", "hi")))
+    client.server_info()
+    for index in range(warmup + runs):
+        sim.requests.clear()
+        started = time.monotonic()
+        last = started
+        for chunk in client.stream(request):
+            if chunk.text:
+                last = time.monotonic()
+        record = sim.requests[-1]
+        if index >= warmup and record.finished_at:
+            to_engine.append(record.arrived - started)
+            to_caller.append(last - record.finished_at)
+    client.close()
+    return to_engine, to_caller
+
+
 def overhead(bench: Bench, *, runs: int = 200, warmup: int = 20) -> dict[str, Any]:
     # Tokens 10 ms apart, as a served model streams them: the worker keeps pace, as it must in production.
     config = SimulatorConfig(vllm=True, inter_token=0.01, answer=words(20))
-    with SimulatedEngine(config) as sim, bench.setup(sim.url) as (stack, _):
-        to_engine, to_sink, to_done = [], [], []
-        for index in range(warmup + runs):
-            sim.requests.clear()
-            user = f"u{index % 10}"  # ten people, each in an ongoing conversation
-            timing = ask(stack, make_event(f"question {index}", user=user, thread=f"chat-{user}"))
-            record = sim.requests[-1]
-            if index >= warmup and not timing.error and record.finished_at and timing.last_delta and timing.done:
-                to_engine.append(record.arrived - timing.sent)
-                to_sink.append(timing.last_delta - record.finished_at)
-                to_done.append(timing.done - record.finished_at)
-        direct_engine, direct_sink = [], []
-        client = OpenAICompatEngine(url=sim.url)
-        request = ChatRequest(
-            messages=(ChatMessage("system", "You are a helpful assistant."), ChatMessage("user", "hi"))
-        )
-        client.server_info()
-        for index in range(warmup + runs):
-            sim.requests.clear()
-            started = time.monotonic()
-            last = started
-            for chunk in client.stream(request):
-                if chunk.text:
-                    last = time.monotonic()
-            record = sim.requests[-1]
-            if index >= warmup and record.finished_at:
-                direct_engine.append(record.arrived - started)
-                direct_sink.append(last - record.finished_at)
-        client.close()
+    with SimulatedEngine(config) as sim:
+        with bench.setup(sim.url) as (stack, _):
+            to_engine, to_sink, to_done, steps = _through_llmos(sim, stack, runs=runs, warmup=warmup)
+            direct_engine, direct_sink = _direct(sim, runs=runs, warmup=warmup)
+        # The same path with the scheduler taken out (straight into Celery, no limits): its own share.
+        with bench.setup(sim.url, fifo=True) as (stack, _):
+            plain_engine, _, _, _ = _through_llmos(sim, stack, runs=runs, warmup=warmup, enqueue=fifo_enqueue(stack))
     added_engine = {q: ms(pct(to_engine, q) - pct(direct_engine, q)) for q in (50, 99)}
     added_sink = {q: ms(pct(to_sink, q) - pct(direct_sink, q)) for q in (50, 99)}
     return {
         "event_to_engine": summary(to_engine),
         "direct_call_to_engine": summary(direct_engine),
         "added_event_to_engine_ms": {"p50": added_engine[50], "p99": added_engine[99]},
+        "event_to_engine_without_scheduler": summary(plain_engine),
+        "event_to_engine_steps": steps,
         "last_token_to_sink": summary(to_sink),
         "direct_last_token_to_client": summary(direct_sink),
         "added_last_token_to_sink_ms": {"p50": added_sink[50], "p99": added_sink[99]},
@@ -138,9 +180,12 @@ def throughput(bench: Bench, *, total: int = 600, clients: int = 16) -> dict[str
     with engine_process(bench.home, words=3, vllm=True) as url, bench.setup(url) as (stack, _):
         for index in range(20):
             ask(stack, make_event(f"warm {index}", user=f"w{index}"))
-        llmos_s, llmos_failed = _closed_loop(
-            total, clients, lambda i: not ask(stack, make_event(f"q {i}", user=f"u{i % 64}")).error
-        )
+
+        def one(index: int) -> bool:
+            user = f"u{index % 64}"  # 64 people, each in an ongoing conversation
+            return not ask(stack, make_event(f"q {index}", user=user, thread=f"chat-{user}")).error
+
+        llmos_s, llmos_failed = _closed_loop(total, clients, one)
     purge(bench.redis_url)
     env = bench.env("http://127.0.0.1:9", threads=5, interactive=0)
     with (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import ProcessedEvent
@@ -129,6 +129,11 @@ def finish(session: Session, *, key: str, owner: str, status: Status, error: str
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def unregister(session: Session, *, key: str) -> None:
+    """Forget a key registered in this transaction that was then turned away (a limit), before any work."""
+    session.execute(delete(ProcessedEvent).where(ProcessedEvent.key == key, ProcessedEvent.status == Status.PENDING))
 
 
 def status_of(session: Session, *, key: str) -> Status | None:

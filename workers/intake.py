@@ -86,9 +86,6 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, g
         if not decision.allowed:
             log.info("event %s refused: %s", event.key, decision.reason)
             return Submitted(key=event.key, accepted=False, refused=f"Sorry, {decision.reason}.")
-        stopped = _gate(gate, session, event, place) if gate is not None else None
-        if stopped is not None:
-            return stopped
         registered = events.register(
             session,
             key=event.key,
@@ -101,6 +98,13 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, g
         if not registered:
             log.info("event %s seen before; not queued again", event.key)
             return Submitted(key=event.key, accepted=False)
+        # Limits are checked once the key is known to be new: a platform retry is never counted or refused.
+        limited = gate.check(session, event=event, tenant_id=place.tenant_id, user_id=place.user_id) if gate else None
+        if limited is not None:
+            # Nothing is kept of a refused message, so the user can simply ask again later.
+            events.unregister(session, key=event.key)
+            log.info("event %s refused by a limit: %s", event.key, limited.message)
+            return Submitted(key=event.key, accepted=False, refused=limited.message, retry_after=limited.retry_after)
         conversations.add_message(
             session,
             tenant_id=place.tenant_id,
@@ -114,17 +118,6 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, g
         )
     _enqueue(event, sessions=sessions, enqueue=enqueue)
     return Submitted(key=event.key, accepted=True)
-
-
-def _gate(gate: Gate, session: Session, event: Event, place: directory.Place) -> Submitted | None:
-    # A platform retry of a message already taken is acknowledged, never counted against a limit.
-    if events.status_of(session, key=event.key) is not None:
-        return Submitted(key=event.key, accepted=False)
-    limited = gate.check(session, event=event, tenant_id=place.tenant_id, user_id=place.user_id)
-    if limited is None:
-        return None
-    log.info("event %s refused by a limit: %s", event.key, limited.message)
-    return Submitted(key=event.key, accepted=False, refused=limited.message, retry_after=limited.retry_after)
 
 
 def _enqueue(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> None:

@@ -40,7 +40,8 @@ class RedisReplyBus:
 
     def publish(self, stream: str, item: dict[str, Any]) -> None:
         key = self._key(stream)
-        pipe = self._redis.pipeline()
+        # No MULTI/EXEC: the two commands need no atomicity, and this runs once per streamed token.
+        pipe = self._redis.pipeline(transaction=False)
         pipe.xadd(key, {"item": json.dumps(item)}, maxlen=STREAM_MAX_ITEMS, approximate=True)
         pipe.expire(key, STREAM_TTL_SECONDS)
         pipe.execute()

@@ -18,9 +18,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db import limits as limit_rows
 from db import notices, usage
-from db.models import Message, Notice
+from db.models import Message, Notice, TenantLimits
 from workers.scheduler.settings import SchedulerSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +57,33 @@ def in_words(seconds: float) -> str:
     return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"
 
 
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    per_minute: int | None
+    per_day: int | None
+    weight: float | None
+    asked: int
+    oldest: datetime | None
+
+
+def _snapshot(session: Session, *, tenant_id: int, user_id: int, since: datetime) -> _Seen:
+    """The tenant's own limits and the user's requests since `since`, in one round trip (every event pays it)."""
+    mine = (Message.tenant_id == tenant_id, Message.user_id == user_id, Message.role == "user")
+    recent = (*mine, Message.created_at >= since)
+    row = select(TenantLimits).where(TenantLimits.tenant_id == tenant_id)
+    found = session.execute(
+        select(
+            row.with_only_columns(TenantLimits.user_requests_per_minute).scalar_subquery(),
+            row.with_only_columns(TenantLimits.tenant_tokens_per_day).scalar_subquery(),
+            row.with_only_columns(TenantLimits.weight).scalar_subquery(),
+            select(func.count(Message.id)).where(*recent).scalar_subquery(),
+            select(func.min(Message.created_at)).where(*recent).scalar_subquery(),
+        )
+    ).one()
+    per_minute, per_day, weight, asked, oldest = found
+    return _Seen(per_minute=per_minute, per_day=per_day, weight=weight, asked=int(asked or 0), oldest=oldest)
+
+
 class Limits:
     def __init__(self, *, settings: SchedulerSettings) -> None:
         self._settings = settings
@@ -67,35 +93,20 @@ class Limits:
     ) -> Verdict:
         """Refuse when the user asked too often this minute or the tenant spent today's tokens."""
         now = now or datetime.now(UTC)
-        row = limit_rows.get(session, tenant_id=tenant_id)
-        weight = row.weight if row is not None and row.weight else 1.0
-        per_minute = self._settings.user_requests_per_minute
-        if row is not None and row.user_requests_per_minute is not None:
-            per_minute = row.user_requests_per_minute
-        per_day = self._settings.tenant_tokens_per_day
-        if row is not None and row.tenant_tokens_per_day is not None:
-            per_day = row.tenant_tokens_per_day
+        seen = _snapshot(session, tenant_id=tenant_id, user_id=user_id, since=now - RATE_WINDOW)
+        weight = seen.weight if seen.weight else 1.0
+        per_minute = self._settings.user_requests_per_minute if seen.per_minute is None else seen.per_minute
+        per_day = self._settings.tenant_tokens_per_day if seen.per_day is None else seen.per_day
         refusal = None
-        if per_minute is not None:
-            refusal = self._rate(session, tenant_id=tenant_id, user_id=user_id, limit=per_minute, now=now)
+        if per_minute is not None and seen.asked >= per_minute and seen.oldest is not None:
+            refusal = self._rate(limit=per_minute, oldest=seen.oldest, now=now)
         if refusal is None and per_day is not None:
             refusal = self._tokens(session, tenant_id=tenant_id, limit=per_day, now=now)
         if refusal is not None:
             self._notify(session, tenant_id=tenant_id, user=user, refusal=refusal, now=now)
         return Verdict(refusal=refusal, weight=weight)
 
-    def _rate(self, session: Session, *, tenant_id: int, user_id: int, limit: int, now: datetime) -> Refusal | None:
-        since = now - RATE_WINDOW
-        asked, oldest = session.execute(
-            select(func.count(Message.id), func.min(Message.created_at)).where(
-                Message.tenant_id == tenant_id,
-                Message.user_id == user_id,
-                Message.role == "user",
-                Message.created_at >= since,
-            )
-        ).one()
-        if asked < limit or oldest is None:
-            return None
+    def _rate(self, *, limit: int, oldest: datetime, now: datetime) -> Refusal:
         wait = (_utc(oldest) + RATE_WINDOW - now).total_seconds()
         message = (
             f"Sorry, you have reached the limit of {limit} requests per minute. "
