@@ -161,3 +161,18 @@ def test_reserved_slots_set_in_the_store_win(store: Store) -> None:
     for n in range(5):
         store.push(item(f"batch-{n}"), now=1.0)
     assert admit(store, reserved=0) == ["batch-0", "batch-1"]
+
+
+def test_nothing_is_held_back_while_slots_are_free(store: Store) -> None:
+    """Work-conserving: a tenant far ahead on tokens still gets every free slot when nobody else waits."""
+    store.set_slots(1)
+    store.push(item("b0", tenant="b"), now=1.0)
+    assert admit(store) == ["b0"]
+    store.release("b0", tokens=10, now=2.0)
+    store.push(item("a0", tenant="a"), now=2.0)
+    assert admit(store) == ["a0"]
+    store.release("a0", tokens=100_000, now=3.0)  # a has used far more than b
+    store.set_slots(3)
+    for n in range(1, 6):
+        store.push(item(f"a{n}", tenant="a"), now=4.0)
+    assert admit(store) == ["a1", "a2", "a3"]
