@@ -58,7 +58,11 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     with Stack(settings) as stack:
         if stack.broker.in_process:
             raise SettingsError("REDIS_URL: `llmos worker` needs a shared broker; `llmos run` works without one")
+        concurrency = args.concurrency or settings.worker_concurrency
         stack.start_runtime()
+        # Threads beside the Celery worker below that serve only the interactive queue.
+        stack.start_interactive_worker()
+        stack.serving(general=concurrency)
         for line in stack.describe():
             log.info(line)
         argv = [
@@ -66,7 +70,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             "--pool",
             "threads",
             "--concurrency",
-            str(args.concurrency or settings.worker_concurrency),
+            str(concurrency),
             "--queues",
             ",".join(str(q) for q in QUEUE_ORDER),
             "--loglevel",

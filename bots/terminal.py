@@ -79,6 +79,8 @@ class TerminalChat:
                     self._out.write(item["text"])
                     self._out.flush()
                     shown = True
+                elif kind == "status":
+                    print(item["text"], file=self._err)
                 elif kind == "reset" and shown:
                     self._out.write("\n[the worker restarted; answering again]\n")
                     shown = False

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Conversation, Message, Usage
+from db.session import insert_new
 
 
 def add_message(
@@ -26,27 +26,25 @@ def add_message(
     model: str = "",
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
-) -> Message | None:
-    """Insert one message; None when this event already has a message of this role (a redelivery)."""
-    row = Message(
-        tenant_id=tenant_id,
-        conversation_id=conversation_id,
-        user_id=user_id,
-        event_key=event_key,
-        role=role,
-        kind=kind,
-        content=content,
-        attachments=attachments or {},
-        model=model,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
+) -> bool:
+    """Insert one message; False when this event already has a message of this role (a redelivery)."""
+    return insert_new(
+        session,
+        Message,
+        {
+            "tenant_id": tenant_id,
+            "conversation_id": conversation_id,
+            "user_id": user_id,
+            "event_key": event_key,
+            "role": role,
+            "kind": kind,
+            "content": content,
+            "attachments": attachments or {},
+            "model": model,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+        },
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
-    return row
 
 
 def find_message(session: Session, *, tenant_id: int, event_key: str, role: str) -> Message | None:

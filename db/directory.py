@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
@@ -89,6 +89,37 @@ class Place:
     conversation_id: int
 
 
+def _known(
+    session: Session,
+    *,
+    platform: str,
+    tenant_external: str,
+    user_external: str,
+    channel_external: str,
+    thread_key: str,
+    names: tuple[str, str, str],
+) -> Place | None:
+    """The usual case in one query: every row exists and no name changed (else None: find or create them)."""
+    row = session.execute(
+        select(Tenant.id, User.id, Channel.id, Conversation.id, Tenant.name, User.display_name, Channel.name)
+        .select_from(Tenant)
+        .join(User, and_(User.tenant_id == Tenant.id, User.external_id == user_external))
+        .join(Channel, and_(Channel.tenant_id == Tenant.id, Channel.external_id == channel_external))
+        .join(
+            Conversation,
+            and_(
+                Conversation.tenant_id == Tenant.id,
+                Conversation.channel_id == Channel.id,
+                Conversation.thread_key == thread_key,
+            ),
+        )
+        .where(Tenant.platform == platform, Tenant.external_id == tenant_external)
+    ).first()
+    if row is None or any(given and given != stored for given, stored in zip(names, row[4:], strict=True)):
+        return None
+    return Place(tenant_id=row[0], user_id=row[1], channel_id=row[2], conversation_id=row[3])
+
+
 def resolve(
     session: Session,
     *,
@@ -101,6 +132,17 @@ def resolve(
     user_name: str = "",
     channel_name: str = "",
 ) -> Place:
+    known = _known(
+        session,
+        platform=platform,
+        tenant_external=tenant_external,
+        user_external=user_external,
+        channel_external=channel_external,
+        thread_key=thread_key,
+        names=(tenant_name, user_name, channel_name),
+    )
+    if known is not None:
+        return known
     t = tenant(session, platform=platform, external_id=tenant_external, name=tenant_name)
     session.flush()
     u = user(session, tenant_id=t.id, external_id=user_external, display_name=user_name)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from db.models import ProcessedEvent
+from db.session import insert_new
 
 
 class Status(StrEnum):
@@ -40,21 +40,19 @@ def register(
     received_at: float | None = None,
 ) -> bool:
     """True when the key is new; False when this event was seen before."""
-    row = ProcessedEvent(
-        key=key,
-        tenant_id=tenant_id,
-        status=Status.PENDING,
-        payload=payload,
-        kind=kind,
-        priority=priority,
-        received_at=received_at or time.time(),
+    return insert_new(
+        session,
+        ProcessedEvent,
+        {
+            "key": key,
+            "tenant_id": tenant_id,
+            "status": Status.PENDING,
+            "payload": payload,
+            "kind": kind,
+            "priority": priority,
+            "received_at": received_at or time.time(),
+        },
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +129,11 @@ def finish(session: Session, *, key: str, owner: str, status: Status, error: str
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def unregister(session: Session, *, key: str) -> None:
+    """Forget a key registered in this transaction that was then turned away (a limit), before any work."""
+    session.execute(delete(ProcessedEvent).where(ProcessedEvent.key == key, ProcessedEvent.status == Status.PENDING))
 
 
 def status_of(session: Session, *, key: str) -> Status | None:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Usage
+from db.session import insert_new
 
 
 def record(
@@ -23,21 +23,18 @@ def record(
     completion_tokens: int,
 ) -> bool:
     """Record usage once per event; False when it was already recorded (a redelivery)."""
-    try:
-        with session.begin_nested():
-            session.add(
-                Usage(
-                    tenant_id=tenant_id,
-                    user_id=user_id,
-                    event_key=event_key,
-                    model=model,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                )
-            )
-    except IntegrityError:
-        return False
-    return True
+    return insert_new(
+        session,
+        Usage,
+        {
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "event_key": event_key,
+            "model": model,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)

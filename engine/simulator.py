@@ -3,7 +3,7 @@
 It serves the endpoints LLMOS uses (`/v1/models`, streamed `/v1/chat/completions`, a tokenizer) so the
 test suite and the benchmarks exercise the real engine client over real HTTP, with timings and
 failures they control. `vllm=True` makes it also answer like vLLM (`/version`, `/tokenize`, usage in
-the stream, `priority` and `cache_salt` accepted).
+the stream, `priority` and `cache_salt` accepted, and `/metrics` with the running and waiting counts).
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ class SimulatedEngine:
         self.requests: list[Recorded] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        # Requests that arrived while every slot (`capacity`) was busy, as vLLM's num_requests_waiting.
+        self.waiting = 0
         self._port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="engine-simulator", daemon=True)
@@ -115,6 +117,7 @@ class SimulatedEngine:
         app.router.add_get("/version", self._version)
         app.router.add_post("/tokenize", self._tokenize)
         app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self._port).start()
@@ -124,6 +127,20 @@ class SimulatedEngine:
 
     async def _health(self, _request: web.Request) -> web.Response:
         return web.Response(status=503 if self.config.mode == "unavailable" else 200)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        if not self.config.vllm:
+            return web.Response(status=404, text="Not Found")
+        labels = f'{{engine="0",model_name="{self.config.model}"}}'
+        lines = [
+            "# HELP vllm:num_requests_running Number of requests in model execution batches.",
+            "# TYPE vllm:num_requests_running gauge",
+            f"vllm:num_requests_running{labels} {float(self.in_flight)}",
+            "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
+            "# TYPE vllm:num_requests_waiting gauge",
+            f"vllm:num_requests_waiting{labels} {float(self.waiting)}",
+        ]
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
     async def _models(self, _request: web.Request) -> web.Response:
         if self.config.mode == "unavailable":
@@ -174,8 +191,17 @@ class SimulatedEngine:
                 status=400,
             )
         assert self._slots is not None
-        async with self._slots:
+        with self._lock:
+            self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            with self._lock:
+                self.waiting -= 1
+        try:
             return await self._stream(request, body, record, prompt_tokens)
+        finally:
+            self._slots.release()
 
     async def _stream(
         self, request: web.Request, body: dict[str, Any], record: Recorded, prompt_tokens: int

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Base
 from engine.simulator import SimulatedEngine, SimulatorConfig
+from workers.scheduler.settings import SchedulerSettings, load_scheduler_settings
 from workers.settings import Settings, load_settings
 from workers.stack import Stack
 
@@ -82,6 +83,14 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
     return load_settings(**values)
 
 
+def make_scheduling(**overrides: object) -> SchedulerSettings:
+    """Scheduler settings for tests: none from `.env`, and out of the way unless a test asks (no request
+    rate limit, as many engine slots as the simulator has), so other tests see plain order by class."""
+    values: dict[str, object] = {"_env_file": None, "user_requests_per_minute": None, "engine_slots": 64}
+    values.update(overrides)
+    return load_scheduler_settings(**values)
+
+
 def clear_tables(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         for table in reversed(Base.metadata.sorted_tables):
@@ -111,7 +120,7 @@ def stack(backend: Backend, simulator: SimulatedEngine, tmp_path_factory: pytest
         redis_url=backend.redis_url,
         engine_url=simulator.url,
     )
-    with Stack(settings) as running:
+    with Stack(settings, scheduling=make_scheduling()) as running:
         running.start_worker()
         yield running
 

@@ -51,9 +51,10 @@ def celery_config(settings: Settings, *, broker_url: str) -> dict[str, Any]:
 
 def create_app(settings: Settings, *, broker_url: str) -> Celery:
     """One Celery app per process (per stack in tests); the task is a shared task bound to it."""
-    app = Celery("llmos", set_as_current=True, include=["workers.tasks"])
+    app = Celery("llmos", set_as_current=True, include=["workers.tasks", "workers.scheduler.notify"])
     app.conf.update(celery_config(settings, broker_url=broker_url))
     app.set_default()
-    import workers.tasks  # noqa: F401 - registers the shared task on this app
+    import workers.scheduler.notify
+    import workers.tasks  # noqa: F401 - registers the shared tasks on this app
 
     return app

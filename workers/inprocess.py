@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
 from celery.worker import WorkController
 from celery.worker import state as worker_state
+from kombu.asynchronous import set_event_loop
 
-from workers.queues import QUEUE_ORDER
+from workers.queues import QUEUE_ORDER, Queue
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +32,12 @@ class _Controller(WorkController):  # type: ignore[misc]
 
 
 class InProcessWorker:
-    def __init__(self, app: Celery, *, concurrency: int, name: str = "inprocess") -> None:
+    def __init__(
+        self, app: Celery, *, concurrency: int, name: str = "inprocess", queues: Sequence[Queue] = QUEUE_ORDER
+    ) -> None:
         self._app = app
         self._concurrency = concurrency
+        self._queues = [str(q) for q in queues]
         self._name = f"{name}-{os.getpid()}@localhost"
         self._controller: _Controller | None = None
         self._thread: threading.Thread | None = None
@@ -42,6 +47,9 @@ class InProcessWorker:
         # (tests, a reconfigured chat) must not stop this one at its first loop.
         worker_state.should_stop = None
         worker_state.should_terminate = None
+        # A worker reuses kombu's process-wide event loop if one is set; each in-process worker (the
+        # general one and the interactive-only one) must poll its own, from its own thread.
+        set_event_loop(None)
         self._app.finalize()
         self._app.set_current()
         self._controller = _Controller(
@@ -49,13 +57,15 @@ class InProcessWorker:
             hostname=self._name,
             pool="threads",
             concurrency=self._concurrency,
-            queues=[str(q) for q in QUEUE_ORDER],
+            queues=self._queues,
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,
             loglevel=logging.WARNING,
         )
-        self._thread = threading.Thread(target=self._controller.start, name="celery-worker", daemon=True)
+        # ...and leaves the slot empty for the next one (`llmos worker` starts its own after this).
+        set_event_loop(None)
+        self._thread = threading.Thread(target=self._controller.start, name=f"celery-{self._name}", daemon=True)
         self._thread.start()
         if not self._controller.consuming.wait(timeout):
             raise RuntimeError(f"the in-process worker did not start consuming within {timeout:.0f}s")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,8 +33,26 @@ class IntakeError(RuntimeError):
 class Submitted:
     key: str
     accepted: bool
-    # Why the tenant's access rules turned the message away; tell the user this.
+    # Why the tenant's access rules or limits turned the message away; tell the user this.
     refused: str = ""
+    # For a limit: seconds until the user may ask again.
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limited:
+    """A limit (request rate, token quota) turned the message away until `retry_after` seconds from now."""
+
+    message: str
+    retry_after: float
+
+
+@runtime_checkable
+class Gate(Protocol):
+    """Limits checked after the access rules. The scheduler's enqueue (`Stack.enqueue`) is one, so every
+    surface that submits through the stack has them without passing anything more."""
+
+    def check(self, session: Session, *, event: Event, tenant_id: int, user_id: int) -> Limited | None: ...
 
 
 def celery_enqueue(app: Celery) -> Enqueue:
@@ -46,7 +65,10 @@ def celery_enqueue(app: Celery) -> Enqueue:
     return enqueue
 
 
-def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> Submitted:
+def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:
+    carrier: object = enqueue
+    if gate is None and isinstance(carrier, Gate):
+        gate = carrier
     with sessions.begin() as session:
         place = place_of(session, event)
         decision = access.check(
@@ -67,6 +89,13 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -
         if not registered:
             log.info("event %s seen before; not queued again", event.key)
             return Submitted(key=event.key, accepted=False)
+        # Limits are checked once the key is known to be new: a platform retry is never counted or refused.
+        limited = gate.check(session, event=event, tenant_id=place.tenant_id, user_id=place.user_id) if gate else None
+        if limited is not None:
+            # Nothing is kept of a refused message, so the user can simply ask again later.
+            events.unregister(session, key=event.key)
+            log.info("event %s refused by a limit: %s", event.key, limited.message)
+            return Submitted(key=event.key, accepted=False, refused=limited.message, retry_after=limited.retry_after)
         conversations.add_message(
             session,
             tenant_id=place.tenant_id,

@@ -40,7 +40,8 @@ class RedisReplyBus:
 
     def publish(self, stream: str, item: dict[str, Any]) -> None:
         key = self._key(stream)
-        pipe = self._redis.pipeline()
+        # No MULTI/EXEC: the two commands need no atomicity, and this runs once per streamed token.
+        pipe = self._redis.pipeline(transaction=False)
         pipe.xadd(key, {"item": json.dumps(item)}, maxlen=STREAM_MAX_ITEMS, approximate=True)
         pipe.expire(key, STREAM_TTL_SECONDS)
         pipe.execute()
@@ -114,6 +115,9 @@ class BusSink:
         # A resumed answer starts over: the client drops what the dead worker had shown.
         self._bus.publish(self._stream, {"type": "reset" if resume_ref else "start"})
         return self._stream
+
+    def status(self, text: str) -> None:
+        self._bus.publish(self._stream, {"type": "status", "text": text})
 
     def append(self, text: str) -> None:
         self._bus.publish(self._stream, {"type": "delta", "text": text})

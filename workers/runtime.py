@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.base import Engine
+from workers.events import Event
 from workers.replybus import ReplyBus
 from workers.settings import Settings
 from workers.sinks import SinkRegistry
@@ -22,6 +24,8 @@ class Runtime:
     bus: ReplyBus
     sinks: SinkRegistry = field(default_factory=SinkRegistry)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Told when a task is done with an event (with the outcome): the scheduler frees its engine slot.
+    on_finished: Callable[[Event, str], None] | None = None
 
 
 _current: Runtime | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from workers.events import Event, Platform
 
@@ -32,6 +32,15 @@ class ReplySink(Protocol):
 
     def fail(self, message: str) -> None:
         """Replace the answer with a short explanation for the user."""
+        ...
+
+
+@runtime_checkable
+class StatusSink(Protocol):
+    """A sink that can also show a short note before the answer starts (optional for a platform)."""
+
+    def status(self, text: str) -> None:
+        """Show `text` (e.g. "Queued, about 20 s") where the answer will appear; the answer replaces it."""
         ...
 
 

@@ -22,9 +22,13 @@ from db.session import make_engine, make_sessionmaker
 from engine.base import Engine
 from workers.app import create_app
 from workers.inprocess import InProcessWorker
-from workers.intake import Enqueue, celery_enqueue
+from workers.intake import Enqueue
+from workers.queues import Queue
 from workers.replybus import MemoryReplyBus, RedisReplyBus, ReplyBus
 from workers.runtime import Runtime, install
+from workers.scheduler.settings import SchedulerSettings, load_scheduler_settings
+from workers.scheduler.sweeper import Sweeper
+from workers.scheduler.wiring import build_scheduler, start_sweeper
 from workers.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -75,8 +79,11 @@ def _safe(url: str) -> str:
 class Stack:
     """Everything one LLMOS process needs; `with Stack(settings) as stack:` starts and stops it."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, engine: Engine | None = None, scheduling: SchedulerSettings | None = None
+    ) -> None:
         self.settings = settings
+        self.scheduling = scheduling or load_scheduler_settings()
         self.database_url = settings.resolved_database_url
         self.broker = choose_broker(settings)
         self._given_engine = engine
@@ -92,8 +99,14 @@ class Stack:
         self.engine_label = ""
         self.runtime: Runtime | None = None
         self.worker: InProcessWorker | None = None
+        self.interactive_worker: InProcessWorker | None = None
+        self.sweeper: Sweeper | None = None
         self.app: Celery = create_app(settings, broker_url=self.broker.url)
-        self.enqueue: Enqueue = celery_enqueue(self.app)
+        # Events go through the scheduler (limits, fairness, admission) before they reach Celery.
+        self.scheduler = build_scheduler(
+            self.scheduling, broker_url=self.broker.url, app=self.app, sessions=self.sessions
+        )
+        self.enqueue: Enqueue = self.scheduler
 
     def __enter__(self) -> Stack:
         self._exit.callback(self.db.dispose)
@@ -125,9 +138,20 @@ class Stack:
     def start_runtime(self) -> Runtime:
         if self.runtime is None:
             self.runtime = Runtime(
-                settings=self.settings, sessions=self.sessions, engine=self.start_engine(), bus=self.bus
+                settings=self.settings,
+                sessions=self.sessions,
+                engine=self.start_engine(),
+                bus=self.bus,
+                on_finished=self.scheduler.finished,
             )
             install(self.runtime)
+            self.sweeper = start_sweeper(
+                self.scheduler,
+                engine=self.runtime.engine,
+                sessions=self.sessions,
+                stuck_after=self.settings.broker_visibility_timeout,
+            )
+            self._exit.callback(self.sweeper.stop)
         return self.runtime
 
     def start_worker(self) -> InProcessWorker:
@@ -135,7 +159,26 @@ class Stack:
             self.start_runtime()
             self.worker = InProcessWorker(self.app, concurrency=self.settings.worker_concurrency).start()
             self._exit.callback(self.worker.stop)
+            self.serving(general=self.settings.worker_concurrency)
+            self.start_interactive_worker()
         return self.worker
+
+    def start_interactive_worker(self) -> InProcessWorker | None:
+        """Threads that take only interactive work, so a batch flood never holds every thread."""
+        threads = self.scheduling.interactive_workers
+        if self.interactive_worker is None and threads:
+            self.start_runtime()
+            self.interactive_worker = InProcessWorker(
+                self.app, concurrency=threads, name="interactive", queues=(Queue.INTERACTIVE,)
+            ).start()
+            self._exit.callback(self.interactive_worker.stop)
+            self.serving(interactive=threads)
+        return self.interactive_worker
+
+    def serving(self, *, general: int | None = None, interactive: int | None = None) -> None:
+        """Tell the scheduler how many worker threads this process runs (admission never exceeds them)."""
+        if self.sweeper is not None:
+            self.sweeper.serve(general=general, interactive=interactive)
 
     def workers_elsewhere(self, timeout: float = 1.0) -> bool:
         """True when a shared broker has live workers (so a client need not start its own)."""
@@ -159,4 +202,9 @@ class Stack:
             lines.append(f"engine:   {self.engine_label}")
         if self.worker is not None:
             lines.append(f"worker:   in-process, {self.settings.worker_concurrency} threads")
+        if self.interactive_worker is not None:
+            threads = self.scheduling.interactive_workers
+            lines.append(f"worker:   in-process, {threads} more threads for interactive work only")
+        slots = self.scheduling.engine_slots
+        lines.append(f"slots:    {slots or 'from the engine /metrics, else 1'} engine requests at once")
         return lines

@@ -19,10 +19,13 @@ HANDLE_EVENT = "llmos.handle_event"
 @shared_task(bind=True, name=HANDLE_EVENT, acks_late=True, reject_on_worker_lost=True, max_retries=200)
 def handle_event(self: Task, payload: dict[str, Any]) -> str:
     event = Event.from_dict(payload)
+    runtime = current()
     try:
-        outcome = pipeline.process(event, current())
+        outcome = pipeline.process(event, runtime)
     except pipeline.Busy as busy:
         # Another worker is answering this event right now; look again once its lease could lapse.
         raise self.retry(countdown=min(busy.retry_in + 1.0, 60.0)) from None
+    if runtime.on_finished is not None:
+        runtime.on_finished(event, str(outcome))
     log.info("event %s: %s", event.key, outcome)
     return str(outcome)
