@@ -110,7 +110,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
             (
                 "(e) real model: wait alone / behind batch, p50 ms",
                 f"{u['p50_ms']} / {f['p50_ms']}",
-                f"answer {e['unloaded_answer_s_p50']} s",
+                f"first word -> full answer {e['unloaded_answer_s_p50']} s",
                 "one run",
                 "done" if not e["errors"] else f"{e['errors']} errors",
             )
@@ -120,10 +120,10 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         ok_chat = (f["chat_max_mb"] or 1e9) <= 150 and (f["chat_growth_last_half_mb"] or 0) <= 1.0
         out.append(
             (
-                f"(f) RSS over {f['messages']} msgs: worker max / growth",
+                f"(f) RSS over {f['messages']} msgs: worker max / last-half growth",
                 f"{f['worker_max_mb']} MB / {f['worker_growth_last_half_mb']:+} MB",
                 "",
-                "<= 200 MB, no growth",
+                "<= 200 MB, growth <= 1 MB",
                 _yes(ok_worker),
             )
         )
@@ -132,7 +132,7 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 "(f) RSS: terminal surface (llmos chat) max / growth",
                 f"{f['chat_max_mb']} MB / {f['chat_growth_last_half_mb']:+} MB",
                 "",
-                "<= 150 MB, no growth",
+                "<= 150 MB, growth <= 1 MB",
                 _yes(ok_chat),
             )
         )

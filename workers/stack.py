@@ -104,7 +104,11 @@ class Stack:
         self.app: Celery = create_app(settings, broker_url=self.broker.url)
         # Events go through the scheduler (limits, fairness, admission) before they reach Celery.
         self.scheduler = build_scheduler(
-            self.scheduling, broker_url=self.broker.url, app=self.app, sessions=self.sessions
+            self.scheduling,
+            broker_url=self.broker.url,
+            app=self.app,
+            sessions=self.sessions,
+            key_prefix=settings.redis_key_prefix,
         )
         self.enqueue: Enqueue = self.scheduler
 

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def tenant_key(event: Event) -> str:
-    return f"{event.platform}:{event.tenant}"
+    # An admin job run for a Slack workspace is that workspace's work, and is counted there.
+    return f"{event.tenant_platform}:{event.tenant}"
 
 
 def queued_note(seconds: float) -> str:
@@ -165,7 +166,7 @@ class Scheduler:
                 weight = session.scalar(
                     select(TenantLimits.weight)
                     .join(Tenant, Tenant.id == TenantLimits.tenant_id)
-                    .where(Tenant.platform == str(event.platform), Tenant.external_id == event.tenant)
+                    .where(Tenant.platform == event.tenant_platform, Tenant.external_id == event.tenant)
                 )
                 session.rollback()
             self._weights[key] = float(weight) if weight else 1.0

@@ -16,10 +16,22 @@ from workers.scheduler.sweeper import Sweeper
 
 
 def build_scheduler(
-    scheduling: SchedulerSettings, *, broker_url: str, app: Celery, sessions: sessionmaker[Session]
+    scheduling: SchedulerSettings,
+    *,
+    broker_url: str,
+    app: Celery,
+    sessions: sessionmaker[Session],
+    key_prefix: str = "",
 ) -> Scheduler:
-    """Redis brokers share the scheduler's state through Redis; the in-process broker keeps it in memory."""
-    store: Store = MemoryStore() if broker_url.startswith("memory") else RedisStore(redis.Redis.from_url(broker_url))
+    """Redis brokers share the scheduler's state through Redis; the in-process broker keeps it in memory.
+
+    `key_prefix` (REDIS_KEY_PREFIX) keeps deployments that share one Redis database apart, as for the broker.
+    """
+    store: Store = (
+        MemoryStore()
+        if broker_url.startswith("memory")
+        else RedisStore(redis.Redis.from_url(broker_url), prefix=f"{key_prefix}llmos:sched:")
+    )
     return Scheduler(store=store, app=app, sessions=sessions, settings=scheduling)
 
 
