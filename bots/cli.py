@@ -17,7 +17,7 @@ log = logging.getLogger("llmos")
 def _logging(settings: Settings, *, quiet: bool = False) -> None:
     level = logging.WARNING if quiet else getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpx2", "celery", "kombu"):
+    for noisy in ("httpx", "httpx2", "celery", "kombu", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
