@@ -112,6 +112,7 @@ def cmd_slack(settings: Settings, _args: argparse.Namespace) -> int:
     slack = load_slack_settings()
     if not slack.configured:
         raise SettingsError("SLACK_SIGNING_SECRET or SLACK_APP_TOKEN: set one to serve Slack (HTTP or Socket Mode)")
+    from bots import surfaces
     from bots.slack.surface import SlackSurface
     from workers.stack import Stack
 
@@ -119,16 +120,12 @@ def cmd_slack(settings: Settings, _args: argparse.Namespace) -> int:
         if not stack.workers_elsewhere():
             # Nobody is serving the queues: answer from this process, through the same queue.
             stack.start_worker()
-        surface = SlackSurface(settings=slack, stack=stack)
-        surface.start()
-        stack.on_close(surface.stop)
-        print(f"LLMOS is serving {surface.describe()} (Ctrl-C stops)")
-        sys.stdout.flush()
-        _wait_for_signal()
+        surfaces.serve(stack, SlackSurface(settings=slack, stack=stack), title="LLMOS Slack app", wait=_wait_for_signal)
     return 0
 
 
 def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
+    from bots import surfaces
     from bots.discord import rest
     from bots.discord.settings import load_discord_settings
     from bots.discord.store import Store
@@ -143,14 +140,7 @@ def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
             rest.configure(discord_settings)
             stack.start_worker()
         bot = DiscordSurface(settings=discord_settings, store=Store(sessions=stack.sessions, enqueue=stack.enqueue))
-        bot.start()
-        stack.on_close(bot.stop)
-        print("LLMOS Discord bot is running.")
-        for line in [*stack.describe(), f"surface:  {bot.describe()}"]:
-            print(f"  {line}")
-        sys.stdout.flush()
-        _wait_for_signal()
-        print("LLMOS Discord bot is stopping.")
+        surfaces.serve(stack, bot, title="LLMOS Discord bot", wait=_wait_for_signal)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 from collections.abc import Callable
 from typing import Protocol
 
@@ -50,3 +51,14 @@ def configured(stack: Stack) -> list[Surface]:
         if surface is not None:
             surfaces.append(surface)
     return surfaces
+
+
+def serve(stack: Stack, surface: Surface, *, title: str, wait: Callable[[], None]) -> None:
+    """Run one surface in the foreground: start it, say what runs where, and stop it when `wait` returns."""
+    surface.start()
+    stack.on_close(surface.stop)
+    print(f"{title} is running (Ctrl-C stops).")
+    for line in [*stack.describe(), f"surface:  {surface.describe()}"]:
+        print(f"  {line}")
+    sys.stdout.flush()
+    wait()

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bots import surfaces
 from bots.admin import keys
 from bots.admin.service import AdminService
 from bots.admin.settings import load_admin_settings
@@ -26,14 +27,7 @@ def serve(settings: Settings, *, wait: Callable[[], None]) -> int:
             stack.start_worker()
         elif settings.engine_url:
             stack.start_engine()  # only a client, for the health checks
-        service = AdminService.for_stack(stack, admin_settings)
-        service.start()
-        stack.on_close(service.stop)
-        print("LLMOS admin service is running.")
-        for line in stack.describe():
-            print(f"  {line}")
-        print(f"  surface:  {service.describe()}")
-        wait()
+        surfaces.serve(stack, AdminService.for_stack(stack, admin_settings), title="LLMOS admin service", wait=wait)
     return 0
 
 
