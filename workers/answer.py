@@ -152,7 +152,9 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     )
     said, prompt_tokens, completion_tokens = _stream(runtime, request, sink, lease)
     said = said or "(The model returned an empty answer. Try rephrasing the question.)"
-    prompt_tokens = prompt_tokens or fitted.prompt_tokens or 0
+    if prompt_tokens is None:
+        # The engine sent no usage: count the prompt now, after the answer rather than before it.
+        prompt_tokens = fitted.prompt_tokens or engine.count_tokens(fitted.messages, model=model)
     if completion_tokens is None:
         completion_tokens = engine.count_text(said, model=model)
     # Stored before the final update: a follow-up sent the moment the answer shows must see it.

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import access, conversations, events
 from workers.events import Event
 from workers.places import place_of
-from workers.queues import route_for
-from workers.tasks import HANDLE_EVENT
+from workers.tasks import send, ticket
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,7 @@ def celery_enqueue(app: Celery) -> Enqueue:
     """Send events to `app`'s broker, on the queue and with the priority of their class."""
 
     def enqueue(event: Event) -> None:
-        route = route_for(event.priority)
-        app.send_task(HANDLE_EVENT, args=[event.to_dict()], queue=str(route.queue), priority=route.celery_priority)
+        send(app, ticket(key=event.key, kind=str(event.kind), priority=str(event.priority)))
 
     return enqueue
 

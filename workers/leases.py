@@ -179,7 +179,8 @@ class MemoryLeases:
 
     def release(self, key: str, owner: str, *, keep_reply: bool = False) -> None:
         with self._lock:
-            if self._leases.get(key, ("", 0.0))[0] == owner:
+            holder = self._leases.get(key)
+            if holder is not None and holder[0] == owner:
                 del self._leases[key]
             if not keep_reply:
                 self._replies.pop(key, None)

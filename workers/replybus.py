@@ -94,10 +94,12 @@ BUS_PATIENCE = 10.0
 LOST = "The connection to LLMOS was lost while the answer streamed. It is saved: reload to see it."
 
 
-def follow(bus: ReplyBus, stream: str, *, idle_timeout: float) -> Iterator[dict[str, Any]]:
+def follow(
+    bus: ReplyBus, stream: str, *, idle_timeout: float, patience: float = BUS_PATIENCE
+) -> Iterator[dict[str, Any]]:
     """Yield a stream's items until its `done` or `error` item; give up after `idle_timeout` of silence.
 
-    If the bus itself breaks for longer than `BUS_PATIENCE`, the stream ends with an `error` item
+    If the bus itself breaks for longer than `patience`, the stream ends with an `error` item
     saying so, never a hang: the answer is still stored by the worker.
     """
     cursor = "0"
@@ -110,7 +112,7 @@ def follow(bus: ReplyBus, stream: str, *, idle_timeout: float) -> Iterator[dict[
         except redis.RedisError:
             now = time.monotonic()
             broken = broken or now
-            if now - broken > BUS_PATIENCE:
+            if now - broken > patience:
                 log.warning("reply stream %s: the bus stayed unreachable; ending the stream", stream)
                 yield {"type": "error", "text": LOST}
                 return

@@ -108,6 +108,7 @@ class Stack:
         self.worker: InProcessWorker | None = None
         self.interactive_worker: InProcessWorker | None = None
         self.sweeper: Sweeper | None = None
+        self.reconciler: Reconciler | None = None
         self.app: Celery = create_app(settings, broker_url=self.broker.url)
         # Events go through the scheduler (limits, fairness, admission) before they reach Celery.
         self.scheduler = build_scheduler(
@@ -160,7 +161,7 @@ class Stack:
                 on_finished=self.scheduler.finished,
             )
             install(self.runtime)
-            reconciler = Reconciler(
+            self.reconciler = reconciler = Reconciler(
                 scheduler=self.scheduler,
                 sessions=self.sessions,
                 leases=self.leases,

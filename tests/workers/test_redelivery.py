@@ -102,7 +102,8 @@ def test_a_second_delivery_waits_while_the_first_is_answering(clean_stack: Stack
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_answer_leaves_one_answer(pg_database: str, redis_url: str, tmp_path: Path) -> None:
-    """SIGKILL a real `llmos worker` while it streams; the next worker resumes the same answer message."""
+    """SIGKILL a real `llmos worker` while it streams; the next worker resumes the same answer message
+    within about two lease periods, with the broker's default 15-minute visibility timeout."""
     answer = " ".join(f"w{i}" for i in range(30))
     with SimulatedEngine(SimulatorConfig(inter_token=0.1, answer=lambda _m: answer)) as sim:
         env = {
@@ -111,8 +112,8 @@ def test_a_worker_killed_mid_answer_leaves_one_answer(pg_database: str, redis_ur
             "REDIS_URL": redis_url,
             "REDIS_KEY_PREFIX": f"kill-{uuid.uuid4().hex[:8]}:",
             "ENGINE_URL": sim.url,
-            "BROKER_VISIBILITY_TIMEOUT": "2",
             "EVENT_LEASE_SECONDS": "2",
+            "RECONCILE_INTERVAL": "0.5",
             "WORKER_CONCURRENCY": "1",
             "LLMOS_HOME": str(tmp_path),
             "LOG_LEVEL": "WARNING",
@@ -139,9 +140,12 @@ def test_a_worker_killed_mid_answer_leaves_one_answer(pg_database: str, redis_ur
             finally:
                 os.killpg(first.pid, signal.SIGKILL)
                 first.wait(10)
+            killed = time.monotonic()
             second = worker()
             try:
                 items = bus_items(client.bus, event.key, until="done", timeout=60)
+                # Two lease periods, plus the new worker's start and the answer's 3 s of tokens.
+                assert time.monotonic() - killed < 2 * 2 + 15
             finally:
                 os.killpg(second.pid, signal.SIGTERM)
                 second.wait(20)

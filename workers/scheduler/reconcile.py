@@ -68,8 +68,11 @@ class Reconciler:
         self._leases = leases
         self._engine = engine
         self._settings = settings
-        # One process holds every lease (the in-process broker): a lease it lacks belongs to nobody.
+        # One process holds every lease (the in-process broker): a lease it lacks belongs to nobody,
+        # and nothing accepted before this process started can be in its queues.
+        self._same_process = same_process
         self._grace = 0.0 if same_process else settings.event_lease_seconds
+        self._born = time.time()
         # Running events whose lease was missing, with when that was first seen.
         self._missing: dict[str, float] = {}
 
@@ -101,6 +104,8 @@ class Reconciler:
         for event in found:
             if event.status is Status.PENDING:
                 grace = COMMAND_GRACE if event.kind in COMMAND_KINDS else PENDING_GRACE
+                if self._same_process and event.received_at < self._born:
+                    grace = 0.0
                 if event.key not in held and now - event.received_at > grace:
                     self._requeue(event, held=False)
                     report.queued.append(event.key)
