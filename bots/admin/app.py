@@ -15,6 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
+from bots.admin.limits import BodyLimit
 from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, webchat, webhooks
 
 HERE = Path(__file__).resolve().parent
@@ -74,5 +75,6 @@ def build_app(services: Services) -> FastAPI:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.middleware("http")(_headers)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=services.settings.trusted_hosts)
+    app.add_middleware(BodyLimit, read_timeout=services.settings.body_timeout_seconds)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
