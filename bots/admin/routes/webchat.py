@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 
 from bots.admin.chatter import WEB_USER, Chatter, identify, is_open
@@ -28,7 +28,7 @@ from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers.events import Event, Kind, Platform
 from workers.intake import IntakeError, submit
 from workers.replybus import follow
-from workers.requests import parse
+from workers.requests import clean, parse
 
 router = APIRouter(tags=["web chat"], include_in_schema=False)
 
@@ -71,6 +71,12 @@ class Line(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)
     thread: str = Field(pattern=THREAD.pattern)
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        """A lone surrogate (valid JSON, not valid Unicode) becomes U+FFFD instead of refusing the line."""
+        return clean(value) if isinstance(value, str) else value
 
 
 @router.post("/chat/messages")
