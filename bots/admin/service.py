@@ -23,6 +23,7 @@ from bots.admin.health import BrokerProbe, EngineWatch
 from bots.admin.jobsink import RuntimeCheck
 from bots.admin.limits import MAX_HEADER_BYTES
 from bots.admin.metrics import Metrics
+from bots.admin.pruner import Pruner
 from bots.admin.sealing import box_for, reseal_all
 from bots.admin.settings import AdminSettings
 from engine.base import Engine
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # Connections served at once before uvicorn answers 503: a flood costs a bounded number of tasks.
 LIMIT_CONCURRENCY = 1000
 DEFAULT_HOME = Path(".llmos")
+DEFAULT_RETENTION_DAYS = 30
 
 
 class AdminService:
@@ -53,6 +55,7 @@ class AdminService:
         metrics_settle: float | None = None,
         destinations: DestinationCheck | None = None,
         home: Path = DEFAULT_HOME,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self.settings = settings
         self.box = box_for(settings.secret_key.get_secret_value() if settings.secret_key else None, home=home)
@@ -62,6 +65,7 @@ class AdminService:
         extra = {} if metrics_settle is None else {"settle": metrics_settle}
         self.metrics = Metrics(sessions=sessions, broker=self.broker, watch=self.watch, **extra)
         self.deliverer = Deliverer(sessions=sessions, settings=settings, box=self.box)
+        self.pruner = Pruner(sessions=sessions, days=retention_days)
         self.services = Services(
             settings=settings,
             sessions=sessions,
@@ -90,6 +94,7 @@ class AdminService:
             engine=stack.engine,
             destinations=RuntimeCheck(lambda: stack.runtime),
             home=stack.settings.llmos_home,
+            retention_days=stack.settings.retention_days,
             **extra,
         )
 
@@ -141,6 +146,7 @@ class AdminService:
         reseal_all(self._sessions, self.box)
         self.watch.start()
         self.deliverer.start()
+        self.pruner.start()
         log.info("admin service listening at %s", self.url)
 
     def stop(self) -> None:
@@ -150,6 +156,7 @@ class AdminService:
             self._thread.join(timeout=10)
         self.watch.stop()
         self.deliverer.stop()
+        self.pruner.stop()
         self.broker.close()
 
     def describe(self) -> str:

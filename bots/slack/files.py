@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import httpx
 
@@ -116,7 +116,8 @@ class FileReader:
 
     def _download(self, url: str, *, token: str, limit: int, name: str, html: bool) -> bytes | None:
         if not url or not self._trusted(url):
-            log.warning("file %s has no Slack download URL (%r); not fetched with the bot token", name, url[:100])
+            host = urlsplit(url).hostname if url else None
+            log.warning("file %s has no Slack download URL (host %r); not fetched with the bot token", name, host)
             return None
         try:
             with (
