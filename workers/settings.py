@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     answer_temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     answer_max_tokens: Annotated[int, Field(ge=16)] = 512
     history_messages: Annotated[int, Field(ge=0)] = 40
+    # Days LLMOS keeps processed events, finished jobs, delivery logs, notices and idle conversations.
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     # Models that are shown attached images: comma-separated names, or * for every model.
     vision_models: str = ""
 
