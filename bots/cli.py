@@ -157,8 +157,14 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
     from engine.embedded import EmbeddedEngine
 
     port = args.port or settings.embedded_engine_port or 8001
-    with EmbeddedEngine(host=args.host, port=port, context_window=settings.embedded_context_window):
-        print(f"embedded engine serving at http://{args.host}:{port}/v1 (Ctrl-C stops)")
+    with EmbeddedEngine(
+        host=args.host,
+        port=port,
+        context_window=settings.embedded_context_window,
+        parallel=settings.embedded_parallel,
+    ):
+        slots = settings.embedded_parallel
+        print(f"embedded engine serving at http://{args.host}:{port}/v1, {slots} slots (Ctrl-C stops)")
         sys.stdout.flush()
         _wait_for_signal()
     return 0

@@ -26,7 +26,7 @@ from workers.intake import Enqueue
 from workers.queues import Queue
 from workers.replybus import MemoryReplyBus, RedisReplyBus, ReplyBus
 from workers.runtime import Runtime, install
-from workers.scheduler.settings import SchedulerSettings, load_scheduler_settings
+from workers.scheduler.settings import SchedulerSettings, embedded_slots, load_scheduler_settings
 from workers.scheduler.sweeper import Sweeper
 from workers.scheduler.wiring import build_scheduler, start_sweeper
 from workers.settings import Settings, SettingsError
@@ -83,7 +83,7 @@ class Stack:
         self, settings: Settings, *, engine: Engine | None = None, scheduling: SchedulerSettings | None = None
     ) -> None:
         self.settings = settings
-        self.scheduling = scheduling or load_scheduler_settings()
+        self.scheduling = embedded_slots(settings, scheduling or load_scheduler_settings(), given=engine)
         self.database_url = settings.resolved_database_url
         self.broker = choose_broker(settings)
         self._given_engine = engine
