@@ -162,6 +162,7 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
         port=port,
         context_window=settings.embedded_context_window,
         parallel=settings.embedded_parallel,
+        model_cache=settings.embedded_model_cache,
     ):
         slots = settings.embedded_parallel
         print(f"embedded engine serving at http://{args.host}:{port}/v1, {slots} slots (Ctrl-C stops)")

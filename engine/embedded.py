@@ -38,10 +38,10 @@ class EmbeddedEngineError(RuntimeError):
     pass
 
 
-def model_path() -> Path:
+def model_path(cache: Path | None = None) -> Path:
     """The SmolLM2 GGUF, fetched into the cache on first use (engine/model_files.py)."""
     try:
-        return model_files.served_model_path()
+        return model_files.served_model_path(cache=cache)
     except model_files.ModelFileError as exc:
         raise EmbeddedEngineError(str(exc)) from None
 
@@ -65,12 +65,14 @@ class EmbeddedEngine:
         log_dir: Path | None = None,
         threads: int | None = None,
         parallel: int = DEFAULT_PARALLEL,
+        model_cache: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port()
         # Tokens one request may use; the server holds `parallel` such windows.
         self.context_window = context_window
         self.parallel = parallel
+        self.model_cache = model_cache
         self.log_dir = log_dir
         self.threads = threads or default_threads()
         self._process: subprocess.Popen[bytes] | None = None
@@ -85,7 +87,7 @@ class EmbeddedEngine:
             "-m",
             "engine.embedded_server",
             "--model",
-            str(model_path()),
+            str(model_path(self.model_cache)),
             "--alias",
             MODEL_ALIAS,
             "--host",

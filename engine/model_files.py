@@ -37,10 +37,7 @@ class ModelFileError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """`$LLMOS_MODEL_CACHE`, else `$XDG_CACHE_HOME/llmos/models`, else `~/.cache/llmos/models`."""
-    explicit = os.environ.get("LLMOS_MODEL_CACHE")
-    if explicit:
-        return Path(explicit)
+    """The default cache: `$XDG_CACHE_HOME/llmos/models`, else `~/.cache/llmos/models`."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "llmos" / "models"
 
@@ -54,12 +51,12 @@ def installed_model() -> Path | None:
     return path if path.is_file() else None
 
 
-def served_model_path(*, fetch: bool = True) -> Path:
+def served_model_path(*, cache: Path | None = None, fetch: bool = True) -> Path:
     """The Q4_0 GGUF the embedded engine serves, made from `model_path()` on first use."""
-    served = cache_dir() / SERVED_NAME
+    served = (cache or cache_dir()) / SERVED_NAME
     if served.is_file():
         return served
-    source = model_path(fetch=fetch)
+    source = model_path(cache=cache, fetch=fetch)
     from engine.requantize import requantize  # needs numpy and gguf: the embedded extra
 
     log.info("converting %s to Q4_0 for batched decoding (once)", source.name)
@@ -73,12 +70,12 @@ def served_model_path(*, fetch: bool = True) -> Path:
     return served
 
 
-def model_path(*, fetch: bool = True) -> Path:
+def model_path(*, cache: Path | None = None, fetch: bool = True) -> Path:
     """The original Q4_1 GGUF's path: installed, cached, or (with `fetch`) fetched into the cache now."""
     found = installed_model()
     if found is not None:
         return found
-    cached = cache_dir() / GGUF_NAME
+    cached = (cache or cache_dir()) / GGUF_NAME
     if cached.is_file():
         return cached
     if not fetch:

@@ -33,6 +33,7 @@ def open_engine(settings: Settings, resources: ExitStack) -> tuple[Engine, str]:
         port=s.embedded_engine_port,
         context_window=s.embedded_context_window,
         parallel=s.embedded_parallel,
+        model_cache=s.embedded_model_cache,
         log_dir=s.llmos_home / "logs",
     )
     resources.enter_context(embedded)

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Requests the embedded engine decodes together; the scheduler admits exactly this many, keeping
     # SCHED_RESERVED_SLOTS of them for interactive work.
     embedded_parallel: Annotated[int, Field(ge=2, le=64)] = 4
+    # Where the embedded model file is kept once fetched (default: ~/.cache/llmos/models).
+    embedded_model_cache: Path | None = None
 
     # Kept short on purpose: small models answer worse under long instructions.
     system_prompt: str = "You are a helpful assistant."

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gguf
 import httpx
 import pytest
 
@@ -78,12 +79,26 @@ def embedded_metrics(url: str) -> str:
 
 
 def test_a_cached_model_file_is_used_without_fetching(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LLMOS_MODEL_CACHE", str(tmp_path))
     monkeypatch.setattr(model_files, "installed_model", lambda: None)
     with pytest.raises(model_files.ModelFileError, match="not in"):
-        model_files.model_path(fetch=False)
+        model_files.model_path(cache=tmp_path, fetch=False)
     (tmp_path / model_files.GGUF_NAME).write_bytes(b"GGUF")
-    assert model_files.model_path(fetch=False) == tmp_path / model_files.GGUF_NAME
+    assert model_files.model_path(cache=tmp_path, fetch=False) == tmp_path / model_files.GGUF_NAME
+    (tmp_path / model_files.SERVED_NAME).write_bytes(b"GGUF")
+    assert model_files.served_model_path(cache=tmp_path, fetch=False) == tmp_path / model_files.SERVED_NAME
+
+
+def test_the_served_copy_is_q4_0_and_keeps_the_tokenizer(tmp_path: Path) -> None:
+    source = model_files.model_path()
+    (tmp_path / model_files.GGUF_NAME).symlink_to(source)
+    served = model_files.served_model_path(cache=tmp_path, fetch=False)
+    assert served.parent == tmp_path and served.stat().st_size < source.stat().st_size
+    original, copy = gguf.GGUFReader(source), gguf.GGUFReader(served)
+    kinds = {t.tensor_type.name for t in copy.tensors}
+    assert "Q4_1" not in kinds and "Q4_0" in kinds
+    assert [t.name for t in copy.tensors] == [t.name for t in original.tensors]
+    template = "tokenizer.chat_template"
+    assert copy.fields[template].contents() == original.fields[template].contents()
 
 
 def test_a_failed_fetch_says_what_went_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
