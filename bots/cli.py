@@ -171,6 +171,12 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(settings: Settings, _args: argparse.Namespace) -> int:
+    from bots.doctor.command import main as doctor
+
+    return doctor(settings)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="llmos", description="LLMOS, a self-hosted LLM assistant.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -207,6 +213,9 @@ def parser() -> argparse.ArgumentParser:
     engine.add_argument("--host", default="127.0.0.1")
     engine.add_argument("--port", type=int, default=0)
     engine.set_defaults(func=cmd_engine)
+    sub.add_parser(
+        "doctor", help="check the configuration and every service, and say how to fix problems"
+    ).set_defaults(func=cmd_doctor)
     return top
 
 
