@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     # Redis redelivers a message not acknowledged after this many seconds (a killed worker).
     broker_visibility_timeout: Annotated[int, Field(ge=1)] = 900
 
+    # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default
+    # because every task then writes several extra broker messages.
+    celery_task_events: bool = False
+
     log_level: str = "INFO"
 
     @field_validator("engine_api_key", "engine_cache_salt_key")
