@@ -39,6 +39,8 @@ class AdminSettings(BaseSettings):
     engine_check_seconds: Annotated[float, Field(gt=0)] = 15.0
     # Time a web chat waits on the answer stream before giving up.
     chat_reply_timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
+    # A keep-alive comment on a web chat stream this often while nothing else is sent.
+    chat_ping_seconds: Annotated[float, Field(gt=0)] = 15.0
 
     @property
     def on_loopback(self) -> bool:
