@@ -49,7 +49,8 @@ def celery_config(settings: Settings, *, broker_url: str) -> dict[str, Any]:
         # make a redelivered message harmless, and a cancelled thread would leave its answer half-shown.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": False,
+        "worker_send_task_events": settings.celery_task_events,
+        "task_send_sent_event": settings.celery_task_events,
     }
 
 

@@ -50,7 +50,13 @@ class Settings(BaseSettings):
     engine_retry_backoff: Annotated[float, Field(ge=0)] = 0.5
 
     embedded_engine_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # Tokens one request may use with the embedded engine (it holds one such window per slot).
     embedded_context_window: Annotated[int, Field(ge=512)] = 4096
+    # Requests the embedded engine decodes together; the scheduler admits exactly this many, keeping
+    # SCHED_RESERVED_SLOTS of them for interactive work.
+    embedded_parallel: Annotated[int, Field(ge=2, le=64)] = 4
+    # Where the embedded model file is kept once fetched (default: ~/.cache/llmos/models).
+    embedded_model_cache: Path | None = None
 
     # Kept short on purpose: small models answer worse under long instructions.
     system_prompt: str = "You are a helpful assistant."
@@ -77,6 +83,10 @@ class Settings(BaseSettings):
     # Redis redelivers a message not acknowledged after this many seconds (a killed worker); the
     # reconciler takes a dead worker's event over long before this.
     broker_visibility_timeout: Annotated[int, Field(ge=1)] = 900
+
+    # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default
+    # because every task then writes several extra broker messages.
+    celery_task_events: bool = False
 
     log_level: str = "INFO"
 
@@ -118,6 +128,10 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
         return value
+
+    @property
+    def uses_embedded_engine(self) -> bool:
+        return not (self.engine_url or self.engine_endpoints)
 
     @property
     def resolved_database_url(self) -> str:
