@@ -1,18 +1,23 @@
-"""The surfaces `llmos run` can start, each only when its credentials are configured.
+"""Surfaces: what receives messages and hands them to `workers.intake.submit`, and shows the answers.
 
-A surface is anything that receives messages and hands them to `workers.intake.submit`: the Slack
-app, the Discord bot, the admin HTTP service. Each module exposes a factory that returns None when
-its configuration is absent, so `llmos run` starts exactly what the environment asks for.
+A surface is one object built at the entry point from its own settings (the Slack app, the Discord
+bot, the admin service). It gives the workers its `Outlet` (its reply sinks, `outlets`), and it
+serves its platform when started (`start`). `llmos run` and `llmos worker` build every surface the
+environment configures and hand them all to the stack (so a worker can answer every platform, an admin
+job's destination included); `llmos slack`, `llmos discord` and `llmos admin` start only their own.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from bots.admin import surface as admin
+from bots.discord import surface as discord
+from bots.slack import surface as slack
+from workers.sinks import Outlet, SinkContext
 from workers.stack import Stack
 
 log = logging.getLogger(__name__)
@@ -21,7 +26,16 @@ log = logging.getLogger(__name__)
 class Surface(Protocol):
     name: str
 
-    def start(self) -> None:
+    @property
+    def listens(self) -> bool:
+        """Whether this process has something to start for it (False: its workers only answer for it)."""
+        ...
+
+    def outlets(self, context: SinkContext) -> Sequence[Outlet]:
+        """The reply sinks this surface's platform needs in a worker, built from the surface's settings."""
+        ...
+
+    def start(self, stack: Stack) -> None:
         """Start serving in the background (a thread or a server); return once it accepts work."""
         ...
 
@@ -32,30 +46,30 @@ class Surface(Protocol):
         ...
 
 
-SurfaceFactory = Callable[[Stack], Surface | None]
-
-# Import paths, so `llmos run` imports only the SDKs of the surfaces it starts.
-FACTORIES: list[str] = [
-    "bots.admin.surface:admin_surface",
-    "bots.slack.surface:slack_surface",
-    "bots.discord.surface:surface",
-]
+def from_environment() -> list[Surface]:
+    """Every surface whose settings are present, each read once, here at the entry point."""
+    found: list[Surface | None] = [admin.from_environment(), slack.from_environment(), discord.from_environment()]
+    return [surface for surface in found if surface is not None]
 
 
-def configured(stack: Stack) -> list[Surface]:
-    surfaces = []
-    for path in FACTORIES:
-        module, _, name = path.partition(":")
-        factory: SurfaceFactory = getattr(importlib.import_module(module), name)
-        surface = factory(stack)
-        if surface is not None:
-            surfaces.append(surface)
-    return surfaces
+def named(surfaces: Sequence[Surface], name: str) -> Surface | None:
+    return next((surface for surface in surfaces if surface.name == name), None)
+
+
+def start_all(stack: Stack, surfaces: Sequence[Surface]) -> list[Surface]:
+    """Start the surfaces that listen here; each stops when the stack closes."""
+    started = []
+    for surface in surfaces:
+        if surface.listens:
+            surface.start(stack)
+            stack.on_close(surface.stop)
+            started.append(surface)
+    return started
 
 
 def serve(stack: Stack, surface: Surface, *, title: str, wait: Callable[[], None]) -> None:
     """Run one surface in the foreground: start it, say what runs where, and stop it when `wait` returns."""
-    surface.start()
+    surface.start(stack)
     stack.on_close(surface.stop)
     print(f"{title} is running (Ctrl-C stops).")
     for line in [*stack.describe(), f"surface:  {surface.describe()}"]:

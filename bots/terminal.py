@@ -9,8 +9,9 @@ from typing import TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bots.core.handover import Turned, hand_over
 from workers.events import Event, Platform
-from workers.intake import Enqueue, IntakeError, submit
+from workers.intake import Enqueue
 from workers.replybus import ReplyBus, follow
 from workers.requests import parse
 
@@ -63,13 +64,12 @@ class TerminalChat:
         if not line.strip():
             return 0
         event = self.event_for(line)
-        try:
-            submitted = submit(event, sessions=self._sessions, enqueue=self._enqueue)
-        except IntakeError as exc:
-            print(f"llmos: {exc}", file=self._err)
+        handed = hand_over(event, sessions=self._sessions, enqueue=self._enqueue)
+        if handed.turned is Turned.UNAVAILABLE:
+            print(f"llmos: {handed.message}", file=self._err)
             return 1
-        if submitted.refused:
-            print(submitted.refused, file=self._err)
+        if handed.turned is Turned.REFUSED:
+            print(handed.message, file=self._err)
             return 1
         shown = False
         try:

@@ -116,7 +116,7 @@ def process(event: Event, runtime: Runtime) -> Outcome:
             return Outcome.DUPLICATE
         raise Busy(claim.retry_in)
     lease = Lease(runtime, event.key, owner)
-    sink = runtime.sinks.for_event(event, runtime)
+    sink = runtime.sinks.for_event(event)
     try:
         if claim.status is Status.ANSWERED and _redeliver(event, runtime, sink, lease, claim.reply_ref):
             return Outcome.ANSWERED

@@ -10,13 +10,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import redis
-
-if TYPE_CHECKING:
-    from workers.events import Event
-    from workers.runtime import Runtime
 
 STREAM_TTL_SECONDS = 3600
 STREAM_MAX_ITEMS = 20_000
@@ -127,7 +123,3 @@ class BusSink:
 
     def fail(self, message: str) -> None:
         self._bus.publish(self._stream, {"type": "error", "text": message})
-
-
-def bus_sink(event: Event, runtime: Runtime) -> BusSink:
-    return BusSink(runtime.bus, event.key)

@@ -8,8 +8,8 @@ from typing import Any
 from celery import Task, shared_task
 
 from workers import pipeline
+from workers import runtime as runtimes
 from workers.events import Event
-from workers.runtime import current
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ HANDLE_EVENT = "llmos.handle_event"
 @shared_task(bind=True, name=HANDLE_EVENT, acks_late=True, reject_on_worker_lost=True, max_retries=200)
 def handle_event(self: Task, payload: dict[str, Any]) -> str:
     event = Event.from_dict(payload)
-    runtime = current()
+    runtime = runtimes.of(self.app)
     try:
         outcome = pipeline.process(event, runtime)
     except pipeline.Busy as busy:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings import SettingsError
+from workers.settings import SettingsError, build_settings
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -64,11 +64,7 @@ class AdminSettings(BaseSettings):
 
 def load_admin_settings(**overrides: object) -> AdminSettings:
     """AdminSettings from the environment, with errors that name the `ADMIN_*` variable."""
-    try:
-        settings = AdminSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = [f"ADMIN_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
-        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    settings = build_settings(AdminSettings, overrides)
     if settings.open_chat.lower() not in {"auto", "1", "true", "yes", "on", "0", "false", "no", "off"}:
         raise SettingsError("ADMIN_OPEN_CHAT: must be auto, true or false")
     return settings

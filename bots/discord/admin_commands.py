@@ -9,11 +9,12 @@ from typing import Any
 
 import discord
 
-from bots.discord import admin
+from bots.core import admin
 from bots.discord.commands import flatten
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from db.access import Subject
+from workers.events import Platform
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,11 @@ def _channel(interaction: discord.Interaction, options: Mapping[str, Any], data:
     if isinstance(channel, discord.Thread):
         return str(channel.parent_id), str(getattr(channel.parent, "name", "") or "")
     return str(interaction.channel_id), str(getattr(channel, "name", "") or "")
+
+
+def label(kind: Subject, subject: str) -> str:
+    """How Discord writes a member, role or channel in a message."""
+    return {Subject.USER: f"<@{subject}>", Subject.ROLE: f"<@&{subject}>", Subject.CHANNEL: f"<#{subject}>"}[kind]
 
 
 def _subject(options: Mapping[str, Any]) -> tuple[Subject, str] | None:
@@ -54,7 +60,11 @@ async def run_admin(
         await responder.send("Only members with the Manage Server permission can change the assistant's settings.")
         return
     path, options = flatten(data)
-    guild = admin.Guild(id=str(interaction.guild_id), name=interaction.guild.name if interaction.guild else "")
+    guild = admin.Tenancy(
+        platform=str(Platform.DISCORD),
+        id=str(interaction.guild_id),
+        name=interaction.guild.name if interaction.guild else "",
+    )
     sessions = store.sessions
     text: str
     if path and path[0] == "prompt":
@@ -63,24 +73,27 @@ async def run_admin(
         text = await asyncio.to_thread(
             admin.channel_prompt,
             sessions,
-            guild=guild,
+            tenancy=guild,
             channel=channel,
             channel_name=name,
+            where=label(Subject.CHANNEL, channel),
             text=str(options["text"]) if action == "set" else None,
             clear=action == "clear",
         )
     elif path[:2] == ("access", "list"):
-        text = await asyncio.to_thread(admin.list_access, sessions, guild=guild)
+        text = await asyncio.to_thread(admin.list_access, sessions, tenancy=guild, label=label)
     elif path and path[0] == "access":
         subject = _subject(options)
         if subject is None:
             text = "Name exactly one member, role or channel."
         else:
+            change = admin.Change(path[1])
             text = await asyncio.to_thread(
-                admin.change_access, sessions, guild=guild, action=path[1], subject_type=subject[0], subject=subject[1]
+                admin.change_access, sessions, tenancy=guild, change=change, named=[subject], label=label
             )
     elif path == ("ratelimit",):
-        text = await asyncio.to_thread(admin.rate_limit, sessions, guild=guild, per_minute=int(options["per_minute"]))
+        per_minute = int(options["per_minute"])
+        text = await asyncio.to_thread(admin.rate_limit, sessions, tenancy=guild, per_minute=per_minute)
     elif path == ("sync",):
         count = await sync()
         text = f"Registered {count} commands with Discord."

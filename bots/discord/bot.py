@@ -14,6 +14,7 @@ import discord
 from bots.discord import endpoints
 from bots.discord.chains import ChainIndex
 from bots.discord.commands import definitions
+from bots.discord.endpoint import InteractionsEndpoint
 from bots.discord.interactions import InteractionHandler
 from bots.discord.messages import MessageHandler
 from bots.discord.places import ChannelCache
@@ -56,7 +57,7 @@ class LLMOSBot(discord.Client):
         self.ready = ready or threading.Event()
         self.syncs = 0
         self._register = register_commands and settings.sync_commands
-        self.endpoint: Any = None
+        self.endpoint: InteractionsEndpoint | None = None
         channels = ChannelCache()
         self.messages = MessageHandler(
             client=self, store=store, settings=settings, me=self._me, chains=ChainIndex(), channels=channels
@@ -77,9 +78,9 @@ class LLMOSBot(discord.Client):
         if self._register:
             await self.sync_commands()
         if self.settings.interactions_enabled:
-            from bots.discord.endpoint import InteractionsEndpoint
-
-            self.endpoint = InteractionsEndpoint(bot=self, settings=self.settings)
+            self.endpoint = InteractionsEndpoint(
+                state=self._connection, handle=self.interactions.handle, settings=self.settings
+            )
             await self.endpoint.start()
 
     async def sync_commands(self) -> int:

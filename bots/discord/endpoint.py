@@ -11,17 +11,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import discord
 from aiohttp import web
+from discord.state import ConnectionState
 
 from bots.discord.responder import HttpResponder
 from bots.discord.settings import DiscordSettings
 from bots.discord.signature import Verifier
-
-if TYPE_CHECKING:
-    from bots.discord.bot import LLMOSBot
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +30,15 @@ PING, PONG = 1, 1
 FIRST_ANSWER_WITHIN = 2.0
 MAX_BODY = 1_000_000
 
+# The bot's interaction handler: the same one the gateway's interactions go to.
+Handle = Callable[[discord.Interaction, HttpResponder], Coroutine[Any, Any, None]]
+
 
 class InteractionsEndpoint:
-    def __init__(self, *, bot: LLMOSBot, settings: DiscordSettings) -> None:
+    def __init__(self, *, state: ConnectionState[Any], handle: Handle, settings: DiscordSettings) -> None:
         assert settings.public_key is not None
-        self._bot = bot
+        self._state = state
+        self._handle_interaction = handle
         self._verifier = Verifier(public_key=settings.public_key, max_age=settings.interactions_max_age)
         self._host = settings.interactions_host
         self._port = settings.interactions_port or 0
@@ -81,7 +84,7 @@ class InteractionsEndpoint:
         if kind == PING:
             return web.json_response({"type": PONG})
         try:
-            interaction: discord.Interaction = discord.Interaction(data=payload, state=self._bot._connection)  # type: ignore[arg-type]
+            interaction: discord.Interaction = discord.Interaction(data=payload, state=self._state)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError) as exc:
             log.warning("malformed interaction payload: %s", exc)
             return web.json_response({"error": "malformed interaction"}, status=400)
@@ -89,7 +92,7 @@ class InteractionsEndpoint:
 
     async def _answer(self, request: web.Request, interaction: discord.Interaction) -> web.StreamResponse:
         responder = HttpResponder(interaction)
-        task = asyncio.create_task(self._bot.interactions.handle(interaction, responder))
+        task = asyncio.create_task(self._handle_interaction(interaction, responder))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         try:

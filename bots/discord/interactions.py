@@ -18,10 +18,10 @@ import discord
 from bots.discord import commands
 from bots.discord.admin_commands import run_admin
 from bots.discord.places import ChannelCache, Place, locate, role_ids
+from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
-from workers.intake import IntakeError
 
 log = logging.getLogger(__name__)
 
@@ -170,18 +170,14 @@ class InteractionHandler:
             user_name=user.display_name,
             tenant_name=place.tenant_name,
             channel_name=place.channel_name,
-            ref={
-                "mode": "interaction",
-                "application_id": str(interaction.application_id),
-                "token": interaction.token,
-                "channel_id": str(place.post_to),
-                "ephemeral": kind in PRIVATE,
-            },
+            ref=DiscordRef(
+                mode=ReplyMode.INTERACTION,
+                application_id=str(interaction.application_id),
+                token=interaction.token,
+                channel_id=str(place.post_to),
+                ephemeral=kind in PRIVATE,
+            ).to_dict(),
         )
-        try:
-            submitted = await asyncio.to_thread(self.store.submit, event)
-        except IntakeError as exc:
-            await responder.send(str(exc))
-            return
-        if submitted.refused:
-            await responder.send(submitted.refused)
+        handed = await asyncio.to_thread(self.store.submit, event)
+        if handed.turned is not None:
+            await responder.send(handed.message)

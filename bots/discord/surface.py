@@ -9,30 +9,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import discord
 
-from bots.discord import endpoints, rest
+from bots.discord import endpoints
 from bots.discord.bot import LLMOSBot
 from bots.discord.settings import DiscordSettings, load_discord_settings
+from bots.discord.sink import DiscordReplies
 from bots.discord.store import Store
 from workers.settings import SettingsError
-
-if TYPE_CHECKING:
-    from workers.stack import Stack
+from workers.sinks import Outlet, SinkContext
+from workers.stack import Stack
 
 log = logging.getLogger(__name__)
 
 
 class DiscordSurface:
     name = "discord"
+    listens = True
 
-    def __init__(self, *, settings: DiscordSettings, store: Store, bot_options: Mapping[str, Any] | None = None):
+    def __init__(self, *, settings: DiscordSettings, bot_options: Mapping[str, Any] | None = None) -> None:
         self._settings = settings
         self._token = settings.require_token()
-        self._store = store
+        self._store: Store | None = None
         self._options = dict(bot_options or {})
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -42,7 +43,12 @@ class DiscordSurface:
         self.bot: LLMOSBot | None = None
         self.message_content = settings.message_content
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    def outlets(self, context: SinkContext) -> Sequence[Outlet]:
+        """The workers answer Discord over its REST API, with this surface's settings."""
+        return [DiscordReplies(settings=self._settings, bus=context.bus).outlet()]
+
+    def start(self, stack: Stack, *, timeout: float = 60.0) -> None:
+        self._store = Store(sessions=stack.sessions, enqueue=stack.enqueue)
         endpoints.use(api_url=self._settings.api_url, gateway_url=self._settings.gateway_url)
         self._thread = threading.Thread(target=self._run, name="discord-bot", daemon=True)
         self._thread.start()
@@ -65,6 +71,7 @@ class DiscordSurface:
 
     async def _main(self) -> None:
         registered = False
+        assert self._store is not None, "start() sets the store"
         while not self._stopping:
             bot = LLMOSBot(
                 settings=self._settings,
@@ -109,10 +116,9 @@ class DiscordSurface:
         return f"Discord bot {user} on the gateway: {mode}{extra}"
 
 
-def surface(stack: Stack) -> DiscordSurface | None:
-    """`llmos run` starts the bot when DISCORD_TOKEN is set."""
+def from_environment() -> DiscordSurface | None:
+    """The bot, when DISCORD_TOKEN is set (read here, once, at the entry point)."""
     settings = load_discord_settings()
     if settings.token is None:
         return None
-    rest.configure(settings)
-    return DiscordSurface(settings=settings, store=Store(sessions=stack.sessions, enqueue=stack.enqueue))
+    return DiscordSurface(settings=settings)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from sqlalchemy import select, update
 
 from db.events import Status
 from db.models import ProcessedEvent
+from workers import runtime as runtimes
 from workers.events import Event
-from workers.runtime import Runtime, current
+from workers.runtime import Runtime
 from workers.sinks import StatusSink
 
 log = logging.getLogger(__name__)
@@ -25,9 +26,9 @@ log = logging.getLogger(__name__)
 TELL_QUEUED = "llmos.tell_queued"
 
 
-@shared_task(name=TELL_QUEUED, ignore_result=True)  # type: ignore[untyped-decorator]
-def tell_queued(payload: dict[str, Any], text: str) -> bool:
-    return tell(Event.from_dict(payload), text, current())
+@shared_task(bind=True, name=TELL_QUEUED, ignore_result=True)  # type: ignore[untyped-decorator]
+def tell_queued(self: Task, payload: dict[str, Any], text: str) -> bool:
+    return tell(Event.from_dict(payload), text, runtimes.of(self.app))
 
 
 def tell(event: Event, text: str, runtime: Runtime) -> bool:
@@ -39,7 +40,7 @@ def tell(event: Event, text: str, runtime: Runtime) -> bool:
         session.rollback()
     if row is None or row.status != Status.PENDING or row.reply_ref:
         return False
-    sink = runtime.sinks.for_event(event, runtime)
+    sink = runtime.sinks.for_event(event)
     ref = sink.start(resume_ref=None)
     if isinstance(sink, StatusSink):
         sink.status(text)

@@ -23,9 +23,9 @@ from sqlalchemy import select
 from bots.admin import keys
 from bots.admin.deps import COOKIE, Services, Svc
 from bots.admin.routes.dashboard import render
+from bots.core.handover import HTTP_STATUS, hand_over
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers.events import Event, Kind, Platform
-from workers.intake import IntakeError, submit
 from workers.replybus import follow
 from workers.requests import parse
 
@@ -98,12 +98,9 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
         tenant_name="this machine",
         channel_name="web chat",
     )
-    try:
-        submitted = submit(event, sessions=svc.sessions, enqueue=svc.enqueue)
-    except IntakeError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-    if submitted.refused:
-        return JSONResponse({"detail": submitted.refused}, status_code=403)
+    handed = hand_over(event, sessions=svc.sessions, enqueue=svc.enqueue)
+    if handed.turned is not None:
+        return JSONResponse({"detail": handed.message}, status_code=HTTP_STATUS[handed.turned])
     return JSONResponse({"key": event.key, "stream": f"/chat/stream?key={event.key}"}, status_code=202)
 
 
