@@ -10,15 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import access, conversations, events
 from db.events import Status
 from workers.events import Event
 from workers.places import place_of
-from workers.queues import route_for
-from workers.tasks import HANDLE_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +50,6 @@ class Gate(Protocol):
     surface that submits through the stack has them without passing anything more."""
 
     def check(self, session: Session, *, event: Event, tenant_id: int, user_id: int) -> Limited | None: ...
-
-
-def celery_enqueue(app: Celery) -> Enqueue:
-    """Send events to `app`'s broker, on the queue and with the priority of their class."""
-
-    def enqueue(event: Event) -> None:
-        route = route_for(event.priority)
-        app.send_task(HANDLE_EVENT, args=[event.to_dict()], queue=str(route.queue), priority=route.celery_priority)
-
-    return enqueue
 
 
 def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:

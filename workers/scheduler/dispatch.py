@@ -139,9 +139,6 @@ class Scheduler:
 
     # -- waits -------------------------------------------------------------------------------
 
-    def expected_waits(self) -> dict[PriorityClass, float]:
-        return estimate.class_waits(self.store.stats(now=time.time()), default_slots=self.default_slots)
-
     def _tell_wait(self, item: Waiting, *, ahead: int, now: float) -> None:
         stats = self.store.stats(now=now)
         wait = estimate.expected_wait(stats, priority=item.priority, ahead=ahead, default_slots=self.default_slots)
