@@ -17,6 +17,7 @@ from typing import Protocol
 from bots.admin import surface as admin
 from bots.discord import surface as discord
 from bots.slack import surface as slack
+from workers import plugins
 from workers.sinks import Outlet, SinkContext
 from workers.stack import Stack
 
@@ -46,10 +47,58 @@ class Surface(Protocol):
         ...
 
 
+SURFACE_PARTS = ("name", "listens", "outlets", "start", "stop", "describe")
+
+
 def from_environment() -> list[Surface]:
-    """Every surface whose settings are present, each read once, here at the entry point."""
+    """Every surface whose settings are present, each read once, here at the entry point: the built-in
+    ones, then those of installed plugins (`llmos.surfaces`)."""
     found: list[Surface | None] = [admin.from_environment(), slack.from_environment(), discord.from_environment()]
+    found += [surface for surface, _problem in plugged()]
     return [surface for surface in found if surface is not None]
+
+
+def plugged() -> list[tuple[Surface | None, plugins.Found]]:
+    """Each plugin surface's entry, with the surface its factory built (None: not configured, or broken,
+    as its `problem` says). A broken plugin is logged and skipped, never fatal."""
+    built: list[tuple[Surface | None, plugins.Found]] = []
+    for entry in plugins.entries(plugins.SURFACES_GROUP):
+        surface, problem = None, entry.problem
+        if not problem:
+            try:
+                surface, problem = _build(entry.loaded)
+            except Exception as exc:  # a third-party factory: whatever it raises, LLMOS carries on
+                problem = f"its factory failed: {type(exc).__name__}: {exc}"
+        if problem:
+            log.warning("plugin surface %r from %s skipped: %s", entry.name, entry.package, problem)
+        built.append((surface, entry.failed(problem) if problem else entry))
+    return built
+
+
+def _build(factory: object) -> tuple[Surface | None, str]:
+    if not callable(factory):
+        return None, f"is a {type(factory).__name__}, not a factory"
+    surface = factory()
+    if surface is None:
+        return None, ""
+    missing = [part for part in SURFACE_PARTS if not hasattr(surface, part)]
+    if missing:
+        return None, f"its surface lacks {', '.join(missing)}"
+    return surface, ""
+
+
+def report() -> list[str]:
+    """`llmos plugins`: one line per installed plugin, with its package and its state."""
+    lines = []
+    for entry in plugins.skills()[1]:
+        lines.append(_line("skill", entry, "ok"))
+    for surface, entry in plugged():
+        lines.append(_line("surface", entry, "ok" if surface is not None else "not configured"))
+    return lines or ["no plugins installed (entry point groups llmos.skills and llmos.surfaces)"]
+
+
+def _line(kind: str, entry: plugins.Found, fine: str) -> str:
+    return f"{kind:8} {entry.name:20} {entry.package:30} {entry.problem or fine}"
 
 
 def named(surfaces: Sequence[Surface], name: str) -> Surface | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import sys
 import uuid
+from collections.abc import Collection
 from typing import TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +32,7 @@ class TerminalChat:
         out: TextIO = sys.stdout,
         err: TextIO = sys.stderr,
         reply_timeout: float = 300.0,
+        skills: Collection[str] = (),
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -40,9 +42,11 @@ class TerminalChat:
         self._out = out
         self._err = err
         self._timeout = reply_timeout
+        # The plugin skills' names, so `/name …` reaches them.
+        self._skills = skills
 
     def event_for(self, line: str) -> Event:
-        request = parse(line)
+        request = parse(line, skills=self._skills)
         return Event(
             platform=Platform.TERMINAL,
             tenant=TENANT,

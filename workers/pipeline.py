@@ -30,7 +30,7 @@ from workers.places import place_of
 from workers.queues import route_for
 from workers.runtime import Runtime
 from workers.sinks import ReplySink
-from workers.skills import SKILLS, Skill, skill_for
+from workers.skills import SKILLS, Skill
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def process(event: Event, runtime: Runtime) -> Outcome:
     try:
         if claim.status is Status.ANSWERED and _redeliver(event, runtime, sink, lease, claim.reply_ref):
             return Outcome.ANSWERED
-        if event.kind in commands.COMMANDS:
+        if event.kind in commands.COMMANDS or runtime.skills.for_event(event) is None:
             return _command(event, runtime, sink, lease, claim.reply_ref)
         return _answer(event, runtime, sink, lease, claim.reply_ref)
     except LeaseLost:
@@ -164,7 +164,9 @@ def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resu
         models = runtime.engine.health().models
     with runtime.sessions.begin() as session:
         place = place_of(session, event)
-        text = commands.run(session, kind=event.kind, place=place, args=event.args, models=models)
+        text = commands.run(
+            session, kind=event.kind, place=place, args=event.args, models=models, skills=runtime.skills
+        )
         if event.kind is Kind.FORGET:
             # Nothing of the person is kept, not even this exchange.
             if not events.finish(session, key=event.key, owner=lease.owner, status=Status.ANSWERED):
@@ -219,7 +221,7 @@ def _answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resum
     ref = sink.start(resume_ref=resume)
     if ref != resume:
         lease.remember_reply(ref)
-    skill = skill_for(event.kind) or SKILLS[Kind.ASK]
+    skill = runtime.skills.for_event(event) or SKILLS[Kind.ASK]
     ctx = _context(event, runtime, skill)
     model = ctx.prefs.get("model") or engine.default_model
     max_tokens = commands.LENGTHS.get(ctx.prefs.get("length", ""), skill.max_tokens or settings.answer_max_tokens)

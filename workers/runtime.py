@@ -20,6 +20,7 @@ from workers.events import Event
 from workers.replybus import ReplyBus
 from workers.settings import Settings
 from workers.sinks import SinkRegistry
+from workers.skills import SkillBook
 
 ATTRIBUTE = "llmos_runtime"
 
@@ -31,6 +32,8 @@ class Runtime:
     engine: Engine
     bus: ReplyBus
     sinks: SinkRegistry
+    # The built-in skills and the installed plugins' ones.
+    skills: SkillBook = field(default_factory=SkillBook)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     # Told when a task is done with an event (with the outcome): the scheduler frees its engine slot.
     on_finished: Callable[[Event, str], None] | None = None

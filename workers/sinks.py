@@ -71,6 +71,12 @@ class Outlet:
     channel_ref: ChannelRef | None = None
     # Called once when the stack closes (a logged-in REST client to log out, ...).
     close: Callable[[], None] | None = None
+    # A plugin surface's name, with platform PLUGIN (its events carry it as `ref["surface"]`).
+    surface: str = ""
+
+    @property
+    def key(self) -> tuple[Platform, str]:
+        return self.platform, self.surface
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +105,15 @@ class SinkRegistry:
 
     def __init__(self, *, bus: ReplyBus) -> None:
         self._lock = threading.Lock()
-        self._outlets: dict[Platform, Outlet] = {}
+        self._outlets: dict[tuple[Platform, str], Outlet] = {}
         for platform in (Platform.TERMINAL, Platform.WEB):
             self.add(Outlet(platform, lambda event: BusSink(bus, event.key)))
 
     def add(self, outlet: Outlet) -> Outlet | None:
         """Serve `outlet.platform` through `outlet`; the outlet it replaces (returned) is closed."""
         with self._lock:
-            previous = self._outlets.get(outlet.platform)
-            self._outlets[outlet.platform] = outlet
+            previous = self._outlets.get(outlet.key)
+            self._outlets[outlet.key] = outlet
         if previous is not None and previous is not outlet:
             _close(previous)
         return previous
@@ -116,22 +122,23 @@ class SinkRegistry:
         for outlet in outlets:
             self.add(outlet)
 
-    def remove(self, platform: Platform) -> None:
+    def remove(self, platform: Platform, surface: str = "") -> None:
         with self._lock:
-            self._outlets.pop(platform, None)
+            self._outlets.pop((platform, surface), None)
 
-    def outlet(self, platform: Platform) -> Outlet:
+    def outlet(self, platform: Platform, surface: str = "") -> Outlet:
         with self._lock:
-            found = self._outlets.get(platform)
+            found = self._outlets.get((platform, surface))
         if found is None:
+            shown = f"{platform}:{surface}" if surface else str(platform)
             raise UnknownPlatform(
-                f"no reply sink for platform {str(platform)!r}: this worker was not given that surface "
-                "(configure it where the worker starts)"
+                f"no reply sink for {shown!r}: this worker was not given that surface "
+                "(configure it, or install its plugin, where the worker starts)"
             )
         return found
 
     def for_event(self, event: Event) -> ReplySink:
-        return self.outlet(event.platform).sink(event)
+        return self.outlet(event.platform, event.surface).sink(event)
 
     def close(self) -> None:
         with self._lock:

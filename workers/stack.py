@@ -32,6 +32,7 @@ from workers.scheduler.sweeper import Sweeper
 from workers.scheduler.wiring import build_scheduler, start_sweeper
 from workers.settings import Settings, SettingsError
 from workers.sinks import OutletSource, SinkContext, SinkRegistry
+from workers.skills import SkillBook
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,12 @@ class Stack:
         engine: Engine | None = None,
         scheduling: SchedulerSettings | None = None,
         surfaces: Sequence[OutletSource] = (),
+        skills: SkillBook | None = None,
     ) -> None:
         self.settings = settings
         # The surfaces this process serves or answers for; their outlets are this worker's reply sinks.
         self.surfaces: list[OutletSource] = list(surfaces)
+        self.skills = skills or SkillBook()
         self.scheduling = scheduling or load_scheduler_settings()
         self.database_url = settings.resolved_database_url
         self.broker = choose_broker(settings)
@@ -170,6 +173,7 @@ class Stack:
                 engine=self.start_engine(),
                 bus=self.bus,
                 sinks=self.sinks,
+                skills=self.skills,
                 on_finished=self.scheduler.finished,
             )
             runtimes.attach(self.app, self.runtime)

@@ -13,6 +13,7 @@ from bots.admin import keys
 from db import directory, migrate
 from db.models import Tenant
 from db.session import make_engine, make_sessionmaker
+from workers import plugins
 from workers.settings import Settings, SettingsError
 from workers.stack import Stack
 
@@ -21,7 +22,7 @@ def serve(settings: Settings, *, wait: Callable[[], None]) -> int:
     built = surfaces.from_environment()
     surface = surfaces.named(built, "admin")
     assert surface is not None, "the admin surface is always built"
-    with Stack(settings, surfaces=built) as stack:
+    with Stack(settings, surfaces=built, skills=plugins.skill_book()) as stack:
         if not stack.workers_elsewhere():
             # Nobody serves the queues: answer web chat and jobs from this process, like `llmos chat`.
             stack.start_worker()

@@ -39,6 +39,8 @@ class Services:
     watch: EngineWatch
     metrics: Metrics
     templates: Environment
+    # The plugin skills' names, so `/name …` in the web chat reaches them.
+    skills: frozenset[str] = frozenset()
 
 
 def services(request: Request) -> Services:

@@ -42,6 +42,7 @@ class AdminService:
         broker_url: str | None,
         engine: Engine | None,
         metrics_settle: float | None = None,
+        skills: frozenset[str] = frozenset(),
     ) -> None:
         self.settings = settings
         self.watch = EngineWatch(engine=engine, sessions=sessions, interval=settings.engine_check_seconds)
@@ -58,6 +59,7 @@ class AdminService:
             watch=self.watch,
             metrics=self.metrics,
             templates=templates(),
+            skills=skills,
         )
         self.app = build_app(self.services)
         self.port = settings.port
@@ -73,6 +75,7 @@ class AdminService:
             bus=stack.bus,
             broker_url=None if stack.broker.in_process else stack.broker.url,
             engine=stack.engine,
+            skills=stack.skills.names,
             **extra,
         )
 

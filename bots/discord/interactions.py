@@ -99,6 +99,12 @@ class InteractionHandler:
         context: tuple[Quoted, ...] = ()
         if kind is Kind.ASK:
             text = str(options.get("question") or "")
+            skill = str(options.get("skill") or "").strip().lower()
+            if skill and skill not in self.store.skills:
+                await responder.send(f"There is no skill {skill!r} here; /help lists the skills.")
+                return
+            if skill:
+                kind, args = Kind.SKILL, {"skill": skill}
         elif kind is Kind.TRANSLATE:
             text, args = str(options.get("text") or ""), {"language": str(options.get("language") or "English")}
         elif kind is Kind.PREFS:

@@ -117,7 +117,7 @@ class MessageHandler:
             max_image_bytes=self.settings.max_image_bytes,
             max_images=self.settings.max_images,
         )
-        request = parse(text) if text or files.files else Request(kind=Kind.HELP, text="")
+        request = parse(text, skills=self.store.skills) if text or files.files else Request(kind=Kind.HELP, text="")
         ask = request.kind is Kind.ASK
         event = Event(
             platform=Platform.DISCORD,

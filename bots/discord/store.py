@@ -20,6 +20,8 @@ from workers.intake import Enqueue
 class Store:
     sessions: sessionmaker[Session]
     enqueue: Enqueue
+    # The plugin skills' names: `/name …` in a message and `/ask skill:name` reach them.
+    skills: frozenset[str] = frozenset()
 
     def submit(self, event: Event) -> Handed:
         """Store and queue; what the user must hear when it was not taken is in the result."""

@@ -48,7 +48,7 @@ class DiscordSurface:
         return [DiscordReplies(settings=self._settings, bus=context.bus).outlet()]
 
     def start(self, stack: Stack, *, timeout: float = 60.0) -> None:
-        self._store = Store(sessions=stack.sessions, enqueue=stack.enqueue)
+        self._store = Store(sessions=stack.sessions, enqueue=stack.enqueue, skills=stack.skills.names)
         endpoints.use(api_url=self._settings.api_url, gateway_url=self._settings.gateway_url)
         self._thread = threading.Thread(target=self._run, name="discord-bot", daemon=True)
         self._thread.start()

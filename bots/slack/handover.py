@@ -36,6 +36,8 @@ class Services:
     files: FileReader
     # The models the engine serves, for checking a `model` preference where it is typed in.
     models: Callable[[], tuple[str, ...]] = tuple
+    # The plugin skills' names, so `/llmos name …` and `@LLMOS /name …` reach them.
+    skills: frozenset[str] = frozenset()
 
 
 def seen(services: Services, key: str) -> bool:

@@ -219,10 +219,9 @@ class Conversations:
             received_at=arrived,
         )
 
-    @staticmethod
-    def _request(text: str) -> Request:
+    def _request(self, text: str) -> Request:
         # "@LLMOS /summarize" works like the slash command; anything else is a question.
-        return parse(text) if text.startswith("/") else Request(kind=Kind.ASK, text=text)
+        return parse(text, skills=self._s.skills) if text.startswith("/") else Request(kind=Kind.ASK, text=text)
 
     @staticmethod
     def _transcript(

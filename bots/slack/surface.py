@@ -68,6 +68,7 @@ class SlackSurface:
                 trusted_hosts=[host for host in [_host(api_url(s))] if host],
             ),
             models=_models(stack),
+            skills=stack.skills.names,
         )
         self.app = build_app(services, engine=stack.db)
         if s.http:

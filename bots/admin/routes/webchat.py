@@ -83,7 +83,7 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
     user = _who(request, svc)
-    asked = parse(body.text)
+    asked = parse(body.text, skills=svc.skills)
     event = Event(
         platform=Platform.WEB,
         tenant=TENANT,
