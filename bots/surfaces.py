@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from starlette.routing import BaseRoute
 
 from bots.admin import surface as admin
 from bots.discord import surface as discord
@@ -105,15 +107,40 @@ def named(surfaces: Sequence[Surface], name: str) -> Surface | None:
     return next((surface for surface in surfaces if surface.name == name), None)
 
 
+@runtime_checkable
+class SharesPort(Protocol):
+    """A surface whose HTTP can be routes of the one ASGI app (the admin service's), on its port."""
+
+    def share_port(self) -> bool:
+        """Join the one app (True), unless its settings ask for a port of its own."""
+        ...
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """Its routes for the one app, once started."""
+        ...
+
+
 def start_all(stack: Stack, surfaces: Sequence[Surface]) -> list[Surface]:
-    """Start the surfaces that listen here; each stops when the stack closes."""
-    started = []
-    for surface in surfaces:
-        if surface.listens:
-            surface.start(stack)
-            stack.on_close(surface.stop)
-            started.append(surface)
-    return started
+    """Start the surfaces that listen here, the admin service last with the others' HTTP routes on it
+    (one port, one reverse proxy, one certificate); each stops when the stack closes."""
+    listening = [surface for surface in surfaces if surface.listens]
+    host = next((s for s in listening if isinstance(s, admin.AdminSurface)), None)
+    routes: list[BaseRoute] = []
+    for surface in [s for s in listening if s is not host]:
+        shared = host is not None and isinstance(surface, SharesPort) and surface.share_port()
+        _start(stack, surface)
+        if shared:
+            assert isinstance(surface, SharesPort)
+            routes += surface.routes()
+    if host is not None:
+        host.add_routes(routes)
+        _start(stack, host)
+    return listening
+
+
+def _start(stack: Stack, surface: Surface) -> None:
+    surface.start(stack)
+    stack.on_close(surface.stop)
 
 
 def serve(stack: Stack, surface: Surface, *, title: str, wait: Callable[[], None]) -> None:

@@ -126,8 +126,14 @@ def build_settings(cls: type[SettingsT], overrides: Mapping[str, object], *, wha
         return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         prefix = str(cls.model_config.get("env_prefix") or "")
-        lines = [f"{prefix}{e['loc'][0] if e['loc'] else '?'}".upper() + f": {e['msg']}" for e in exc.errors()]
+        lines = [f"{_variable(prefix, e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise SettingsError(f"invalid {what + ' ' if what else ''}configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def _variable(prefix: str, loc: tuple[int | str, ...]) -> str:
+    """The environment variable an error is about (a field named by an alias may carry the prefix)."""
+    name = str(loc[0]).upper() if loc else "?"
+    return name if prefix and name.startswith(prefix.upper()) else f"{prefix.upper()}{name}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.settings import SettingsError, build_settings
@@ -14,11 +14,15 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 
 class AdminSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ADMIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ADMIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
-    # 0 picks a free port (tests); the summary of `llmos run` prints the one in use.
-    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # The one port of LLMOS's HTTP: admin API, web chat, Slack events and Discord interactions (those two
+    # move to ports of their own only when SLACK_PORT or DISCORD_INTERACTIONS_PORT is set). ADMIN_PORT
+    # still works. 0 picks a free port (tests); the summary of `llmos run` prints the one in use.
+    port: Annotated[int, Field(ge=0, le=65535, validation_alias=AliasChoices("ADMIN_PORT", "PORT", "port"))] = 8080
     # Host names the service answers to (DNS-rebinding guard). Empty: loopback names when bound to
     # loopback, any name otherwise.
     allowed_hosts: list[str] = Field(default_factory=list)

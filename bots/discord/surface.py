@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import discord
+from starlette.routing import BaseRoute
 
-from bots.discord import endpoints
+from bots.discord import asgi, endpoints
 from bots.discord.bot import LLMOSBot
+from bots.discord.endpoint import PATH, InteractionDesk
 from bots.discord.settings import DiscordSettings, load_discord_settings
 from bots.discord.sink import DiscordReplies
 from bots.discord.store import Store
@@ -42,6 +44,21 @@ class DiscordSurface:
         self._up = threading.Event()
         self.bot: LLMOSBot | None = None
         self.message_content = settings.message_content
+        self._routes: list[BaseRoute] = []
+
+    def share_port(self) -> bool:
+        """Take interactions over HTTP on the one port: with DISCORD_PUBLIC_KEY, unless
+        DISCORD_INTERACTIONS_PORT asks for a port of its own."""
+        shared = self._settings.public_key is not None and not self._settings.interactions_enabled
+        self._routes = asgi.routes(self._desk) if shared else []
+        return shared
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return self._routes
+
+    def _desk(self) -> tuple[InteractionDesk | None, asyncio.AbstractEventLoop | None]:
+        bot = self.bot
+        return (bot.desk if bot is not None else None), self._loop
 
     def outlets(self, context: SinkContext) -> Sequence[Outlet]:
         """The workers answer Discord over its REST API, with this surface's settings."""
@@ -113,6 +130,8 @@ class DiscordSurface:
         extra = ""
         if self.bot is not None and self.bot.endpoint is not None:
             extra = f"; interactions endpoint {self.bot.endpoint.url}"
+        elif self._routes:
+            extra = f"; interactions at {PATH} on the admin service's port"
         return f"Discord bot {user} on the gateway: {mode}{extra}"
 
 

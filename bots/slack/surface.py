@@ -14,7 +14,9 @@ from urllib.parse import urlparse
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
+from starlette.routing import BaseRoute
 
+from bots.slack import asgi
 from bots.slack.app import build_app
 from bots.slack.files import FileReader
 from bots.slack.handover import Services
@@ -45,11 +47,23 @@ class SlackSurface:
         self.app: App | None = None
         self.http: HttpServer | None = None
         self._socket: SocketModeHandler | None = None
+        # The Events API as routes of the one ASGI app, when it joins it (`share_port`).
+        self._shared = False
+        self._routes: list[BaseRoute] = []
 
     @property
     def listens(self) -> bool:
         """False for a worker's Slack settings: a bot token to answer with, but nothing to receive."""
         return self.settings.configured
+
+    def share_port(self) -> bool:
+        """Serve the Events API on the one HTTP port, unless SLACK_PORT asks for a port of its own."""
+        self._shared = self.settings.http and "port" not in self.settings.model_fields_set
+        return self._shared
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """The routes for the one ASGI app (after `start`; none when Slack listens on its own port)."""
+        return self._routes
 
     def outlets(self, context: SinkContext) -> Sequence[Outlet]:
         return [SinkFactory.build(self.settings, sessions=context.sessions).outlet()]
@@ -71,7 +85,9 @@ class SlackSurface:
             skills=stack.skills.names,
         )
         self.app = build_app(services, engine=stack.db)
-        if s.http:
+        if s.http and self._shared:
+            self._routes = asgi.routes(self.app, path=s.path)
+        elif s.http:
             try:
                 self.http = HttpServer(app=self.app, host=s.host, port=s.port, path=s.path).start()
             except OSError as exc:
@@ -99,6 +115,8 @@ class SlackSurface:
         ways = []
         if self.http is not None:
             ways.append(f"Events API at {self.http.url}")
+        if self._routes:
+            ways.append(f"Events API at {self.settings.path} on the admin service's port")
         if self._socket is not None:
             ways.append("Socket Mode")
         who = "OAuth installs (/slack/install)" if self.settings.oauth else "one workspace"
