@@ -16,7 +16,7 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.base import Engine
-from workers.events import Event
+from workers.leases import LeaseKeeper, Leases
 from workers.replybus import ReplyBus
 from workers.settings import Settings
 from workers.sinks import SinkRegistry
@@ -31,12 +31,14 @@ class Runtime:
     sessions: sessionmaker[Session]
     engine: Engine
     bus: ReplyBus
+    leases: Leases
+    keeper: LeaseKeeper
     sinks: SinkRegistry
     # The built-in skills and the installed plugins' ones.
     skills: SkillBook = field(default_factory=SkillBook)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    # Told when a task is done with an event (with the outcome): the scheduler frees its engine slot.
-    on_finished: Callable[[Event, str], None] | None = None
+    # Told when a task is done with an event (key, kind, outcome, tokens used): the scheduler frees its slot.
+    on_finished: Callable[[str, str, str, int], None] | None = None
 
 
 class NotConfigured(RuntimeError):

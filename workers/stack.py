@@ -24,9 +24,11 @@ from workers import runtime as runtimes
 from workers.app import create_app
 from workers.inprocess import InProcessWorker
 from workers.intake import Enqueue
+from workers.leases import LeaseKeeper, Leases, MemoryLeases, RedisLeases
 from workers.queues import Queue
 from workers.replybus import MemoryReplyBus, RedisReplyBus, ReplyBus
 from workers.runtime import Runtime
+from workers.scheduler.reconcile import Reconciler
 from workers.scheduler.settings import SchedulerSettings, load_scheduler_settings
 from workers.scheduler.sweeper import Sweeper
 from workers.scheduler.wiring import build_scheduler, start_sweeper
@@ -108,12 +110,18 @@ class Stack:
             else RedisReplyBus(redis.Redis.from_url(self.broker.url), prefix=settings.redis_key_prefix)
         )
         self.sinks = SinkRegistry(bus=self.bus)
+        self.leases: Leases = (
+            MemoryLeases()
+            if self.broker.in_process
+            else RedisLeases(redis.Redis.from_url(self.broker.url), prefix=settings.redis_key_prefix)
+        )
         self.engine: Engine | None = None
         self.engine_label = ""
         self.runtime: Runtime | None = None
         self.worker: InProcessWorker | None = None
         self.interactive_worker: InProcessWorker | None = None
         self.sweeper: Sweeper | None = None
+        self.reconciler: Reconciler | None = None
         self.app: Celery = create_app(settings, broker_url=self.broker.url)
         # Events go through the scheduler (limits, fairness, admission) before they reach Celery.
         self.scheduler = build_scheduler(
@@ -167,21 +175,35 @@ class Stack:
             for surface in self.surfaces:
                 self.sinks.extend(surface.outlets(self._sink_context()))
             self._exit.callback(self.sinks.close)
+            keeper = LeaseKeeper(self.leases, ttl=self.settings.event_lease_seconds)
+            self._exit.callback(keeper.stop)
             self.runtime = Runtime(
                 settings=self.settings,
                 sessions=self.sessions,
                 engine=self.start_engine(),
                 bus=self.bus,
+                leases=self.leases,
+                keeper=keeper,
                 sinks=self.sinks,
                 skills=self.skills,
                 on_finished=self.scheduler.finished,
             )
             runtimes.attach(self.app, self.runtime)
+            self.reconciler = reconciler = Reconciler(
+                scheduler=self.scheduler,
+                sessions=self.sessions,
+                leases=self.leases,
+                engine=self.runtime.engine,
+                settings=self.settings,
+                same_process=self.broker.in_process,
+            )
             self.sweeper = start_sweeper(
                 self.scheduler,
                 engine=self.runtime.engine,
                 sessions=self.sessions,
-                stuck_after=self.settings.broker_visibility_timeout,
+                stuck_after=2 * self.settings.event_lease_seconds,
+                reconciler=reconciler,
+                reconcile_every=self.settings.reconcile_interval,
             )
             self._exit.callback(self.sweeper.stop)
         return self.runtime

@@ -11,8 +11,7 @@ from tests.helpers import settle
 from tests.workers.scheduler.conftest import event, items_of, private_stack
 from workers.events import Event, PriorityClass
 from workers.intake import Enqueue, submit
-from workers.queues import route_for
-from workers.tasks import HANDLE_EVENT
+from workers.tasks import send, ticket
 
 BATCH = PriorityClass.BATCH
 
@@ -64,8 +63,7 @@ def straight_to_celery(st: Any) -> Enqueue:
     """Send events to the stack's broker on their class's queue and priority, past the scheduler."""
 
     def enqueue(item: Event) -> None:
-        route = route_for(item.priority)
-        st.app.send_task(HANDLE_EVENT, args=[item.to_dict()], queue=str(route.queue), priority=route.celery_priority)
+        send(st.app, ticket(key=item.key, kind=str(item.kind), priority=str(item.priority)))
 
     return enqueue
 
