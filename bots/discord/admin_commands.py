@@ -36,12 +36,33 @@ def label(kind: Subject, subject: str) -> str:
     return {Subject.USER: f"<@{subject}>", Subject.ROLE: f"<@&{subject}>", Subject.CHANNEL: f"<#{subject}>"}[kind]
 
 
+def _tenancy(interaction: discord.Interaction) -> admin.Tenancy:
+    name = interaction.guild.name if interaction.guild else ""
+    return admin.Tenancy(platform=str(Platform.DISCORD), id=str(interaction.guild_id), name=name)
+
+
 def _subject(options: Mapping[str, Any]) -> tuple[Subject, str] | None:
     named = [(kind, options[name]) for name, kind in (("user", Subject.USER), ("role", Subject.ROLE),
                                                       ("channel", Subject.CHANNEL)) if options.get(name)]  # fmt: skip
     if len(named) != 1:
         return None
     return named[0][0], str(named[0][1])
+
+
+async def _prompt(interaction: discord.Interaction, data: Mapping[str, Any], *, store: Store, action: str) -> str:
+    """`/admin prompt set|show|clear [channel]`."""
+    _path, options = flatten(data)
+    channel, name = _channel(interaction, options, data)
+    return await asyncio.to_thread(
+        admin.channel_prompt,
+        store.sessions,
+        tenancy=_tenancy(interaction),
+        channel=channel,
+        channel_name=name,
+        where=label(Subject.CHANNEL, channel),
+        text=str(options["text"]) if action == "set" else None,
+        clear=action == "clear",
+    )
 
 
 async def run_admin(
@@ -60,26 +81,11 @@ async def run_admin(
         await responder.send("Only members with the Manage Server permission can change the assistant's settings.")
         return
     path, options = flatten(data)
-    guild = admin.Tenancy(
-        platform=str(Platform.DISCORD),
-        id=str(interaction.guild_id),
-        name=interaction.guild.name if interaction.guild else "",
-    )
+    guild = _tenancy(interaction)
     sessions = store.sessions
     text: str
     if path and path[0] == "prompt":
-        channel, name = _channel(interaction, options, data)
-        action = path[1] if len(path) > 1 else "show"
-        text = await asyncio.to_thread(
-            admin.channel_prompt,
-            sessions,
-            tenancy=guild,
-            channel=channel,
-            channel_name=name,
-            where=label(Subject.CHANNEL, channel),
-            text=str(options["text"]) if action == "set" else None,
-            clear=action == "clear",
-        )
+        text = await _prompt(interaction, data, store=store, action=path[1] if len(path) > 1 else "show")
     elif path[:2] == ("access", "list"):
         text = await asyncio.to_thread(admin.list_access, sessions, tenancy=guild, label=label)
     elif path and path[0] == "access":
