@@ -38,46 +38,27 @@ def _asked_haiku(simulator) -> bool:
     return body["messages"][-1]["content"] == HAIKU_PROMPT and "only in haiku" in body["messages"][0]["content"]
 
 
-def test_llmos_plugins_lists_what_is_installed_with_its_package(installed: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bots.cli", "plugins"],
-        env=child_env(installed),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def llmos(*args: str, env: dict[str, str], cwd: Path | None = None) -> str:
+    """Run `llmos …` as a person does, in a child process that sees the installed plugins; its output."""
+    command = [sys.executable, "-m", "bots.cli", *args]
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    return done.stdout
+
+
+def test_llmos_plugins_lists_what_is_installed_with_its_package(installed: Path) -> None:
+    lines = llmos("plugins", env=child_env(installed)).splitlines()
     assert any(line.split()[:4] == ["skill", "haiku", "llmos-haiku", "0.1.0"] and "ok" in line for line in lines)
     assert any("linechat" in line and "llmos-linechat 0.1.0" in line and "not configured" in line for line in lines)
 
 
 def test_a_plugin_skill_is_answered_on_the_terminal(installed: Path, tmp_path: Path, simulator) -> None:
     simulator.config.answer = lambda _m: POEM
-    env = child_env(
-        installed,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'llmos.db'}",
-        REDIS_AUTODETECT="false",
-        ENGINE_URL=simulator.url,
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "bots.cli", "chat", "/haiku autumn rain"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == POEM
+    database = f"sqlite:///{tmp_path / 'llmos.db'}"
+    env = child_env(installed, DATABASE_URL=database, REDIS_AUTODETECT="false", ENGINE_URL=simulator.url)
+    assert llmos("chat", "/haiku autumn rain", env=env, cwd=tmp_path).strip() == POEM
     assert _asked_haiku(simulator)
-    help_shown = subprocess.run(
-        [sys.executable, "-m", "bots.cli", "chat", "/help"], cwd=tmp_path, env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
-    assert "• /haiku <topic> — a haiku about a topic" in help_shown.stdout
+    assert "• /haiku <topic> — a haiku about a topic" in llmos("chat", "/help", env=env, cwd=tmp_path)
 
 
 def test_a_plugin_skill_is_answered_in_slack(haiku: Skill, clean_stack: Stack, fake: FakeSlack, simulator) -> None:
