@@ -20,9 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bots.discord import endpoints, rest
 from bots.discord.settings import load_discord_settings
-from bots.discord.store import Store
 from bots.discord.surface import DiscordSurface
 from db.models import ProcessedEvent
 from engine.base import ChatMessage, ChatRequest
@@ -122,13 +120,10 @@ def main() -> None:
         discord = load_discord_settings(
             _env_file=None, token=fake.world.token, api_url=fake.url, gateway_url=fake.gateway_url
         )
-        endpoints.use(api_url=discord.api_url, gateway_url=discord.gateway_url)
-        rest.configure(discord)
-        with Stack(settings) as stack:
+        bot = DiscordSurface(settings=discord)
+        with Stack(settings, surfaces=[bot]) as stack:
             stack.start_worker()
-            bot = DiscordSurface(settings=discord, store=Store(sessions=stack.sessions, enqueue=stack.enqueue))
-            bot.start()
-            stack.on_close(rest.close_shared)
+            bot.start(stack)
             stack.on_close(bot.stop)
             print(f"engine: {stack.engine_label}")
             print(f"broker: {stack.broker.label}")

@@ -30,14 +30,13 @@ def _wait_for_signal() -> None:
 
 def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bots import surfaces
+    from workers import plugins
     from workers.stack import Stack
 
-    with Stack(settings) as stack:
+    built = surfaces.from_environment()
+    with Stack(settings, surfaces=built, skills=plugins.skill_book()) as stack:
         stack.start_worker()
-        started = surfaces.configured(stack)
-        for surface in started:
-            surface.start()
-            stack.on_close(surface.stop)
+        started = surfaces.start_all(stack, built)
         print("LLMOS is running.")
         for line in stack.describe():
             print(f"  {line}")
@@ -52,10 +51,13 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from bots import surfaces
+    from workers import plugins
     from workers.queues import QUEUE_ORDER
     from workers.stack import Stack
 
-    with Stack(settings) as stack:
+    # Nothing is started for them here: they give this worker their reply sinks.
+    with Stack(settings, surfaces=surfaces.from_environment(), skills=plugins.skill_book()) as stack:
         if stack.broker.in_process:
             raise SettingsError("REDIS_URL: `llmos worker` needs a shared broker; `llmos run` works without one")
         concurrency = args.concurrency or settings.worker_concurrency
@@ -86,13 +88,16 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from bots.terminal import TerminalChat
+    from workers import plugins
     from workers.stack import Stack
 
-    with Stack(settings) as stack:
+    with Stack(settings, skills=plugins.skill_book()) as stack:
         if not stack.workers_elsewhere():
             # Nobody is serving the queues: answer from this process, through the same queue.
             stack.start_worker()
-        chat = TerminalChat(sessions=stack.sessions, bus=stack.bus, enqueue=stack.enqueue, thread=args.thread)
+        chat = TerminalChat(
+            sessions=stack.sessions, bus=stack.bus, enqueue=stack.enqueue, thread=args.thread, skills=stack.skills.names
+        )
         if args.question:
             return chat.ask(" ".join(args.question))
         return chat.repl()
@@ -107,42 +112,44 @@ def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_slack(settings: Settings, _args: argparse.Namespace) -> int:
-    from bots.slack.settings import load_slack_settings
-
-    slack = load_slack_settings()
-    if not slack.configured:
-        raise SettingsError("SLACK_SIGNING_SECRET or SLACK_APP_TOKEN: set one to serve Slack (HTTP or Socket Mode)")
     from bots import surfaces
-    from bots.slack.surface import SlackSurface
+    from workers import plugins
     from workers.stack import Stack
 
-    with Stack(settings) as stack:
+    built = surfaces.from_environment()
+    surface = surfaces.named(built, "slack")
+    if surface is None or not surface.listens:
+        raise SettingsError("SLACK_SIGNING_SECRET or SLACK_APP_TOKEN: set one to serve Slack (HTTP or Socket Mode)")
+    with Stack(settings, surfaces=built, skills=plugins.skill_book()) as stack:
         if not stack.workers_elsewhere():
             # Nobody is serving the queues: answer from this process, through the same queue.
             stack.start_worker()
-        surfaces.serve(stack, SlackSurface(settings=slack, stack=stack), title="LLMOS Slack app", wait=_wait_for_signal)
+        surfaces.serve(stack, surface, title="LLMOS Slack app", wait=_wait_for_signal)
     return 0
 
 
 def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
     from bots import surfaces
-    from bots.discord import rest
-    from bots.discord.settings import load_discord_settings
-    from bots.discord.store import Store
-    from bots.discord.surface import DiscordSurface
+    from workers import plugins
     from workers.stack import Stack
 
-    discord_settings = load_discord_settings()
-    discord_settings.require_token()
-    with Stack(settings) as stack:
+    built = surfaces.from_environment()
+    bot = surfaces.named(built, "discord")
+    if bot is None:
+        raise SettingsError("DISCORD_TOKEN: not set; the Discord bot needs its token")
+    with Stack(settings, surfaces=built, skills=plugins.skill_book()) as stack:
         if not args.no_worker and not stack.workers_elsewhere():
             # Nobody serves the queues (or the broker is in-process): answer from this process.
-            rest.configure(discord_settings)
             stack.start_worker()
-        ceiling = stack.scheduling.user_requests_per_minute
-        store = Store(sessions=stack.sessions, enqueue=stack.enqueue, rate_ceiling=ceiling)
-        bot = DiscordSurface(settings=discord_settings, store=store)
         surfaces.serve(stack, bot, title="LLMOS Discord bot", wait=_wait_for_signal)
+    return 0
+
+
+def cmd_plugins(_settings: Settings, _args: argparse.Namespace) -> int:
+    from bots import surfaces
+
+    for line in surfaces.report():
+        print(line)
     return 0
 
 
@@ -206,6 +213,7 @@ def parser() -> argparse.ArgumentParser:
     bot = sub.add_parser("discord", help="start the Discord bot (needs DISCORD_TOKEN)")
     bot.add_argument("--no-worker", action="store_true", help="never answer from this process; workers elsewhere do")
     bot.set_defaults(func=cmd_discord)
+    sub.add_parser("plugins", help="list installed skill and surface plugins").set_defaults(func=cmd_plugins)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")

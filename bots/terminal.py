@@ -5,12 +5,14 @@ from __future__ import annotations
 import getpass
 import sys
 import uuid
+from collections.abc import Collection
 from typing import TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bots.core.handover import Turned, hand_over
 from workers.events import Event, Platform
-from workers.intake import Enqueue, IntakeError, submit
+from workers.intake import Enqueue
 from workers.replybus import ReplyBus, follow
 from workers.requests import parse
 
@@ -30,6 +32,7 @@ class TerminalChat:
         out: TextIO = sys.stdout,
         err: TextIO = sys.stderr,
         reply_timeout: float = 300.0,
+        skills: Collection[str] = (),
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -39,9 +42,11 @@ class TerminalChat:
         self._out = out
         self._err = err
         self._timeout = reply_timeout
+        # The plugin skills' names, so `/name …` reaches them.
+        self._skills = skills
 
     def event_for(self, line: str) -> Event:
-        request = parse(line)
+        request = parse(line, skills=self._skills)
         return Event(
             platform=Platform.TERMINAL,
             tenant=TENANT,
@@ -63,13 +68,12 @@ class TerminalChat:
         if not line.strip():
             return 0
         event = self.event_for(line)
-        try:
-            submitted = submit(event, sessions=self._sessions, enqueue=self._enqueue)
-        except IntakeError as exc:
-            print(f"llmos: {exc}", file=self._err)
+        handed = hand_over(event, sessions=self._sessions, enqueue=self._enqueue)
+        if handed.turned is Turned.UNAVAILABLE:
+            print(f"llmos: {handed.message}", file=self._err)
             return 1
-        if submitted.refused:
-            print(submitted.refused, file=self._err)
+        if handed.turned is Turned.REFUSED:
+            print(handed.message, file=self._err)
             return 1
         shown = False
         try:

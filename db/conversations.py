@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from db.models import Conversation, Message, Usage
+from db.models import Channel, Conversation, Message, Tenant
 from db.session import insert_new
 
 
@@ -104,5 +104,22 @@ def forget_user(session: Session, *, tenant_id: int, user_id: int) -> Forgotten:
     return Forgotten(conversations=len(emptied_ids), messages=int(counted or 0))
 
 
-def count_usage_rows(session: Session, *, tenant_id: int) -> int:
-    return int(session.scalar(select(func.count(Usage.id)).where(Usage.tenant_id == tenant_id)) or 0)
+def known_thread(session: Session, *, platform: str, tenant: str, channel: str, thread: str) -> bool:
+    """True when LLMOS already takes part in this thread (a message of it was accepted and stored), by
+    the platform's own ids: such a thread continues without the bot being named again."""
+    found = session.scalar(
+        select(Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Channel, Channel.id == Conversation.channel_id)
+        .join(Tenant, Tenant.id == Conversation.tenant_id)
+        .where(
+            Tenant.platform == platform,
+            Tenant.external_id == tenant,
+            Channel.tenant_id == Tenant.id,
+            Channel.external_id == channel,
+            Conversation.thread_key == thread,
+            Message.tenant_id == Tenant.id,
+        )
+        .limit(1)
+    )
+    return found is not None

@@ -6,30 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from db import preferences
-from db.models import Channel, Conversation, Message, Tenant, User
+from db.models import Tenant, User
 from db.preferences import Scope
 
 PLATFORM = "slack"
-
-
-def in_conversation(session: Session, *, team: str, channel: str, thread_key: str) -> bool:
-    """True when LLMOS already took part in this thread: a message of it was accepted and stored."""
-    found = session.scalar(
-        select(Message.id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .join(Channel, Channel.id == Conversation.channel_id)
-        .join(Tenant, Tenant.id == Conversation.tenant_id)
-        .where(
-            Tenant.platform == PLATFORM,
-            Tenant.external_id == team,
-            Channel.tenant_id == Tenant.id,
-            Channel.external_id == channel,
-            Conversation.thread_key == thread_key,
-            Message.tenant_id == Tenant.id,
-        )
-        .limit(1)
-    )
-    return found is not None
 
 
 def user_preferences(session: Session, *, team: str, user: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from workers.events import Event, Kind
 from workers.queues import route_for
 from workers.runtime import Runtime
 from workers.sinks import ReplySink
-from workers.skills import SKILLS, Skill, skill_for
+from workers.skills import SKILLS, Skill
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Context:
 
 def load_context(session: Session, event: Event, place: Place, runtime: Runtime) -> Context:
     """The conversation and preferences, read in the claim's transaction."""
-    skill = skill_for(event.kind) or SKILLS[Kind.ASK]
+    skill = runtime.skills.for_event(event) or SKILLS[Kind.ASK]
     wanted = skill.history or (skill.transcript and not event.context)
     history: list[Turn] = []
     if wanted:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,7 +12,7 @@ from db import conversations, preferences, usage
 from db.directory import Place
 from db.preferences import Scope
 from workers.events import Kind
-from workers.skills import SKILLS
+from workers.skills import SKILLS, Skill, SkillBook
 
 LENGTHS = {"short": 128, "medium": 512, "long": 1024}
 REASONING = ("hide", "show")
@@ -121,9 +121,9 @@ def run_usage(session: Session, *, place: Place) -> str:
     )
 
 
-def run_help(*, error: str | None = None) -> str:
+def run_help(*, error: str | None = None, skills: Iterable[Skill] = SKILLS.values()) -> str:
     lines = [f"{error}." if error else "", "What I can do:"]
-    lines += [f"• {skill.usage} — {skill.summary}" for skill in SKILLS.values()]
+    lines += [f"• {skill.usage} — {skill.summary}" for skill in skills]
     lines += [
         "• /prefs [set <key> <value>] — show or change persona, language, model, length, reasoning",
         "• /forget — delete your stored conversations",
@@ -135,11 +135,23 @@ def run_help(*, error: str | None = None) -> str:
 COMMANDS = frozenset({Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP})
 
 
-def run(session: Session, *, kind: Kind, place: Place, args: Mapping[str, str], models: tuple[str, ...]) -> str:
+def run(
+    session: Session,
+    *,
+    kind: Kind,
+    place: Place,
+    args: Mapping[str, str],
+    models: tuple[str, ...],
+    skills: SkillBook | None = None,
+) -> str:
     if kind is Kind.PREFS:
         return run_prefs(session, place=place, args=args, models=models)
     if kind is Kind.FORGET:
         return run_forget(session, place=place)
     if kind is Kind.USAGE:
         return run_usage(session, place=place)
-    return run_help(error=args.get("error"))
+    book = skills or SkillBook()
+    if kind is Kind.SKILL:
+        # A plugin skill this worker does not have (installed where the message came in, not here).
+        return run_help(error=f"unknown skill /{args.get('skill', '')} here", skills=book)
+    return run_help(error=args.get("error"), skills=book)

@@ -21,6 +21,8 @@ class Platform(StrEnum):
     ADMIN = "admin"
     TERMINAL = "terminal"
     WEB = "web"
+    # A surface from a plugin (`llmos.surfaces`): `ref["surface"]` names which.
+    PLUGIN = "plugin"
 
 
 class Kind(StrEnum):
@@ -36,6 +38,8 @@ class Kind(StrEnum):
     FORGET = "forget"
     USAGE = "usage"
     HELP = "help"
+    # A skill from a plugin (`llmos.skills`): `args["skill"]` names which (see `Event.skill`).
+    SKILL = "skill"
 
 
 class PriorityClass(StrEnum):
@@ -99,6 +103,20 @@ class Event:
         object.__setattr__(self, "priority", PriorityClass(self.priority))
         object.__setattr__(self, "args", _frozen(self.args))
         object.__setattr__(self, "ref", _frozen(self.ref))
+        if self.kind is Kind.SKILL and not self.skill:
+            raise ValueError("a skill event must name its skill in args['skill']")
+        if self.platform is Platform.PLUGIN and not self.surface:
+            raise ValueError("a plugin surface's event must name its surface in ref['surface']")
+
+    @property
+    def skill(self) -> str:
+        """The plugin skill a `Kind.SKILL` event asks for; empty for every other kind."""
+        return self.args.get("skill", "") if self.kind is Kind.SKILL else ""
+
+    @property
+    def surface(self) -> str:
+        """The plugin surface a `Platform.PLUGIN` event came from; empty for the built-in platforms."""
+        return str(self.ref.get("surface", "")) if self.platform is Platform.PLUGIN else ""
 
     @property
     def tenant_platform(self) -> str:

@@ -10,13 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import access, conversations, events
 from workers.events import Event
 from workers.places import place_of
-from workers.tasks import send, ticket
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +49,6 @@ class Gate(Protocol):
     surface that submits through the stack has them without passing anything more."""
 
     def check(self, session: Session, *, event: Event, tenant_id: int, user_id: int) -> Limited | None: ...
-
-
-def celery_enqueue(app: Celery) -> Enqueue:
-    """Send events to `app`'s broker, on the queue and with the priority of their class."""
-
-    def enqueue(event: Event) -> None:
-        send(app, ticket(key=event.key, kind=str(event.kind), priority=str(event.priority)))
-
-    return enqueue
 
 
 def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:

@@ -95,14 +95,16 @@ def _claimed(key: str, runtime: Runtime, lease: Lease) -> Result:
         if isinstance(claim, Claimed):
             event = Event.from_dict(claim.payload)
             place = _place(session, event, claim)
-            ctx = answer.load_context(session, event, place, runtime) if event.kind not in commands.COMMANDS else None
+            # A command, or a plugin skill this worker lacks (answered with the help and the reason).
+            command = event.kind in commands.COMMANDS or runtime.skills.for_event(event) is None
+            ctx = None if command else answer.load_context(session, event, place, runtime)
     if not isinstance(claim, Claimed):
         result = _unclaimed(key, claim, runtime, lease)
         # A failed event keeps its apology's handle: its answer, if sent later, replaces the apology.
         lease.release(keep_reply=claim.status is Status.FAILED)
         return result
     lease.fence = claim.fence
-    sink = runtime.sinks.for_event(event, runtime)
+    sink = runtime.sinks.for_event(event)
     try:
         if ctx is None:
             return _command(event, runtime, sink, lease, place)
@@ -159,7 +161,7 @@ def _unclaimed(key: str, claim: events.NotClaimed, runtime: Runtime, lease: Leas
         return Result(Outcome.UNKNOWN)
     if claim.poisoned and claim.payload is not None:
         log.error("event %s failed: it used its %d attempts", key, runtime.settings.event_max_attempts)
-        sink = runtime.sinks.for_event(Event.from_dict(claim.payload), runtime)
+        sink = runtime.sinks.for_event(Event.from_dict(claim.payload))
         _tell(sink, POISONED, key, resume=lease.resume, started=False)
         return Result(Outcome.FAILED)
     if claim.status is Status.DONE and claim.payload is not None and lease.resume is not None:
@@ -174,7 +176,7 @@ def _show_stored(event: Event, tenant_id: int | None, runtime: Runtime, resume: 
         stored = conversations.find_message(session, tenant_id=tenant_id or 0, event_key=event.key, role="assistant")
         session.rollback()
     if stored is not None:
-        sink = runtime.sinks.for_event(event, runtime)
+        sink = runtime.sinks.for_event(event)
         sink.start(resume_ref=resume)
         sink.finish(stored.content)
 
@@ -193,7 +195,9 @@ def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, plac
     if event.kind is Kind.PREFS and event.args.get("key") == "model":
         models = runtime.engine.health().models
     with runtime.sessions.begin() as session:
-        text = commands.run(session, kind=event.kind, place=place, args=event.args, models=models)
+        text = commands.run(
+            session, kind=event.kind, place=place, args=event.args, models=models, skills=runtime.skills
+        )
         answer.record(session, event, lease, place, text=text, model="", keep=event.kind is not Kind.FORGET)
     answer.show(sink, lease, text)
     lease.release()

@@ -66,7 +66,8 @@ def build(
     history: Sequence[Turn],
     vision: bool = False,
 ) -> list[ChatMessage]:
-    messages = [ChatMessage("system", system_prompt(base_system, prefs))]
+    system = " ".join(part for part in (system_prompt(base_system, prefs), skill.system.strip()) if part)
+    messages = [ChatMessage("system", system)]
     if skill.history:
         messages += [ChatMessage("assistant" if t.role == "assistant" else "user", t.content) for t in history]
     source: Sequence[Quoted] | Sequence[Turn] = event.context or (history if skill.transcript else ())

@@ -11,13 +11,9 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import redis
-
-if TYPE_CHECKING:
-    from workers.events import Event
-    from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +165,3 @@ class BusSink:
 
     def fail(self, message: str) -> None:
         self._publish({"type": "error", "text": message}, patience=BUS_PATIENCE)
-
-
-def bus_sink(event: Event, runtime: Runtime) -> BusSink:
-    return BusSink(runtime.bus, event.key)

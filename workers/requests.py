@@ -6,6 +6,7 @@ plain messages. Platform-native commands with typed options build the same `Requ
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from workers.events import Kind, PriorityClass
@@ -50,8 +51,14 @@ def clean(text: str) -> str:
     return paired.replace("\x00", "")
 
 
-def parse(text: str, *, prefix: str = "/") -> Request:
-    """A line without the prefix is a question; `/word ...` names a skill or command.
+def reserved() -> frozenset[str]:
+    """Words a plugin skill may not take: the built-in skills, commands and their aliases."""
+    return frozenset(_ALIASES) | {str(kind) for kind in Kind}
+
+
+def parse(text: str, *, prefix: str = "/", skills: Collection[str] = ()) -> Request:
+    """A line without the prefix is a question; `/word ...` names a skill, a plugin's skill (one of
+    `skills`) or a command.
 
     Any line gets a request: what does not fit a command's arguments becomes help with the reason.
     """
@@ -60,9 +67,13 @@ def parse(text: str, *, prefix: str = "/") -> Request:
         return Request(kind=Kind.ASK, text=stripped)
     word, _, rest = stripped[len(prefix) :].partition(" ")
     name = word.lower()
+    if name in skills:
+        return Request(kind=Kind.SKILL, text=rest.strip(), args={"skill": name})
     try:
         kind = _ALIASES.get(name) or Kind(name)
     except ValueError:
+        kind = Kind.SKILL  # not a word of its own: plugin skills are named as themselves
+    if kind is Kind.SKILL:
         return Request(kind=Kind.HELP, text="", args={"error": f"unknown command {prefix}{word}"})
     return _with_args(kind, rest.strip())
 

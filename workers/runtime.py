@@ -1,4 +1,9 @@
-"""What a worker process needs to answer events, built once at its entry point and installed here."""
+"""What a worker process needs to answer events, built once at its entry point by the stack.
+
+The stack hangs the runtime on the Celery app it creates (`attach`); the task finds it through its
+own `self.app` (`of`), so there is no process-wide state and two stacks in one process (as in the
+tests) never answer with each other's engine.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.base import Engine
@@ -14,6 +20,9 @@ from workers.leases import LeaseKeeper, Leases
 from workers.replybus import ReplyBus
 from workers.settings import Settings
 from workers.sinks import SinkRegistry
+from workers.skills import SkillBook
+
+ATTRIBUTE = "llmos_runtime"
 
 
 @dataclass
@@ -24,25 +33,25 @@ class Runtime:
     bus: ReplyBus
     leases: Leases
     keeper: LeaseKeeper
-    sinks: SinkRegistry = field(default_factory=SinkRegistry)
+    sinks: SinkRegistry
+    # The built-in skills and the installed plugins' ones.
+    skills: SkillBook = field(default_factory=SkillBook)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     # Told when a task is done with an event (key, kind, outcome, tokens used): the scheduler frees its slot.
     on_finished: Callable[[str, str, str, int], None] | None = None
-
-
-_current: Runtime | None = None
 
 
 class NotConfigured(RuntimeError):
     pass
 
 
-def install(runtime: Runtime | None) -> None:
-    global _current  # noqa: PLW0603 - one runtime per worker process, set by its entry point
-    _current = runtime
+def attach(app: Celery, runtime: Runtime | None) -> None:
+    """Give `app`'s tasks this runtime (None: take it away, when the stack closes)."""
+    setattr(app, ATTRIBUTE, runtime)
 
 
-def current() -> Runtime:
-    if _current is None:
-        raise NotConfigured("the worker runtime is not installed; start workers with `llmos worker` or `llmos run`")
-    return _current
+def of(app: Celery) -> Runtime:
+    runtime = getattr(app, ATTRIBUTE, None)
+    if not isinstance(runtime, Runtime):
+        raise NotConfigured("the worker runtime is not set up; start workers with `llmos worker` or `llmos run`")
+    return runtime

@@ -6,8 +6,9 @@ an error that names the variable, instead of failing on the first message.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -140,13 +141,25 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.llmos_home / 'llmos.db').resolve()}"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build Settings, turning pydantic's report into one line per environment variable."""
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def build_settings(cls: type[SettingsT], overrides: Mapping[str, object], *, what: str = "") -> SettingsT:
+    """Build any of LLMOS's settings from the environment, turning pydantic's report into one line per
+    environment variable, named with the settings' prefix (`SLACK_BOT_TOKEN: ...`)."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "?"
-            lines.append(f"{name}: {error['msg']}")
-        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        lines = [f"{_variable(prefix, e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError(f"invalid {what + ' ' if what else ''}configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def _variable(prefix: str, loc: tuple[int | str, ...]) -> str:
+    """The environment variable an error is about (a field named by an alias may carry the prefix)."""
+    name = str(loc[0]).upper() if loc else "?"
+    return name if prefix and name.startswith(prefix.upper()) else f"{prefix.upper()}{name}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return build_settings(Settings, overrides)

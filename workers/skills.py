@@ -2,14 +2,17 @@
 
 `{input}` is what the user typed, `{transcript}` the messages to work on (quoted by the adapter, or
 the conversation's last `n`), and any other field comes from the request's arguments or defaults.
+
+Plugins add skills (`workers.plugins`); a `SkillBook` holds the built-in ones and those, and is what
+the worker and the surfaces consult.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from workers.events import Kind
+from workers.events import Event, Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,14 @@ class Skill:
     # None: the deployment's ANSWER_TEMPERATURE.
     temperature: float | None = 0.3
     max_tokens: int | None = None
+    # A plugin skill's name (`/name …`); built-in skills are named by their kind.
+    name: str = ""
+    # Added to the system prompt while this skill answers.
+    system: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.name or str(self.kind)
 
 
 SKILLS: dict[Kind, Skill] = {
@@ -95,8 +106,36 @@ SKILLS: dict[Kind, Skill] = {
 }
 
 
-def skill_for(kind: Kind) -> Skill | None:
-    return SKILLS.get(kind)
+class SkillBook:
+    """The built-in skills and the plugins' ones, by name; one per process, built at its entry point."""
+
+    def __init__(self, plugins: Iterable[Skill] = ()) -> None:
+        self._plugins: dict[str, Skill] = {}
+        for skill in plugins:
+            self.add(skill)
+
+    def add(self, skill: Skill) -> None:
+        if skill.kind is not Kind.SKILL or not skill.name:
+            raise ValueError("a plugin skill has kind SKILL and a name")
+        self._plugins[skill.name] = skill
+
+    def remove(self, name: str) -> None:
+        self._plugins.pop(name, None)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The plugin skills' names, for the surfaces' parsers."""
+        return frozenset(self._plugins)
+
+    def __iter__(self) -> Iterator[Skill]:
+        yield from SKILLS.values()
+        yield from self._plugins.values()
+
+    def for_event(self, event: Event) -> Skill | None:
+        """The skill that answers `event`: None for a plugin skill this process does not have."""
+        if event.kind is Kind.SKILL:
+            return self._plugins.get(event.skill)
+        return SKILLS.get(event.kind) or SKILLS[Kind.ASK]
 
 
 def render(skill: Skill, *, text: str, transcript: str, args: Mapping[str, str]) -> str:

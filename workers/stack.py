@@ -7,7 +7,7 @@ broker, the embedded CPU model) and says which it picked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from types import TracebackType
@@ -20,18 +20,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import migrate
 from db.session import make_engine, make_sessionmaker
 from engine.base import Engine
+from workers import runtime as runtimes
 from workers.app import create_app
 from workers.inprocess import InProcessWorker
 from workers.intake import Enqueue
 from workers.leases import LeaseKeeper, Leases, MemoryLeases, RedisLeases
 from workers.queues import Queue
 from workers.replybus import MemoryReplyBus, RedisReplyBus, ReplyBus
-from workers.runtime import Runtime, install
+from workers.runtime import Runtime
 from workers.scheduler.reconcile import Reconciler
 from workers.scheduler.settings import SchedulerSettings, embedded_slots, load_scheduler_settings
 from workers.scheduler.sweeper import Sweeper
 from workers.scheduler.wiring import build_scheduler, start_sweeper
 from workers.settings import Settings, SettingsError
+from workers.sinks import OutletSource, SinkContext, SinkRegistry
+from workers.skills import SkillBook
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +85,18 @@ class Stack:
     """Everything one LLMOS process needs; `with Stack(settings) as stack:` starts and stops it."""
 
     def __init__(
-        self, settings: Settings, *, engine: Engine | None = None, scheduling: SchedulerSettings | None = None
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        scheduling: SchedulerSettings | None = None,
+        surfaces: Sequence[OutletSource] = (),
+        skills: SkillBook | None = None,
     ) -> None:
         self.settings = settings
+        # The surfaces this process serves or answers for; their outlets are this worker's reply sinks.
+        self.surfaces: list[OutletSource] = list(surfaces)
+        self.skills = skills or SkillBook()
         self.scheduling = embedded_slots(settings, scheduling or load_scheduler_settings(), given=engine)
         self.database_url = settings.resolved_database_url
         self.broker = choose_broker(settings)
@@ -97,6 +109,7 @@ class Stack:
             if self.broker.in_process
             else RedisReplyBus(redis.Redis.from_url(self.broker.url), prefix=settings.redis_key_prefix)
         )
+        self.sinks = SinkRegistry(bus=self.bus)
         self.leases: Leases = (
             MemoryLeases()
             if self.broker.in_process
@@ -129,7 +142,7 @@ class Stack:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        install(None)
+        runtimes.attach(self.app, None)
         self._exit.close()
 
     # -- the worker side, started only where answers are produced ---------------------------
@@ -147,8 +160,21 @@ class Stack:
             self._exit.callback(self.engine.close)
         return self.engine
 
+    def add_surface(self, surface: OutletSource) -> None:
+        """Answer for `surface` too: its outlets join this worker's reply sinks (now, or when it starts)."""
+        if self.runtime is None:
+            self.surfaces.append(surface)
+        else:
+            self.sinks.extend(surface.outlets(self._sink_context()))
+
+    def _sink_context(self) -> SinkContext:
+        return SinkContext(sessions=self.sessions, bus=self.bus, sinks=self.sinks)
+
     def start_runtime(self) -> Runtime:
         if self.runtime is None:
+            for surface in self.surfaces:
+                self.sinks.extend(surface.outlets(self._sink_context()))
+            self._exit.callback(self.sinks.close)
             keeper = LeaseKeeper(self.leases, ttl=self.settings.event_lease_seconds)
             self._exit.callback(keeper.stop)
             self.runtime = Runtime(
@@ -158,9 +184,11 @@ class Stack:
                 bus=self.bus,
                 leases=self.leases,
                 keeper=keeper,
+                sinks=self.sinks,
+                skills=self.skills,
                 on_finished=self.scheduler.finished,
             )
-            install(self.runtime)
+            runtimes.attach(self.app, self.runtime)
             self.reconciler = reconciler = Reconciler(
                 scheduler=self.scheduler,
                 sessions=self.sessions,

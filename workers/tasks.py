@@ -13,9 +13,10 @@ from typing import Any, TypedDict
 from celery import Celery, Task, shared_task
 
 from workers import pipeline
+from workers import runtime as runtimes
 from workers.events import PriorityClass
 from workers.queues import route_for
-from workers.runtime import current
+from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def send(app: Celery, item: Ticket) -> None:
 
 @shared_task(bind=True, name=HANDLE_EVENT, acks_late=True, reject_on_worker_lost=True, max_retries=200)
 def handle_event(self: Task, item: dict[str, Any]) -> str:
-    runtime = current()
+    runtime = runtimes.of(self.app)
     key = str(item["key"])
     try:
         result = pipeline.process(key, runtime)
@@ -49,14 +50,13 @@ def handle_event(self: Task, item: dict[str, Any]) -> str:
         raise self.retry(countdown=min(busy.retry_in + 1.0, 60.0)) from None
     except Exception:
         # The event stays open in the ledger (the reconciler sends it again); its slot is freed now.
-        _finished(key, item, pipeline.Result(pipeline.Outcome.INTERRUPTED))
+        _finished(runtime, key, item, pipeline.Result(pipeline.Outcome.INTERRUPTED))
         raise
-    _finished(key, item, result)
+    _finished(runtime, key, item, result)
     log.info("event %s: %s", key, result.outcome)
     return str(result.outcome)
 
 
-def _finished(key: str, item: dict[str, Any], result: pipeline.Result) -> None:
-    runtime = current()
+def _finished(runtime: Runtime, key: str, item: dict[str, Any], result: pipeline.Result) -> None:
     if runtime.on_finished is not None and result.outcome is not pipeline.Outcome.DUPLICATE:
         runtime.on_finished(key, str(item.get("kind", "")), str(result.outcome), result.tokens)

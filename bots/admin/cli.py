@@ -10,24 +10,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots import surfaces
 from bots.admin import keys
-from bots.admin.service import AdminService
-from bots.admin.settings import load_admin_settings
 from db import directory, migrate
 from db.models import Tenant
 from db.session import make_engine, make_sessionmaker
+from workers import plugins
 from workers.settings import Settings, SettingsError
 from workers.stack import Stack
 
 
 def serve(settings: Settings, *, wait: Callable[[], None]) -> int:
-    admin_settings = load_admin_settings()
-    with Stack(settings) as stack:
+    built = surfaces.from_environment()
+    surface = surfaces.named(built, "admin")
+    assert surface is not None, "the admin surface is always built"
+    with Stack(settings, surfaces=built, skills=plugins.skill_book()) as stack:
         if not stack.workers_elsewhere():
             # Nobody serves the queues: answer web chat and jobs from this process, like `llmos chat`.
             stack.start_worker()
         elif settings.engine_url:
             stack.start_engine()  # only a client, for the health checks
-        surfaces.serve(stack, AdminService.for_stack(stack, admin_settings), title="LLMOS admin service", wait=wait)
+        surfaces.serve(stack, surface, title="LLMOS admin service", wait=wait)
     return 0
 
 

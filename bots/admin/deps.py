@@ -45,6 +45,8 @@ class Services:
     box: SecretBox
     # Whether a job's Slack/Discord channel is its tenant's (None: only the worker checks, before sending).
     destinations: DestinationCheck | None = None
+    # The plugin skills' names, so `/name …` in the web chat reaches them.
+    skills: frozenset[str] = frozenset()
 
 
 def services(request: Request) -> Services:

@@ -98,7 +98,7 @@ def refusal_for(sink: object, *, tenant: str, destination: Mapping[str, Any]) ->
     kind, channel = destination.get("type"), str(destination.get("channel") or "")
     thread = destination.get("thread")
     if kind == "discord":
-        return _on_discord(lambda http: discord_refusal(http, guild=tenant, channel=channel, thread=thread))
+        return _on_discord(sink, lambda http: discord_refusal(http, guild=tenant, channel=channel, thread=thread))
     if kind == "slack":
         client = getattr(sink, "client", None)
         if client is None:
@@ -107,16 +107,17 @@ def refusal_for(sink: object, *, tenant: str, destination: Mapping[str, Any]) ->
     return None
 
 
-def _on_discord(check: Callable[[Any], Awaitable[str | None]]) -> str | None:
-    """Run a check on this process's logged-in discord.py client (the one the Discord sink posts with)."""
-    from bots.discord import rest
-
+def _on_discord(sink: object, check: Callable[[Any], Awaitable[str | None]]) -> str | None:
+    """Run a check on the discord.py client the Discord sink posts with (its outlet's, logged in once)."""
+    rest = getattr(sink, "rest", None)
+    if not callable(rest):
+        raise Unverifiable("this Discord sink has no client to ask")
     try:
-        client_rest = rest.shared()
+        client_rest = rest()
     except Exception as exc:
         raise Unverifiable(f"no Discord client: {type(exc).__name__}") from exc
 
     async def call() -> str | None:
         return await asyncio.wait_for(check(client_rest.client.http), CHECK_TIMEOUT)
 
-    return client_rest.run(call(), timeout=CHECK_TIMEOUT + 1)
+    return client_rest.run(call(), timeout=CHECK_TIMEOUT + 1)  # type: ignore[no-any-return]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
 
 SKILL_KINDS = (Kind.ASK, Kind.SUMMARIZE, Kind.TRANSLATE, Kind.DRAFT, Kind.MINUTES, Kind.QUIZ)
+BUILT_IN = frozenset(str(kind) for kind in SKILL_KINDS)
 JOB_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 _SPEAKER = re.compile(r"^([^:\n]{1,60}):\s+(.*)$")
 
@@ -52,7 +53,10 @@ class JobRequest(BaseModel):
         description="Your id for this job; sending the same id again returns the same job. Default: derived "
         "from the signature, so only a byte-identical replay maps to the same job.",
     )
-    skill: Literal["ask", "summarize", "translate", "draft", "minutes", "quiz"]
+    skill: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+        description="ask, summarize, translate, draft, minutes, quiz, or the name of an installed plugin skill",
+    )
     input: str = Field(
         min_length=1,
         max_length=200_000,
@@ -65,8 +69,21 @@ class JobRequest(BaseModel):
     destination: Destination
     priority: PriorityClass = PriorityClass.BATCH
 
+    @field_validator("skill")
+    @classmethod
+    def _known_skill(cls, value: str, info: ValidationInfo) -> str:
+        """A built-in skill, or a plugin's that this service has (the route passes their names)."""
+        plugins: frozenset[str] = (info.context or {}).get("skills", frozenset())
+        if value in BUILT_IN or value in plugins:
+            return value
+        raise ValueError(f"unknown skill; use one of {', '.join(sorted(BUILT_IN | plugins))}")
+
+    @property
+    def kind(self) -> Kind:
+        return Kind(self.skill) if self.skill in BUILT_IN else Kind.SKILL
+
     def args(self) -> dict[str, str]:
-        args: dict[str, str] = {}
+        args: dict[str, str] = {"skill": self.skill} if self.kind is Kind.SKILL else {}
         if self.language:
             args["language"] = self.language
         if self.questions:
@@ -107,7 +124,7 @@ def event_for(
     tenant_name: str,
     hook_name: str,
 ) -> Event:
-    kind = Kind(request.skill)
+    kind = request.kind
     text, context = request.input, tuple[Quoted, ...]()
     if kind in {Kind.SUMMARIZE, Kind.MINUTES, Kind.DRAFT}:
         text, context = request.instructions or "", transcript(request.input)

@@ -1,21 +1,22 @@
 """The reply sink of platform "admin": a webhook job's answer goes to its job row and its destination.
 
 The answer is kept on the job whatever happens to the destination, so the caller can always read it
-back. A Slack or Discord destination is that platform's own sink, found in the registry with an event
-for that channel, and the answer streams into it as into any chat. A callback URL gets the finished
-job as a signed POST, through the delivery outbox (retried with backoff by the admin service).
+back. A Slack or Discord destination is that platform's own sink: its outlet (handed to the worker by
+that surface) builds the ref for the channel, and the answer streams into it as into any chat. A
+callback URL gets the finished job as a signed POST, through the delivery outbox (retried with
+backoff by the admin service).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin import jobstore
 from bots.admin.destinations import DestinationRefused, Unverifiable, refusal_for
@@ -23,21 +24,21 @@ from db import notices
 from db.admin import Delivery, Job
 from db.models import utcnow
 from workers.events import Event, Platform
-from workers.sinks import ReplySink
-
-if TYPE_CHECKING:
-    from workers.runtime import Runtime
+from workers.sinks import Outlet, ReplySink, SinkContext, SinkRegistry, UnknownPlatform
 
 log = logging.getLogger(__name__)
 
 _PLATFORMS = {"slack": Platform.SLACK, "discord": Platform.DISCORD}
 
 
-def destination_event(event: Event, destination: Mapping[str, Any]) -> Event:
-    """The event a Slack or Discord sink needs to post the job's answer in the destination channel."""
+def destination_event(event: Event, destination: Mapping[str, Any], outlet: Outlet) -> Event:
+    """The event the platform's sink needs to post the job's answer in the destination channel."""
+    if outlet.channel_ref is None:
+        raise UnknownPlatform(f"{outlet.platform} answers only where it was asked; it cannot post into a channel")
     thread = destination.get("thread")
+    ref = outlet.channel_ref(tenant=event.tenant, channel=str(destination["channel"]), thread=thread)
     return Event(
-        platform=_PLATFORMS[destination["type"]],
+        platform=outlet.platform,
         tenant=event.tenant,
         channel=destination["channel"],
         thread=thread or event.thread,
@@ -48,32 +49,21 @@ def destination_event(event: Event, destination: Mapping[str, Any]) -> Event:
         priority=event.priority,
         user_name=event.user_name,
         tenant_name=event.tenant_name,
-        ref=_platform_ref(destination["type"], event.tenant, destination),
+        ref=ref,
     )
 
 
-def _platform_ref(kind: str, tenant: str, destination: Mapping[str, Any]) -> dict[str, Any]:
-    """The platform ids each sink reads from `Event.ref`, for a post that answers nobody in particular."""
-    channel, thread = str(destination["channel"]), destination.get("thread")
-    if kind == "slack":
-        from bots.slack.ref import ReplyMode, SlackRef
-
-        mode = ReplyMode.THREAD if thread else ReplyMode.CHANNEL
-        return SlackRef(mode=mode, team=tenant, channel=channel, user="", thread_ts=thread).to_dict()
-    # Discord: a thread is a channel of its own; the job's answer replies to no message.
-    return {"channel_id": str(thread or channel), "guild_id": tenant}
-
-
 class JobSink:
-    def __init__(self, *, event: Event, runtime: Runtime) -> None:
+    def __init__(self, *, event: Event, sessions: sessionmaker[Session], sinks: SinkRegistry) -> None:
         self._event = event
-        self._sessions = runtime.sessions
+        self._sessions = sessions
         self._destination: dict[str, Any] = dict(event.ref.get("destination") or {})
         self._inner: ReplySink | None = None
         self._inner_error: str | None = None
         if self._destination.get("type") in _PLATFORMS:
             try:
-                inner = runtime.sinks.for_event(destination_event(event, self._destination), runtime)
+                outlet = sinks.outlet(_PLATFORMS[self._destination["type"]])
+                inner = outlet.sink(destination_event(event, self._destination, outlet))
                 # Asked again here, where the answer is sent: the channel may have moved since intake.
                 refusal = refusal_for(inner, tenant=event.tenant, destination=self._destination)
                 if refusal:
@@ -168,20 +158,29 @@ class JobSink:
             log.info("job %s: %s callback already queued", job.job_id, kind)
 
 
-def job_sink(event: Event, runtime: Runtime) -> JobSink:
-    return JobSink(event=event, runtime=runtime)
+def job_outlet(context: SinkContext) -> Outlet:
+    """The admin platform's outlet: every job's answer goes to its row, and on to its destination."""
+
+    def sink(event: Event) -> JobSink:
+        return JobSink(event=event, sessions=context.sessions, sinks=context.sinks)
+
+    return Outlet(Platform.ADMIN, sink)
 
 
-class RuntimeCheck:
+class SinkCheck:
     """The intake's destination check, through the same sinks the answer would be sent with."""
 
-    def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
-        self._runtime = runtime
+    def __init__(self, sinks: SinkRegistry) -> None:
+        self._sinks = sinks
 
     def refusal(self, *, tenant: str, destination: Mapping[str, Any]) -> str | None:
-        runtime = self._runtime()
-        if runtime is None:
-            raise Unverifiable("no worker runtime in this process")
+        kind = _PLATFORMS.get(str(destination.get("type")))
+        if kind is None:
+            return None
+        try:
+            outlet = self._sinks.outlet(kind)
+        except UnknownPlatform as exc:
+            raise Unverifiable(f"no {kind} outlet in this process") from exc
         probe = Event(
             platform=Platform.ADMIN,
             tenant=tenant,
@@ -191,5 +190,5 @@ class RuntimeCheck:
             message_id="check",
             text="",
         )
-        sink = runtime.sinks.for_event(destination_event(probe, destination), runtime)
+        sink = outlet.sink(destination_event(probe, destination, outlet))
         return refusal_for(sink, tenant=tenant, destination=destination)

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin.jobs import JobRequest, event_for
 from bots.admin.sealing import SecretBox
+from bots.core.handover import HTTP_STATUS, Turned, hand_over
 from db import events
 from db.admin import Delivery, InboundHook, Job
 from db.models import Tenant, Usage, utcnow
 from workers.events import Event
-from workers.intake import Enqueue, IntakeError, submit
+from workers.intake import Enqueue
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +144,11 @@ def _repeat(
 
 
 def _submit(event: Event, *, job_id: str, tenant_id: int, sessions: sessionmaker[Session], enqueue: Enqueue) -> Taken:
-    try:
-        submitted = submit(event, sessions=sessions, enqueue=enqueue)
-    except IntakeError as exc:
-        _settle(sessions, tenant_id=tenant_id, job_id=job_id, status="failed", error=str(exc))
-        return Taken(503, {"detail": str(exc), "id": job_id})
-    if submitted.refused:
-        _settle(sessions, tenant_id=tenant_id, job_id=job_id, status="refused", error=submitted.refused)
-        return Taken(403, {"detail": submitted.refused, "id": job_id})
+    handed = hand_over(event, sessions=sessions, enqueue=enqueue)
+    if handed.turned is not None:
+        status = "refused" if handed.turned is Turned.REFUSED else "failed"
+        _settle(sessions, tenant_id=tenant_id, job_id=job_id, status=status, error=handed.message)
+        return Taken(HTTP_STATUS[handed.turned], {"detail": handed.message, "id": job_id})
     with sessions() as session:
         job = _find(session, tenant_id=tenant_id, job_id=job_id)
         assert job is not None

@@ -20,7 +20,7 @@ from bots.admin.delivery import Deliverer
 from bots.admin.deps import Services
 from bots.admin.destinations import DestinationCheck
 from bots.admin.health import BrokerProbe, EngineWatch
-from bots.admin.jobsink import RuntimeCheck
+from bots.admin.jobsink import SinkCheck
 from bots.admin.limits import MAX_HEADER_BYTES
 from bots.admin.metrics import Metrics
 from bots.admin.pruner import Pruner
@@ -56,6 +56,7 @@ class AdminService:
         destinations: DestinationCheck | None = None,
         home: Path = DEFAULT_HOME,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        skills: frozenset[str] = frozenset(),
     ) -> None:
         self.settings = settings
         self.box = box_for(settings.secret_key.get_secret_value() if settings.secret_key else None, home=home)
@@ -77,6 +78,7 @@ class AdminService:
             templates=templates(),
             box=self.box,
             destinations=destinations,
+            skills=skills,
         )
         self.app = build_app(self.services)
         self.port = settings.port
@@ -92,9 +94,10 @@ class AdminService:
             bus=stack.bus,
             broker_url=None if stack.broker.in_process else stack.broker.url,
             engine=stack.engine,
-            destinations=RuntimeCheck(lambda: stack.runtime),
+            destinations=SinkCheck(stack.sinks),
             home=stack.settings.llmos_home,
             retention_days=stack.settings.retention_days,
+            skills=stack.skills.names,
             **extra,
         )
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings import SettingsError
+from workers.settings import SettingsError, build_settings
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
 
 class AdminSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ADMIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ADMIN_", env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
 
     host: str = "127.0.0.1"
-    # 0 picks a free port (tests); the summary of `llmos run` prints the one in use.
-    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    # The one port of LLMOS's HTTP: admin API, web chat, Slack events and Discord interactions (those two
+    # move to ports of their own only when SLACK_PORT or DISCORD_INTERACTIONS_PORT is set). ADMIN_PORT
+    # still works. 0 picks a free port (tests); the summary of `llmos run` prints the one in use.
+    port: Annotated[int, Field(ge=0, le=65535, validation_alias=AliasChoices("ADMIN_PORT", "PORT", "port"))] = 8080
     # Host names the service answers to (DNS-rebinding guard). Empty: loopback names when bound to
     # loopback, any name otherwise.
     allowed_hosts: list[str] = Field(default_factory=list)
@@ -95,11 +99,7 @@ class AdminSettings(BaseSettings):
 
 def load_admin_settings(**overrides: object) -> AdminSettings:
     """AdminSettings from the environment, with errors that name the `ADMIN_*` variable."""
-    try:
-        settings = AdminSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = [f"ADMIN_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
-        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    settings = build_settings(AdminSettings, overrides)
     if settings.open_chat.lower() not in {"auto", "1", "true", "yes", "on", "0", "false", "no", "off"}:
         raise SettingsError("ADMIN_OPEN_CHAT: must be auto, true or false")
     if settings.open_chat.lower() in TRUE_WORDS and settings.public_hosts:

@@ -9,11 +9,12 @@ from typing import Any
 
 import discord
 
-from bots.discord import admin
+from bots.core import admin
 from bots.discord.commands import flatten
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from db.access import Subject
+from workers.events import Platform
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,16 @@ def _channel(interaction: discord.Interaction, options: Mapping[str, Any], data:
     return str(interaction.channel_id), str(getattr(channel, "name", "") or "")
 
 
+def label(kind: Subject, subject: str) -> str:
+    """How Discord writes a member, role or channel in a message."""
+    return {Subject.USER: f"<@{subject}>", Subject.ROLE: f"<@&{subject}>", Subject.CHANNEL: f"<#{subject}>"}[kind]
+
+
+def _tenancy(interaction: discord.Interaction) -> admin.Tenancy:
+    name = interaction.guild.name if interaction.guild else ""
+    return admin.Tenancy(platform=str(Platform.DISCORD), id=str(interaction.guild_id), name=name)
+
+
 def count_option(value: object) -> int | None:
     """An integer option as sent; anything else (a string, a float, a 400-digit number) is None."""
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 10**9:
@@ -43,6 +54,22 @@ def _subject(options: Mapping[str, Any]) -> tuple[Subject, str] | None:
     if len(named) != 1:
         return None
     return named[0][0], str(named[0][1])
+
+
+async def _prompt(interaction: discord.Interaction, data: Mapping[str, Any], *, store: Store, action: str) -> str:
+    """`/admin prompt set|show|clear [channel]`."""
+    _path, options = flatten(data)
+    channel, name = _channel(interaction, options, data)
+    return await asyncio.to_thread(
+        admin.channel_prompt,
+        store.sessions,
+        tenancy=_tenancy(interaction),
+        channel=channel,
+        channel_name=name,
+        where=label(Subject.CHANNEL, channel),
+        text=str(options["text"]) if action == "set" else None,
+        clear=action == "clear",
+    )
 
 
 async def run_admin(
@@ -61,30 +88,21 @@ async def run_admin(
         await responder.send("Only members with the Manage Server permission can change the assistant's settings.")
         return
     path, options = flatten(data)
-    guild = admin.Guild(id=str(interaction.guild_id), name=interaction.guild.name if interaction.guild else "")
+    guild = _tenancy(interaction)
     sessions = store.sessions
     text: str
     if path and path[0] == "prompt":
-        channel, name = _channel(interaction, options, data)
-        action = path[1] if len(path) > 1 else "show"
-        text = await asyncio.to_thread(
-            admin.channel_prompt,
-            sessions,
-            guild=guild,
-            channel=channel,
-            channel_name=name,
-            text=str(options["text"]) if action == "set" else None,
-            clear=action == "clear",
-        )
+        text = await _prompt(interaction, data, store=store, action=path[1] if len(path) > 1 else "show")
     elif path[:2] == ("access", "list"):
-        text = await asyncio.to_thread(admin.list_access, sessions, guild=guild)
+        text = await asyncio.to_thread(admin.list_access, sessions, tenancy=guild, label=label)
     elif path and path[0] == "access":
         subject = _subject(options)
         if subject is None:
             text = "Name exactly one member, role or channel."
         else:
+            change = admin.Change(path[1])
             text = await asyncio.to_thread(
-                admin.change_access, sessions, guild=guild, action=path[1], subject_type=subject[0], subject=subject[1]
+                admin.change_access, sessions, tenancy=guild, change=change, named=[subject], label=label
             )
     elif path == ("ratelimit",):
         per_minute = count_option(options.get("per_minute"))
@@ -92,7 +110,7 @@ async def run_admin(
             "Give the rate as a whole number of requests per minute."
             if per_minute is None
             else await asyncio.to_thread(
-                admin.rate_limit, sessions, guild=guild, per_minute=per_minute, ceiling=store.rate_ceiling
+                admin.rate_limit, sessions, tenancy=guild, per_minute=per_minute, ceiling=store.rate_ceiling
             )
         )
     elif path == ("sync",):

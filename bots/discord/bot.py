@@ -14,11 +14,13 @@ import discord
 from bots.discord import endpoints
 from bots.discord.chains import ChainIndex
 from bots.discord.commands import definitions
+from bots.discord.endpoint import InteractionDesk, InteractionsEndpoint
 from bots.discord.interactions import InteractionHandler
 from bots.discord.messages import MessageHandler
 from bots.discord.places import ChannelCache
 from bots.discord.responder import GatewayResponder
 from bots.discord.settings import DEFAULT_API_URL, DiscordSettings
+from bots.discord.signature import Verifier
 from bots.discord.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,9 @@ class LLMOSBot(discord.AutoShardedClient):
         self.ready = ready or threading.Event()
         self.syncs = 0
         self._register = register_commands and settings.sync_commands
-        self.endpoint: Any = None
+        self.endpoint: InteractionsEndpoint | None = None
+        # Answers interactions that arrive over HTTP (when DISCORD_PUBLIC_KEY is set).
+        self.desk: InteractionDesk | None = None
         channels = ChannelCache()
         self.messages = MessageHandler(
             client=self, store=store, settings=settings, me=self._me, chains=ChainIndex(), channels=channels
@@ -83,10 +87,13 @@ class LLMOSBot(discord.AutoShardedClient):
             endpoints.use_gateway(url)
         if self._register:
             await self.sync_commands()
-        if self.settings.interactions_enabled:
-            from bots.discord.endpoint import InteractionsEndpoint
-
-            self.endpoint = InteractionsEndpoint(bot=self, settings=self.settings)
+        settings = self.settings
+        if settings.public_key is not None:
+            verifier = Verifier(public_key=settings.public_key, max_age=settings.interactions_max_age)
+            self.desk = InteractionDesk(state=self._connection, handle=self.interactions.handle, verifier=verifier)
+        if settings.interactions_enabled and self.desk is not None:
+            port = settings.interactions_port or 0
+            self.endpoint = InteractionsEndpoint(desk=self.desk, host=settings.interactions_host, port=port)
             await self.endpoint.start()
 
     async def sync_commands(self) -> int:
@@ -117,4 +124,6 @@ class LLMOSBot(discord.AutoShardedClient):
         if self.endpoint is not None:
             await self.endpoint.stop()
             self.endpoint = None
+        if self.desk is not None:
+            self.desk.close()
         await super().close()

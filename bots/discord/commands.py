@@ -85,7 +85,13 @@ def definitions() -> list[dict[str, Any]]:
     keys = [{"name": key, "value": key} for key in PREF_KEYS]
     actions = [{"name": a, "value": a} for a in ("show", "set", "unset", "reset")]
     return [
-        _command("ask", "ask the assistant", _option(STRING, "question", "your question", required=True), **everywhere),
+        _command(
+            "ask",
+            "ask the assistant",
+            _option(STRING, "question", "your question", required=True),
+            _option(STRING, "skill", "a plugin skill to answer with (see /help)", max_length=40),
+            **everywhere,
+        ),
         _command(
             "summarize",
             "summarize this thread, or the last messages of this channel",

@@ -5,9 +5,9 @@ discord.py builds every REST URL from the class attribute `Route.BASE` and opens
 go through its webhook adapter, and a reconnect after an invalidated session starts again from the
 default gateway. A per-client override would leave part of the traffic going to discord.com, so the
 two library attributes are the one place to change; the library itself sets `Route.BASE` the same
-way when it switches API version. One LLMOS process talks to exactly one Discord, so they are set
-once per process, here and nowhere else, and a second, different value is refused rather than
-silently redirecting a client that is already running.
+way when it switches API version. One LLMOS process talks to exactly one Discord: the attributes
+are the only record kept (no state of our own), and a second, different value is refused rather
+than silently redirecting a client that is already running.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from discord.http import Route
 
 log = logging.getLogger(__name__)
 
-_lock = threading.Lock()
-_api: str | None = None
-_gateway: str | None = None
+# What discord.py ships with, read once at import: anything else was set by `use`.
+LIBRARY_API = str(Route.BASE)
+LIBRARY_GATEWAY = DiscordWebSocket.DEFAULT_GATEWAY
+_LOCK = threading.Lock()
 
 
 class EndpointConflict(RuntimeError):
@@ -32,30 +33,28 @@ class EndpointConflict(RuntimeError):
 
 def use(*, api_url: str, gateway_url: str | None) -> None:
     """Apply DISCORD_API_URL and DISCORD_GATEWAY_URL to discord.py for this process."""
-    global _api  # noqa: PLW0603 - process-wide by discord.py's design (see the module docstring)
-    with _lock:
-        if _api is not None and _api != api_url:
-            raise EndpointConflict(f"discord.py already uses {_api}; one process talks to one Discord")
-        if _api is None:
+    with _LOCK:
+        current = str(Route.BASE)
+        if current not in (LIBRARY_API, api_url):
+            raise EndpointConflict(f"discord.py already uses {current}; one process talks to one Discord")
+        if current != api_url:
             Route.BASE = api_url
-            _api = api_url
-            if api_url != "https://discord.com/api/v10":
-                log.info("Discord REST API at %s", api_url)
+            log.info("Discord REST API at %s", api_url)
     if gateway_url:
         use_gateway(gateway_url)
 
 
 def use_gateway(url: str) -> None:
     """Set the gateway discord.py connects (and reconnects) to; asked of the REST API when not configured."""
-    global _gateway  # noqa: PLW0603 - see the module docstring
-    with _lock:
-        if _gateway is not None and _gateway != url:
-            raise EndpointConflict(f"discord.py already uses the gateway {_gateway}")
-        if _gateway is None:
-            DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
-            _gateway = url
+    wanted = yarl.URL(url)
+    with _LOCK:
+        current = DiscordWebSocket.DEFAULT_GATEWAY
+        if current not in (LIBRARY_GATEWAY, wanted):
+            raise EndpointConflict(f"discord.py already uses the gateway {current}")
+        if current != wanted:
+            DiscordWebSocket.DEFAULT_GATEWAY = wanted
             log.info("Discord gateway at %s", url)
 
 
 def gateway_configured() -> bool:
-    return _gateway is not None
+    return DiscordWebSocket.DEFAULT_GATEWAY != LIBRARY_GATEWAY

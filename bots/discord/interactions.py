@@ -18,10 +18,10 @@ import discord
 from bots.discord import commands
 from bots.discord.admin_commands import count_option, run_admin
 from bots.discord.places import ChannelCache, Place, locate, role_ids
+from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
-from workers.intake import IntakeError
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,12 @@ class InteractionHandler:
         context: tuple[Quoted, ...] = ()
         if kind is Kind.ASK:
             text = str(options.get("question") or "")
+            skill = str(options.get("skill") or "").strip().lower()
+            if skill and skill not in self.store.skills:
+                await responder.send(f"There is no skill {skill!r} here; /help lists the skills.")
+                return
+            if skill:
+                kind, args = Kind.SKILL, {"skill": skill}
         elif kind is Kind.TRANSLATE:
             text, args = str(options.get("text") or ""), {"language": str(options.get("language") or "English")}
         elif kind is Kind.PREFS:
@@ -173,18 +179,14 @@ class InteractionHandler:
             user_name=user.display_name,
             tenant_name=place.tenant_name,
             channel_name=place.channel_name,
-            ref={
-                "mode": "interaction",
-                "application_id": str(interaction.application_id),
-                "token": interaction.token,
-                "channel_id": str(place.post_to),
-                "ephemeral": kind in PRIVATE,
-            },
+            ref=DiscordRef(
+                mode=ReplyMode.INTERACTION,
+                application_id=str(interaction.application_id),
+                token=interaction.token,
+                channel_id=str(place.post_to),
+                ephemeral=kind in PRIVATE,
+            ).to_dict(),
         )
-        try:
-            submitted = await asyncio.to_thread(self.store.submit, event)
-        except IntakeError as exc:
-            await responder.send(str(exc))
-            return
-        if submitted.refused:
-            await responder.send(submitted.refused)
+        handed = await asyncio.to_thread(self.store.submit, event)
+        if handed.turned is not None:
+            await responder.send(handed.message)

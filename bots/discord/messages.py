@@ -17,11 +17,11 @@ import discord
 from bots.discord.attachments import collect
 from bots.discord.chains import ChainIndex, answer_key, walk
 from bots.discord.places import ChannelCache, Place, locate, role_ids
+from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.settings import DiscordSettings
 from bots.discord.store import Store
 from bots.discord.text import strip_mentions
 from workers.events import Event, Kind, Platform, Quoted
-from workers.intake import IntakeError
 from workers.requests import Request, parse
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class MessageHandler:
             max_image_bytes=self.settings.max_image_bytes,
             max_images=self.settings.max_images,
         )
-        request = parse(text) if text or files.files else Request(kind=Kind.HELP, text="")
+        request = parse(text, skills=self.store.skills) if text or files.files else Request(kind=Kind.HELP, text="")
         ask = request.kind is Kind.ASK
         event = Event(
             platform=Platform.DISCORD,
@@ -136,25 +136,21 @@ class MessageHandler:
             user_name=message.author.display_name,
             tenant_name=place.tenant_name,
             channel_name=place.channel_name,
-            ref={
-                "mode": "channel",
-                "channel_id": str(place.post_to),
-                "guild_id": str(place.guild_id) if place.guild_id else None,
-                "reply_to": str(message.id),
-                "notices": files.notices,
-            },
+            ref=DiscordRef(
+                mode=ReplyMode.CHANNEL,
+                channel_id=str(place.post_to),
+                guild_id=str(place.guild_id) if place.guild_id else None,
+                reply_to=str(message.id),
+                notices=tuple(files.notices),
+            ).to_dict(),
         )
         await self._hand_over(message, event)
 
     async def _hand_over(self, message: discord.Message, event: Event) -> None:
-        try:
-            submitted = await asyncio.to_thread(self.store.submit, event)
-        except IntakeError as exc:
-            await self._tell(message, str(exc))
-            return
-        if submitted.refused:
-            await self._tell(message, submitted.refused)
-        elif submitted.accepted:
+        handed = await asyncio.to_thread(self.store.submit, event)
+        if handed.turned is not None:
+            await self._tell(message, handed.message)
+        elif handed.accepted:
             log.info("event %s queued (%s)", event.key, event.kind)
 
     async def _tell(self, message: discord.Message, text: str) -> None:

@@ -9,17 +9,14 @@ client lives on a long-lived event loop in a background thread and worker thread
 from __future__ import annotations
 
 import asyncio
-import atexit
 import logging
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import discord
 
-from bots.discord import endpoints
-from bots.discord.settings import DiscordSettings, load_discord_settings
+from bots.discord.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +91,6 @@ class DiscordRest:
         """Run `coro` on the client's loop and wait for its result (from a worker thread)."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
-    def spawn(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
-
     def call_soon(self, callback: Callable[..., object], *args: Any) -> None:
         self._loop.call_soon_threadsafe(callback, *args)
 
@@ -111,50 +105,3 @@ class DiscordRest:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self._loop.close()
-
-
-_lock = threading.Lock()
-_settings: DiscordSettings | None = None
-_shared: DiscordRest | None = None
-_hooked = False
-
-
-def configure(settings: DiscordSettings) -> None:
-    """Use these settings for this process's REST client (entry points that already built them)."""
-    global _settings  # noqa: PLW0603 - one REST client per worker process
-    with _lock:
-        _settings = settings
-
-
-def shared() -> DiscordRest:
-    """This process's REST client, logged in on first use; a failed login is retried on the next call."""
-    global _shared, _settings  # noqa: PLW0603 - one REST client per worker process
-    with _lock:
-        if _shared is not None and not _shared.closed:
-            return _shared
-        if _settings is None:
-            _settings = load_discord_settings()
-        endpoints.use(api_url=_settings.api_url, gateway_url=_settings.gateway_url)
-        _shared = DiscordRest(settings=_settings).start()
-        _hook_shutdown()
-        return _shared
-
-
-def close_shared() -> None:
-    global _shared
-    with _lock:
-        client_rest, _shared = _shared, None
-    if client_rest is not None:
-        client_rest.close()
-
-
-def _hook_shutdown() -> None:
-    """Close the client when the worker stops (Celery's signal) or the interpreter exits."""
-    global _hooked  # noqa: PLW0603 - hooks are installed once per process
-    if _hooked:
-        return
-    from celery.signals import worker_shutdown
-
-    worker_shutdown.connect(lambda **_: close_shared(), weak=False)
-    atexit.register(close_shared)
-    _hooked = True

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from workers.settings import SettingsError
+from workers.settings import SettingsError, build_settings
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "your-token", "token"}
@@ -118,11 +118,7 @@ class DiscordSettings(BaseSettings):
 
 def load_discord_settings(**overrides: object) -> DiscordSettings:
     """Build DiscordSettings, turning pydantic's report into one line per environment variable."""
-    try:
-        settings = DiscordSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = [f"DISCORD_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
-        raise SettingsError("invalid Discord configuration:\n  " + "\n  ".join(lines)) from None
+    settings = build_settings(DiscordSettings, overrides, what="Discord")
     if problem := settings.shard_problem():
         raise SettingsError(problem)
     if settings.interactions_enabled and settings.public_key is None:

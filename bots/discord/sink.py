@@ -10,55 +10,63 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
 
-from bots.discord import rest
+from bots.discord import endpoints
 from bots.discord.answer import Answer, Part
+from bots.discord.ref import DiscordRef, ReplyMode, channel_ref
+from bots.discord.rest import DiscordRest
+from bots.discord.settings import DiscordSettings
 from bots.discord.targets import ChannelTarget, InteractionTarget, Target
-from workers.events import Event
+from workers.events import Event, Platform
 from workers.replybus import ReplyBus
-
-if TYPE_CHECKING:
-    from workers.runtime import Runtime
+from workers.sinks import Outlet
 
 log = logging.getLogger(__name__)
 
 FINISH_TIMEOUT = 120.0
 
 
-def notices_of(event: Event) -> str:
+def notices_of(ref: DiscordRef) -> str:
     """Limits the adapter applied (a skipped file, a cut text), shown small above the answer."""
-    lines = [f"-# {note}" for note in event.ref.get("notices", ())]
+    lines = [f"-# {note}" for note in ref.notices]
     return "\n".join(lines) + "\n" if lines else ""
 
 
 class DiscordSink:
-    def __init__(self, *, event: Event, bus: ReplyBus) -> None:
+    def __init__(self, *, event: Event, bus: ReplyBus, connect: Callable[[], DiscordRest]) -> None:
         self._event = event
+        self._ref = DiscordRef.from_mapping(event.ref)
         self._bus = bus
+        self._connect = connect
         self._stream = f"discord-parts:{event.key}"
-        self._prefix = notices_of(event)
+        self._prefix = notices_of(self._ref)
         self._text = ""
-        self._rest: rest.DiscordRest | None = None
+        self._rest: DiscordRest | None = None
         self._answer: Answer | None = None
 
-    def _target(self, client_rest: rest.DiscordRest) -> Target:
-        ref = self._event.ref
+    def rest(self) -> DiscordRest:
+        """The logged-in client this sink posts with (its outlet's; started on first use)."""
+        return self._connect()
+
+    def _target(self, client_rest: DiscordRest) -> Target:
+        ref = self._ref
         client = client_rest.client
-        if ref.get("mode") == "interaction":
+        if ref.mode is ReplyMode.INTERACTION:
+            assert ref.application_id is not None and ref.token is not None  # DiscordRef checks both
             return InteractionTarget(
                 client,
-                channel_id=int(ref["channel_id"]),
-                application_id=int(ref["application_id"]),
-                token=str(ref["token"]),
-                ephemeral=bool(ref.get("ephemeral")),
+                channel_id=int(ref.channel_id),
+                application_id=int(ref.application_id),
+                token=ref.token,
+                ephemeral=ref.ephemeral,
             )
-        guild = ref.get("guild_id")
         return ChannelTarget(
             client,
-            channel_id=int(ref["channel_id"]),
-            guild_id=int(guild) if guild else None,
-            reply_to=int(ref["reply_to"]) if ref.get("reply_to") else None,
+            channel_id=int(ref.channel_id),
+            guild_id=int(ref.guild_id) if ref.guild_id else None,
+            reply_to=int(ref.reply_to) if ref.reply_to else None,
             key=self._event.key,
         )
 
@@ -72,10 +80,10 @@ class DiscordSink:
     async def _record(self, index: int, message_id: str) -> None:
         await asyncio.to_thread(self._bus.publish, self._stream, {"type": "part", "index": index, "id": message_id})
 
-    def _make(self) -> tuple[rest.DiscordRest, Answer]:
+    def _make(self) -> tuple[DiscordRest, Answer]:
         if self._rest is not None and self._answer is not None:
             return self._rest, self._answer
-        client_rest = rest.shared()
+        client_rest = self._connect()
         target = self._target(client_rest)
         recorded = self._recorded()
         parts = [Part(target.first, None)] if target.first else []
@@ -89,7 +97,7 @@ class DiscordSink:
 
     def start(self, *, resume_ref: str | None) -> str:
         client_rest, answer = self._make()
-        typing = resume_ref is None and self._event.ref.get("mode") != "interaction"
+        typing = resume_ref is None and self._ref.mode is not ReplyMode.INTERACTION
         client_rest.call_soon(lambda: answer.begin(typing=typing))
         if resume_ref is not None:
             log.info("event %s: taking over answer messages %s", self._event.key, answer.message_ids)
@@ -109,5 +117,31 @@ class DiscordSink:
         client_rest.run(answer.fail(message), timeout=FINISH_TIMEOUT)
 
 
-def discord_sink(event: Event, runtime: Runtime) -> DiscordSink:
-    return DiscordSink(event=event, bus=runtime.bus)
+class DiscordReplies:
+    """A worker's Discord outlet: one REST client per process, logged in at the first answer (a failed
+    login is tried again at the next), and logged out when the stack closes."""
+
+    def __init__(self, *, settings: DiscordSettings, bus: ReplyBus) -> None:
+        self._settings = settings
+        self._bus = bus
+        self._lock = threading.Lock()
+        self._rest: DiscordRest | None = None
+
+    def rest(self) -> DiscordRest:
+        with self._lock:
+            if self._rest is None or self._rest.closed:
+                endpoints.use(api_url=self._settings.api_url, gateway_url=self._settings.gateway_url)
+                self._rest = DiscordRest(settings=self._settings).start()
+            return self._rest
+
+    def sink(self, event: Event) -> DiscordSink:
+        return DiscordSink(event=event, bus=self._bus, connect=self.rest)
+
+    def close(self) -> None:
+        with self._lock:
+            client_rest, self._rest = self._rest, None
+        if client_rest is not None:
+            client_rest.close()
+
+    def outlet(self) -> Outlet:
+        return Outlet(Platform.DISCORD, self.sink, channel_ref=channel_ref, close=self.close)

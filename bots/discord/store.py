@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.models import Channel, Conversation, Tenant
+from bots.core.handover import Handed, hand_over
+from db import conversations
 from workers.events import Event, Platform
-from workers.intake import Enqueue, Submitted, submit
+from workers.intake import Enqueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,26 +22,17 @@ class Store:
     enqueue: Enqueue
     # The deployment's per-user rate (SCHED_USER_REQUESTS_PER_MINUTE): a server's admins may lower it, not raise it.
     rate_ceiling: int | None = None
+    # The plugin skills' names: `/name …` in a message and `/ask skill:name` reach them.
+    skills: frozenset[str] = frozenset()
 
-    def submit(self, event: Event) -> Submitted:
-        """Store and queue; raises `IntakeError` (with a message for the user) when it cannot queue."""
-        return submit(event, sessions=self.sessions, enqueue=self.enqueue)
+    def submit(self, event: Event) -> Handed:
+        """Store and queue; what the user must hear when it was not taken is in the result."""
+        return hand_over(event, sessions=self.sessions, enqueue=self.enqueue)
 
     def knows_thread(self, *, tenant: str, channel: str, thread: str) -> bool:
         """True when the bot already talks in this Discord thread (it was mentioned there before a
         restart emptied the gateway cache): the thread then continues without mentions."""
         with self.sessions() as session:
-            found = session.scalar(
-                select(Conversation.id)
-                .join(Tenant, Conversation.tenant_id == Tenant.id)
-                .join(Channel, Conversation.channel_id == Channel.id)
-                .where(
-                    Tenant.platform == str(Platform.DISCORD),
-                    Tenant.external_id == tenant,
-                    Channel.tenant_id == Tenant.id,
-                    Channel.external_id == channel,
-                    Conversation.thread_key == thread,
-                )
-                .limit(1)
+            return conversations.known_thread(
+                session, platform=str(Platform.DISCORD), tenant=tenant, channel=channel, thread=thread
             )
-            return found is not None

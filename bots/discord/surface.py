@@ -9,30 +9,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import discord
+from starlette.routing import BaseRoute
 
-from bots.discord import endpoints, rest
+from bots.discord import asgi, endpoints
 from bots.discord.bot import LLMOSBot
+from bots.discord.endpoint import PATH, InteractionDesk
 from bots.discord.settings import DiscordSettings, load_discord_settings
+from bots.discord.sink import DiscordReplies
 from bots.discord.store import Store
 from workers.settings import SettingsError
-
-if TYPE_CHECKING:
-    from workers.stack import Stack
+from workers.sinks import Outlet, SinkContext
+from workers.stack import Stack
 
 log = logging.getLogger(__name__)
 
 
 class DiscordSurface:
     name = "discord"
+    listens = True
 
-    def __init__(self, *, settings: DiscordSettings, store: Store, bot_options: Mapping[str, Any] | None = None):
+    def __init__(self, *, settings: DiscordSettings, bot_options: Mapping[str, Any] | None = None) -> None:
         self._settings = settings
         self._token = settings.require_token()
-        self._store = store
+        self._store: Store | None = None
         self._options = dict(bot_options or {})
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -41,8 +44,33 @@ class DiscordSurface:
         self._up = threading.Event()
         self.bot: LLMOSBot | None = None
         self.message_content = settings.message_content
+        self._routes: list[BaseRoute] = []
 
-    def start(self, *, timeout: float = 60.0) -> None:
+    def share_port(self) -> bool:
+        """Take interactions over HTTP on the one port: with DISCORD_PUBLIC_KEY, unless
+        DISCORD_INTERACTIONS_PORT asks for a port of its own."""
+        shared = self._settings.public_key is not None and not self._settings.interactions_enabled
+        self._routes = asgi.routes(self._desk) if shared else []
+        return shared
+
+    def routes(self) -> Sequence[BaseRoute]:
+        return self._routes
+
+    def _desk(self) -> tuple[InteractionDesk | None, asyncio.AbstractEventLoop | None]:
+        bot = self.bot
+        return (bot.desk if bot is not None else None), self._loop
+
+    def outlets(self, context: SinkContext) -> Sequence[Outlet]:
+        """The workers answer Discord over its REST API, with this surface's settings."""
+        return [DiscordReplies(settings=self._settings, bus=context.bus).outlet()]
+
+    def start(self, stack: Stack, *, timeout: float = 60.0) -> None:
+        self._store = Store(
+            sessions=stack.sessions,
+            enqueue=stack.enqueue,
+            skills=stack.skills.names,
+            rate_ceiling=stack.scheduling.user_requests_per_minute,
+        )
         endpoints.use(api_url=self._settings.api_url, gateway_url=self._settings.gateway_url)
         self._thread = threading.Thread(target=self._run, name="discord-bot", daemon=True)
         self._thread.start()
@@ -65,6 +93,7 @@ class DiscordSurface:
 
     async def _main(self) -> None:
         registered = False
+        assert self._store is not None, "start() sets the store"
         while not self._stopping:
             bot = LLMOSBot(
                 settings=self._settings,
@@ -106,16 +135,14 @@ class DiscordSurface:
         extra = ""
         if self.bot is not None and self.bot.endpoint is not None:
             extra = f"; interactions endpoint {self.bot.endpoint.url}"
+        elif self._routes:
+            extra = f"; interactions at {PATH} on the admin service's port"
         return f"Discord bot {user} on the gateway: {mode}{extra}"
 
 
-def surface(stack: Stack) -> DiscordSurface | None:
-    """`llmos run` starts the bot when DISCORD_TOKEN is set."""
+def from_environment() -> DiscordSurface | None:
+    """The bot, when DISCORD_TOKEN is set (read here, once, at the entry point)."""
     settings = load_discord_settings()
     if settings.token is None:
         return None
-    rest.configure(settings)
-    store = Store(
-        sessions=stack.sessions, enqueue=stack.enqueue, rate_ceiling=stack.scheduling.user_requests_per_minute
-    )
-    return DiscordSurface(settings=settings, store=store)
+    return DiscordSurface(settings=settings)

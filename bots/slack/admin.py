@@ -1,8 +1,8 @@
-"""`/llmos admin ...`: what a workspace admin sets for everyone — channel prompts and access rules.
+"""`/llmos admin ...`: what a workspace admin sets for everyone — channel prompts, access rules, rate.
 
 Slack decides who is an admin: users.info's `is_admin`, `is_owner` or `is_primary_owner`, asked
-afresh for every admin command. The settings land in the platform-neutral tables the task path
-already reads: the channel-level preference `system_prompt` and the tenant's allow/block rules.
+afresh for every admin command. The commands themselves are the shared ones (`bots.core.admin`);
+this module reads them from the command's text and writes Slack's mentions.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ from typing import Any
 
 from slack_bolt import BoltContext, Respond
 
+from bots.core import admin
 from bots.slack.people import People
-from db import access, directory, preferences
-from db.access import Effect, Subject
-from db.preferences import Scope
+from db.access import Subject
 from workers.events import Platform
 
 log = logging.getLogger(__name__)
 
-PROMPT_LIMIT = 2000
 USAGE = "\n".join(
     [
         "LLMOS settings for workspace admins:",
@@ -31,6 +29,7 @@ USAGE = "\n".join(
         "• `/llmos admin block @someone #channel …` — keep them from using LLMOS",
         "• `/llmos admin remove @someone #channel …` — drop their rules",
         "• `/llmos admin rules` — list the rules",
+        "• `/llmos admin rate <n>` — requests one person may make per minute here (`0`: the default)",
     ]
 )
 _TARGET = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>|\b([UWCGD][A-Z0-9]{6,})\b")
@@ -47,13 +46,16 @@ def targets(text: str) -> list[tuple[Subject, str]]:
 
 
 def label(subject: Subject, ident: str) -> str:
+    """How Slack writes a user or channel in a message."""
     return f"<@{ident}>" if subject is Subject.USER else f"<#{ident}>"
 
 
 class Admin:
-    def __init__(self, *, sessions: Any, people: People) -> None:
+    def __init__(self, *, sessions: Any, people: People, rate_ceiling: int | None = None) -> None:
         self._sessions = sessions
         self._people = people
+        # The deployment's per-user rate: a workspace's admins may lower it, not raise it.
+        self._ceiling = rate_ceiling
 
     def is_admin(self, context: BoltContext, user: str) -> bool:
         team = str(context.team_id or context.enterprise_id or "")
@@ -68,57 +70,29 @@ class Admin:
             return
         verb, _, rest = text.partition(" ")
         team = str(context.team_id or context.enterprise_id or "")
-        with self._sessions.begin() as session:
-            tenant_id = directory.tenant(session, platform=Platform.SLACK, external_id=team).id
-            if verb == "prompt":
-                answer = self._prompt(session, tenant_id, channel, rest.strip())
-            elif verb in {"allow", "block", "remove"}:
-                answer = self._rule(session, tenant_id, verb, targets(rest))
-            elif verb == "rules":
-                answer = self._rules(session, tenant_id)
-            else:
-                answer = USAGE
+        tenancy = admin.Tenancy(platform=str(Platform.SLACK), id=team)
+        answer = self._answer(tenancy, verb, rest.strip(), channel=channel)
         log.info("slack admin %s in %s ran `admin %s`", user, team, verb)
         respond(answer)
 
-    @staticmethod
-    def _prompt(session: Any, tenant_id: int, channel: str, text: str) -> str:
-        row = directory.channel(session, tenant_id=tenant_id, external_id=channel)
-        session.flush()
-        if not text:
-            current = preferences.at_level(session, tenant_id=tenant_id, scope=Scope.CHANNEL, channel_id=row.id)
-            prompt = current.get("system_prompt")
-            return f"This channel's system prompt:\n> {prompt}" if prompt else "This channel has no system prompt."
-        if text.lower() == "clear":
-            preferences.unset(session, tenant_id=tenant_id, scope=Scope.CHANNEL, channel_id=row.id, key="system_prompt")
-            return "Removed this channel's system prompt."
-        if len(text) > PROMPT_LIMIT:
-            return f"That prompt has {len(text)} characters; keep it under {PROMPT_LIMIT}."
-        preferences.set_value(
-            session, tenant_id=tenant_id, scope=Scope.CHANNEL, channel_id=row.id, key="system_prompt", value=text
-        )
-        return f"Saved. In <#{channel}> LLMOS now follows:\n> {text}"
-
-    @staticmethod
-    def _rule(session: Any, tenant_id: int, verb: str, named: list[tuple[Subject, str]]) -> str:
-        if not named:
-            return f"Name who or where: `/llmos admin {verb} @someone #channel`."
-        lines = []
-        for subject, ident in named:
-            if verb == "remove":
-                gone = access.remove_rule(session, tenant_id=tenant_id, subject_type=subject, subject=ident)
-                lines.append(f"{label(subject, ident)}: {'rule removed' if gone else 'had no rule'}")
-            else:
-                effect = Effect.ALLOW if verb == "allow" else Effect.BLOCK
-                access.set_rule(session, tenant_id=tenant_id, subject_type=subject, subject=ident, effect=effect)
-                lines.append(f"{label(subject, ident)}: {effect}ed")
-        if verb == "allow":
-            lines.append("Only allowed users and channels of those kinds may use LLMOS now.")
-        return "\n".join(lines)
-
-    @staticmethod
-    def _rules(session: Any, tenant_id: int) -> str:
-        rules = access.rules(session, tenant_id=tenant_id)
-        if not rules:
-            return "No rules: everyone in this workspace may use LLMOS."
-        return "\n".join(f"• {label(subject, ident)} — {effect}" for subject, ident, effect in rules)
+    def _answer(self, tenancy: admin.Tenancy, verb: str, rest: str, *, channel: str) -> str:
+        sessions = self._sessions
+        if verb == "prompt":
+            clear = rest.lower() == "clear"
+            return admin.channel_prompt(
+                sessions,
+                tenancy=tenancy,
+                channel=channel,
+                text=None if clear or not rest else rest,
+                clear=clear,
+                where=label(Subject.CHANNEL, channel),
+            )
+        if verb in set(admin.Change):
+            return admin.change_access(
+                sessions, tenancy=tenancy, change=admin.Change(verb), named=targets(rest), label=label
+            )
+        if verb == "rules":
+            return admin.list_access(sessions, tenancy=tenancy, label=label)
+        if verb == "rate" and rest.isascii() and rest.isdigit() and len(rest) <= 6:
+            return admin.rate_limit(sessions, tenancy=tenancy, per_minute=int(rest), ceiling=self._ceiling)
+        return USAGE

@@ -80,7 +80,7 @@ def build_app(services: Services, *, engine: Engine) -> App:
             raise SettingsError(f"SLACK_BOT_TOKEN: Slack did not accept it ({exc})") from None
         app.event("app_uninstalled")(_uninstalled)
         app.event("tokens_revoked")(_uninstalled)
-    admin = Admin(sessions=services.sessions, people=services.people)
+    admin = Admin(sessions=services.sessions, people=services.people, rate_ceiling=services.rate_ceiling)
     Conversations(services).register(app, Assistant())
     Commands(services, admin).register(app)
     Home(services).register(app)

@@ -48,11 +48,11 @@ def privately(respond: Respond) -> Tell:
     return tell
 
 
-def slash_request(text: str) -> Request:
+def slash_request(text: str, *, skills: frozenset[str] = frozenset()) -> Request:
     """`/llmos summarize 20` runs a skill; `/llmos why is the sky blue?` is a question."""
     if not text:
         return Request(kind=Kind.HELP, text="")
-    request = parse("/" + text)
+    request = parse("/" + text, skills=skills)
     if request.kind is Kind.HELP and "error" in request.args:
         return Request(kind=Kind.ASK, text=text)
     return request
@@ -81,7 +81,7 @@ class Commands:
             return
         team, channel, user = tenant_of(context), str(command["channel_id"]), str(command["user_id"])
         reader = Reader(client=client, people=self._s.people, team=team, bot_user_id=context.bot_user_id)
-        request = slash_request(reader.plain(raw))
+        request = slash_request(reader.plain(raw), skills=self._s.skills)
         quoted: tuple[Quoted, ...] = ()
         if request.kind in TRANSCRIPT_KINDS:
             try:

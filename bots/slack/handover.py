@@ -14,12 +14,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bots.core import handover as core
 from bots.slack.files import FileReader
 from bots.slack.people import People
 from bots.slack.settings import SlackSettings
 from db import events as processed
 from workers.events import Event
-from workers.intake import Enqueue, IntakeError, submit
+from workers.intake import Enqueue
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ class Services:
     files: FileReader
     # The models the engine serves, for checking a `model` preference where it is typed in.
     models: Callable[[], tuple[str, ...]] = tuple
+    # The plugin skills' names, so `/llmos name …` and `@LLMOS /name …` reach them.
+    skills: frozenset[str] = frozenset()
+    # The deployment's per-user rate (SCHED_USER_REQUESTS_PER_MINUTE), the most a workspace admin may set.
+    rate_ceiling: int | None = None
 
 
 def seen(services: Services, key: str) -> bool:
@@ -45,17 +50,10 @@ def seen(services: Services, key: str) -> bool:
 
 def hand_over(services: Services, event: Event, *, tell: Tell) -> bool:
     """Submit the event; True when it was queued for an answer."""
-    try:
-        submitted = submit(event, sessions=services.sessions, enqueue=services.enqueue)
-    except IntakeError as exc:
-        tell(str(exc))
-        return False
-    if submitted.refused:
-        tell(submitted.refused)
-        return False
-    if not submitted.accepted:
-        log.info("slack event %s was handed over before (a retry or a second delivery)", event.key)
-    return submitted.accepted
+    handed = core.hand_over(event, sessions=services.sessions, enqueue=services.enqueue)
+    if handed.turned is not None:
+        tell(handed.message)
+    return handed.accepted
 
 
 def teller(client: WebClient, *, channel: str, user: str, thread_ts: str | None, private: bool) -> Tell:

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from bots.slack.handover import Services, hand_over, seen, teller
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.transcript import Reader
-from db import slack as slack_db
+from db import conversations
 from workers.events import Event, Kind, Platform, Quoted
 from workers.requests import Request, parse
 
@@ -160,7 +160,9 @@ class Conversations:
         direct = event.get("channel_type") == "im" or channel.startswith("D")
         thread = str(thread_ts) if thread_ts else (DM_THREAD if direct else ts)
         with self._s.sessions() as session:
-            known = slack_db.in_conversation(session, team=team, channel=channel, thread_key=thread)
+            known = conversations.known_thread(
+                session, platform=str(Platform.SLACK), tenant=team, channel=channel, thread=thread
+            )
         named = reader.mentions(str(event.get("text") or ""))
         bot = reader.bot_user_id
         mentioned = bot is not None and bot in named
@@ -217,10 +219,9 @@ class Conversations:
             received_at=arrived,
         )
 
-    @staticmethod
-    def _request(text: str) -> Request:
+    def _request(self, text: str) -> Request:
         # "@LLMOS /summarize" works like the slash command; anything else is a question.
-        return parse(text) if text.startswith("/") else Request(kind=Kind.ASK, text=text)
+        return parse(text, skills=self._s.skills) if text.startswith("/") else Request(kind=Kind.ASK, text=text)
 
     @staticmethod
     def _transcript(

@@ -48,3 +48,9 @@ class SlackRef:
         values["mode"] = ReplyMode(values["mode"])
         values["notes"] = tuple(values.get("notes", ()))
         return cls(**values)
+
+
+def channel_ref(*, tenant: str, channel: str, thread: str | None) -> dict[str, Any]:
+    """A post into a channel (or its thread) that answers nobody in particular: an admin job's answer."""
+    mode = ReplyMode.THREAD if thread else ReplyMode.CHANNEL
+    return SlackRef(mode=mode, team=tenant, channel=channel, user="", thread_ts=thread).to_dict()

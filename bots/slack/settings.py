@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings import SettingsError
+from workers.settings import SettingsError, build_settings
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "xoxb-", "xapp-"}
 
@@ -100,7 +100,13 @@ class SlackSettings(BaseSettings):
 
     @property
     def configured(self) -> bool:
+        """Something to receive Slack's events with: this process can serve Slack."""
         return self.http or self.socket_mode
+
+    @property
+    def answers(self) -> bool:
+        """A token to answer with: this process's workers can post into Slack."""
+        return self.bot_token is not None or self.oauth
 
     def problems(self) -> list[str]:
         """What stops this configuration from working, one line per variable."""
@@ -123,14 +129,7 @@ class SlackSettings(BaseSettings):
 
 def load_slack_settings(**overrides: object) -> SlackSettings:
     """Build SlackSettings, one line per bad variable (named), like the core settings."""
-    try:
-        settings = SlackSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            name = f"SLACK_{error['loc'][0]}".upper() if error["loc"] else "SLACK_?"
-            lines.append(f"{name}: {error['msg']}")
-        raise SettingsError("invalid Slack configuration:\n  " + "\n  ".join(lines)) from None
+    settings = build_settings(SlackSettings, overrides, what="Slack")
     if settings.configured and (problems := settings.problems()):
         raise SettingsError("invalid Slack configuration:\n  " + "\n  ".join(problems))
     return settings

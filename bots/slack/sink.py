@@ -1,30 +1,24 @@
 """The Slack reply sink the Celery workers use, and how a worker finds each workspace's bot token.
 
-`slack_sink` is the entry in `workers.sinks.DEFAULT_FACTORIES`: a `llmos worker` process reads its
-`SLACK_*` settings once, on its first Slack answer. A process that runs the Slack surface itself
-registers a `SinkFactory` built from the surface's settings instead (`SinkFactory.register`).
+The Slack surface builds one `SinkFactory` per worker process from its settings (read at the entry
+point) and hands it to the stack as the Slack outlet.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from typing import TYPE_CHECKING
 
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.slack import mrkdwn
 from bots.slack.oauth import SealedInstallationStore, installation_store
-from bots.slack.ref import ReplyMode, SlackRef
-from bots.slack.settings import SlackSettings, load_slack_settings
+from bots.slack.ref import ReplyMode, SlackRef, channel_ref
+from bots.slack.settings import SlackSettings
 from bots.slack.stream import MESSAGE_LIMIT, ThreadSink
 from bots.slack.web import SlackAuthError, retry_handlers, web_client
 from workers.events import Event, Platform
-from workers.sinks import ReplySink
-
-if TYPE_CHECKING:
-    from workers.runtime import Runtime
+from workers.sinks import Outlet, ReplySink
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +91,7 @@ class SinkFactory:
         self._settings = settings
         self._tokens = tokens
 
-    def __call__(self, event: Event, runtime: Runtime) -> ReplySink:
+    def __call__(self, event: Event) -> ReplySink:
         ref = SlackRef.from_mapping(event.ref)
         if ref.mode is ReplyMode.EPHEMERAL and ref.response_url:
             return EphemeralSink(url=ref.response_url, rate_limit_retries=self._settings.rate_limit_retries)
@@ -111,18 +105,5 @@ class SinkFactory:
         token = settings.bot_token.get_secret_value() if settings.bot_token else None
         return cls(settings=settings, tokens=BotTokens(token=token, store=store))
 
-    def register(self, runtime: Runtime) -> None:
-        runtime.sinks.register(Platform.SLACK, self)
-
-
-_factory: SinkFactory | None = None
-_lock = threading.Lock()
-
-
-def slack_sink(event: Event, runtime: Runtime) -> ReplySink:
-    """The registry's default: settings from this worker's environment, read on first use."""
-    global _factory  # noqa: PLW0603 - one factory per worker process, like its runtime
-    with _lock:
-        if _factory is None:
-            _factory = SinkFactory.build(load_slack_settings(), sessions=runtime.sessions)
-    return _factory(event, runtime)
+    def outlet(self) -> Outlet:
+        return Outlet(Platform.SLACK, self, channel_ref=channel_ref)

@@ -2,19 +2,21 @@
 
 With `SLACK_SIGNING_SECRET` the Events API endpoint listens; with `SLACK_APP_TOKEN` a Socket Mode
 connection is opened; with both, either delivery path works (a message seen twice is answered once).
-Where this process also runs a worker, the Slack sink is registered with the surface's settings.
+Its outlet gives this process's workers the Slack sink, built from the same settings.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlparse
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
+from starlette.routing import BaseRoute
 
+from bots.slack import asgi
 from bots.slack.app import build_app
 from bots.slack.files import FileReader
 from bots.slack.handover import Services
@@ -24,6 +26,7 @@ from bots.slack.settings import SlackSettings, load_slack_settings
 from bots.slack.sink import SinkFactory
 from bots.slack.web import api_url, error_code
 from workers.settings import SettingsError
+from workers.sinks import Outlet, SinkContext
 from workers.stack import Stack
 
 log = logging.getLogger(__name__)
@@ -39,18 +42,37 @@ def _models(stack: Stack) -> Callable[[], tuple[str, ...]]:
 class SlackSurface:
     name = "slack"
 
-    def __init__(self, *, settings: SlackSettings, stack: Stack) -> None:
+    def __init__(self, *, settings: SlackSettings) -> None:
         self.settings = settings
-        self._stack = stack
         self.app: App | None = None
         self.http: HttpServer | None = None
         self._socket: SocketModeHandler | None = None
+        # The Events API as routes of the one ASGI app, when it joins it (`share_port`).
+        self._shared = False
+        self._routes: list[BaseRoute] = []
 
-    def start(self) -> None:
+    @property
+    def listens(self) -> bool:
+        """False for a worker's Slack settings: a bot token to answer with, but nothing to receive."""
+        return self.settings.configured
+
+    def share_port(self) -> bool:
+        """Serve the Events API on the one HTTP port, unless SLACK_PORT asks for a port of its own."""
+        self._shared = self.settings.http and "port" not in self.settings.model_fields_set
+        return self._shared
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """The routes for the one ASGI app (after `start`; none when Slack listens on its own port)."""
+        return self._routes
+
+    def outlets(self, context: SinkContext) -> Sequence[Outlet]:
+        return [SinkFactory.build(self.settings, sessions=context.sessions).outlet()]
+
+    def start(self, stack: Stack) -> None:
         s = self.settings
         services = Services(
-            sessions=self._stack.sessions,
-            enqueue=self._stack.enqueue,
+            sessions=stack.sessions,
+            enqueue=stack.enqueue,
             settings=s,
             people=People(),
             files=FileReader(
@@ -58,14 +80,16 @@ class SlackSurface:
                 image_limit=s.image_max_bytes,
                 max_images=s.max_images,
                 trusted_hosts=[host for host in [_host(api_url(s))] if host],
-                vision=lambda: bool(self._stack.settings.vision_models.strip()),
+                vision=lambda: bool(stack.settings.vision_models.strip()),
             ),
-            models=_models(self._stack),
+            models=_models(stack),
+            skills=stack.skills.names,
+            rate_ceiling=stack.scheduling.user_requests_per_minute,
         )
-        self.app = build_app(services, engine=self._stack.db)
-        if self._stack.runtime is not None:
-            SinkFactory.build(s, sessions=self._stack.sessions).register(self._stack.runtime)
-        if s.http:
+        self.app = build_app(services, engine=stack.db)
+        if s.http and self._shared:
+            self._routes = asgi.routes(self.app, path=s.path)
+        elif s.http:
             try:
                 self.http = HttpServer(app=self.app, host=s.host, port=s.port, path=s.path).start()
             except OSError as exc:
@@ -93,6 +117,8 @@ class SlackSurface:
         ways = []
         if self.http is not None:
             ways.append(f"Events API at {self.http.url}")
+        if self._routes:
+            ways.append(f"Events API at {self.settings.path} on the admin service's port")
         if self._socket is not None:
             ways.append("Socket Mode")
         who = "OAuth installs (/slack/install)" if self.settings.oauth else "one workspace"
@@ -103,7 +129,8 @@ def _host(url: str) -> str:
     return urlparse(url).hostname or ""
 
 
-def slack_surface(stack: Stack) -> SlackSurface | None:
-    """`llmos run` starts Slack only when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set."""
+def from_environment() -> SlackSurface | None:
+    """Slack, when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set (to serve it) or only a bot token or
+    OAuth client (a worker that answers for a Slack surface running elsewhere)."""
     settings = load_slack_settings()
-    return SlackSurface(settings=settings, stack=stack) if settings.configured else None
+    return SlackSurface(settings=settings) if settings.configured or settings.answers else None

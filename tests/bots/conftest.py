@@ -6,12 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from bots.discord import endpoints, rest
+from bots.discord import endpoints
 from bots.discord.settings import DiscordSettings, load_discord_settings
+from bots.discord.sink import DiscordReplies
 from bots.slack.settings import SlackSettings, load_slack_settings
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.fake_slack import BOT_TOKEN, FakeSlack
 from tests.fixtures.slack_wire import SIGNING_SECRET
+from workers.stack import Stack
 
 EDIT_INTERVAL = 0.3
 
@@ -64,8 +66,14 @@ def discord_settings_for(fake: FakeDiscord, **overrides: object) -> DiscordSetti
 
 
 @pytest.fixture(scope="session")
-def discord_settings(fake_discord: FakeDiscord) -> Iterator[DiscordSettings]:
-    settings = discord_settings_for(fake_discord)
-    rest.configure(settings)
-    yield settings
-    rest.close_shared()
+def discord_settings(fake_discord: FakeDiscord) -> DiscordSettings:
+    return discord_settings_for(fake_discord)
+
+
+@pytest.fixture
+def discord_replies(clean_stack: Stack, discord_settings: DiscordSettings) -> Iterator[DiscordReplies]:
+    """The workers' Discord outlet on the in-process stack, as `llmos run` gives it (no bot needed)."""
+    replies = DiscordReplies(settings=discord_settings, bus=clean_stack.bus)
+    clean_stack.sinks.add(replies.outlet())
+    yield replies
+    replies.close()

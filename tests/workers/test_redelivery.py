@@ -23,7 +23,6 @@ from workers import pipeline
 from workers.events import Event, Platform
 from workers.intake import submit
 from workers.replybus import ReplyBus
-from workers.runtime import current
 from workers.stack import Stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +86,7 @@ def test_a_second_delivery_waits_while_the_first_is_answering(clean_stack: Stack
     simulator.config.answer = lambda _m: " ".join(["word"] * 20)
     event = terminal_event("slow one")
     submit(event, sessions=clean_stack.sessions, enqueue=lambda _e: None)
-    runtime = current()
+    runtime = clean_stack.start_runtime()
     first = threading.Thread(target=pipeline.process, args=(event.key, runtime))
     first.start()
     bus_items(clean_stack.bus, event.key, until="delta")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from db import events
 from db.events import Status
+from workers import runtime as runtimes
 from workers.events import Event
-from workers.runtime import Runtime, current
+from workers.runtime import Runtime
 from workers.sinks import StatusSink
 
 log = logging.getLogger(__name__)
@@ -25,18 +26,18 @@ TELL_QUEUED = "llmos.tell_queued"
 TELL_FAILED = "llmos.tell_failed"
 
 
-@shared_task(name=TELL_QUEUED, ignore_result=True)  # type: ignore[untyped-decorator]
-def tell_queued(key: str, text: str) -> bool:
-    return tell(key, text, current())
+@shared_task(bind=True, name=TELL_QUEUED, ignore_result=True)  # type: ignore[untyped-decorator]
+def tell_queued(self: Task, key: str, text: str) -> bool:
+    return tell(key, text, runtimes.of(self.app))
 
 
-@shared_task(name=TELL_FAILED, ignore_result=True)  # type: ignore[untyped-decorator]
-def tell_failed(key: str, text: str) -> bool:
-    runtime = current()
+@shared_task(bind=True, name=TELL_FAILED, ignore_result=True)  # type: ignore[untyped-decorator]
+def tell_failed(self: Task, key: str, text: str) -> bool:
+    runtime = runtimes.of(self.app)
     event = _event(key, runtime, status=Status.FAILED)
     if event is None:
         return False
-    sink = runtime.sinks.for_event(event, runtime)
+    sink = runtime.sinks.for_event(event)
     sink.start(resume_ref=runtime.leases.reply(key))
     sink.fail(text)
     runtime.leases.release(key, "", keep_reply=False)
@@ -56,7 +57,7 @@ def tell(key: str, text: str, runtime: Runtime) -> bool:
     event = _event(key, runtime, status=Status.PENDING)
     if event is None or runtime.leases.reply(key) is not None:
         return False
-    sink = runtime.sinks.for_event(event, runtime)
+    sink = runtime.sinks.for_event(event)
     ref = sink.start(resume_ref=None)
     if isinstance(sink, StatusSink):
         sink.status(text)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings, build_settings
 
 
 class SchedulerSettings(BaseSettings):
@@ -38,14 +38,7 @@ class SchedulerSettings(BaseSettings):
 
 def load_scheduler_settings(**overrides: object) -> SchedulerSettings:
     """Build the settings, turning pydantic's report into one line per `SCHED_` variable."""
-    try:
-        return SchedulerSettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            name = f"SCHED_{str(error['loc'][0]).upper()}" if error["loc"] else "?"
-            lines.append(f"{name}: {error['msg']}")
-        raise SettingsError("invalid scheduler configuration:\n  " + "\n  ".join(lines)) from None
+    return build_settings(SchedulerSettings, overrides, what="scheduler")
 
 
 def embedded_slots(settings: Settings, scheduling: SchedulerSettings, *, given: object | None) -> SchedulerSettings:

@@ -142,7 +142,7 @@ async def submit_job(
 def _take(svc: Svc, hook_id: int, headers: Mapping[str, str], body: bytes) -> JSONResponse:
     hook = _verified_hook(svc, hook_id, headers, body)
     try:
-        job = JobRequest.model_validate_json(body)
+        job = JobRequest.model_validate_json(body, context={"skills": svc.skills})
     except ValidationError as exc:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)

@@ -25,9 +25,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from bots.admin.chatter import WEB_USER, Chatter, identify, is_open
 from bots.admin.deps import Services, Svc
 from bots.admin.routes.dashboard import render
+from bots.core.handover import HTTP_STATUS, hand_over
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers.events import Event, Kind, Platform
-from workers.intake import IntakeError, submit
 from workers.replybus import follow
 from workers.requests import clean, parse
 
@@ -86,7 +86,7 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
     who = _who(request, svc)
-    asked = parse(body.text)
+    asked = parse(body.text, skills=svc.skills)
     event = Event(
         platform=Platform.WEB,
         tenant=who.tenant,
@@ -102,12 +102,9 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
         channel_name="web chat",
         ref=who.ref,
     )
-    try:
-        submitted = submit(event, sessions=svc.sessions, enqueue=svc.enqueue)
-    except IntakeError as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-    if submitted.refused:
-        return JSONResponse({"detail": submitted.refused}, status_code=403)
+    handed = hand_over(event, sessions=svc.sessions, enqueue=svc.enqueue)
+    if handed.turned is not None:
+        return JSONResponse({"detail": handed.message}, status_code=HTTP_STATUS[handed.turned])
     return JSONResponse({"key": event.key, "stream": f"/chat/stream?key={event.key}"}, status_code=202)
 
 

@@ -16,6 +16,7 @@ import db.admin  # noqa: F401 - the admin tables must be on Base for clear_table
 from bots.admin import keys, signing
 from bots.admin.service import AdminService
 from bots.admin.settings import load_admin_settings
+from bots.admin.surface import AdminSurface
 from db import directory
 from db.models import Tenant
 from tests.fixtures.secret_scan import remember
@@ -92,7 +93,9 @@ def wait_job(admin: Admin, tenant_id: int, job_id: str, *, until: set[str], time
 
 @pytest.fixture
 def admin(clean_stack: Stack) -> Iterator[Admin]:
-    service = AdminService.for_stack(clean_stack, admin_settings(), metrics_settle=0.0)
+    settings = admin_settings()
+    clean_stack.add_surface(AdminSurface(settings=settings))  # the jobs' outlet, as `llmos run` hands it over
+    service = AdminService.for_stack(clean_stack, settings, metrics_settle=0.0)
     service.start()
     try:
         with clean_stack.sessions.begin() as session:

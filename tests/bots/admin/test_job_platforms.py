@@ -13,16 +13,15 @@ from tests.fixtures.discord_fake import payloads
 from tests.fixtures.discord_fake.server import FakeDiscord
 from tests.fixtures.fake_slack import TEAM, FakeSlack
 from workers.events import Platform
-from workers.sinks import DEFAULT_FACTORIES
 
 
 @pytest.fixture
 def slack_sink(admin: Admin, fake: FakeSlack) -> Iterator[None]:
-    runtime = admin.stack.runtime
-    assert runtime is not None
-    SinkFactory.build(slack_settings(fake), sessions=admin.stack.sessions).register(runtime)
+    """The Slack outlet a worker gets from the Slack surface, without the Slack app running."""
+    sinks = admin.stack.sinks
+    sinks.add(SinkFactory.build(slack_settings(fake), sessions=admin.stack.sessions).outlet())
     yield
-    runtime.sinks.register(Platform.SLACK, DEFAULT_FACTORIES[Platform.SLACK])
+    sinks.remove(Platform.SLACK)
 
 
 def test_a_job_posts_its_answer_into_a_slack_channel(
@@ -53,7 +52,7 @@ def test_a_job_posts_its_answer_into_a_discord_channel(
     admin: Admin,
     simulator,
     fake_discord: FakeDiscord,
-    discord_settings,
+    discord_replies,
 ) -> None:
     simulator.config.answer = lambda _m: "Standup notes are ready."
     channel = fake_discord.world.general

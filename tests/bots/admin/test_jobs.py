@@ -12,12 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from bots.admin import signing
+from bots.discord import ref as discord_ref
+from bots.slack import ref as slack_ref
 from db.admin import Delivery, Job
 from db.models import Channel, ProcessedEvent, Tenant, Usage
 from tests.bots.admin.conftest import Admin, signed_post, wait_job
 from tests.bots.admin.receiver import Receiver
 from tests.helpers import count, settle
 from workers.events import Event, Platform
+from workers.sinks import Outlet
 from workers.stack import Stack
 
 
@@ -51,20 +54,19 @@ def platform_sinks(clean_stack: Stack) -> Iterator[list[tuple[Any, ...]]]:
     calls: list[tuple[Any, ...]] = []
     lock = threading.Lock()
 
-    def factory(event: Event, _runtime: object) -> RecordingSink:
+    def factory(event: Event) -> RecordingSink:
         with lock:
             return RecordingSink(event, calls)
 
-    registry = clean_stack.runtime.sinks
-    saved = {p: registry._factories.get(p) for p in (Platform.SLACK, Platform.DISCORD)}
-    for platform in saved:
-        registry.register(platform, factory)
+    sinks = clean_stack.sinks
+    refs = {Platform.SLACK: slack_ref.channel_ref, Platform.DISCORD: discord_ref.channel_ref}
+    saved = {p: sinks.add(Outlet(p, factory, channel_ref=ref)) for p, ref in refs.items()}
     yield calls
     for platform, previous in saved.items():
         if previous is None:
-            registry._factories.pop(platform, None)
+            sinks.remove(platform)
         else:
-            registry.register(platform, previous)
+            sinks.add(previous)
 
 
 def callback_job(url: str, **extra: object) -> dict[str, object]:
@@ -167,10 +169,10 @@ def test_a_discord_destination_and_a_failing_platform(admin: Admin, simulator, p
     assert wait_job(admin, tenant_id, "d1", until={"completed"})["status"] == "completed"
     assert platform_sinks[0][:5] == ("start", "discord", "912345678901234567", "42", "77")
 
-    def broken(_event: Event, _runtime: object) -> RecordingSink:
+    def broken(_event: Event) -> RecordingSink:
         raise ConnectionError("discord is down")
 
-    admin.stack.runtime.sinks.register(Platform.DISCORD, broken)
+    admin.stack.sinks.add(Outlet(Platform.DISCORD, broken, channel_ref=discord_ref.channel_ref))
     assert signed_post(admin, hook_id, secret, {**job, "id": "d2"}).status_code == 202
     done = wait_job(admin, tenant_id, "d2", until={"completed", "failed"})
     # The answer is kept on the job and the failure is said, rather than the job being lost.

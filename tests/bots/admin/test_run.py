@@ -89,6 +89,10 @@ def test_a_busy_port_is_reported_by_name(clean_stack: Stack) -> None:
 
 def test_llmos_run_always_starts_the_admin_surface(clean_stack: Stack, monkeypatch) -> None:
     monkeypatch.setenv("ADMIN_PORT", "0")
-    started = surfaces.configured(clean_stack)
-    assert [s.name for s in started] == ["admin"]
-    assert "/chat" in started[0].describe()
+    built = surfaces.from_environment()
+    assert [s.name for s in built] == ["admin"]
+    started = surfaces.start_all(clean_stack, built)
+    try:
+        assert started == built and "/chat" in started[0].describe()
+    finally:
+        started[0].stop()

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 
 from bots.discord.settings import DiscordSettings
-from bots.discord.store import Store
 from bots.discord.surface import DiscordSurface
 from tests.bots.conftest import EDIT_INTERVAL, discord_settings_for  # noqa: F401 - used by the tests
 from tests.fixtures.discord_fake import FakeDiscord
@@ -24,12 +23,9 @@ def _calm_fake(request: pytest.FixtureRequest) -> None:
 
 
 def start_bot(stack: Stack, settings: DiscordSettings) -> DiscordSurface:
-    surface = DiscordSurface(
-        settings=settings,
-        store=Store(sessions=stack.sessions, enqueue=stack.enqueue),
-        bot_options={"guild_ready_timeout": 0.05},
-    )
-    surface.start(timeout=20)
+    surface = DiscordSurface(settings=settings, bot_options={"guild_ready_timeout": 0.05})
+    stack.add_surface(surface)  # what `llmos discord` does: the bot, and its outlet for the workers
+    surface.start(stack, timeout=20)
     return surface
 
 

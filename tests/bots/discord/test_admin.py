@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bots.discord import admin as discord_admin
+from bots.core import admin as core_admin
 from bots.discord.surface import DiscordSurface
 from db.models import TenantLimits
 from tests.bots.discord.commands import admin, slash
 from tests.bots.discord.helpers import answer_text, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Interaction
+from workers.events import Platform
 
 
 def _run(fake: FakeDiscord, stack, data: dict, *, user: str = "admin", channel: int | None = None) -> str:
@@ -126,9 +127,9 @@ def test_a_server_cannot_raise_its_rate_past_the_deployments(
     assert too_many == "The rate can be at most 1000 per minute here (the deployment's limit)."
     odd = _run(fake, clean_stack, admin("ratelimit", per_minute="10"))
     assert odd == "Give the rate as a whole number of requests per minute."
-    guild = discord_admin.Guild(id=str(fake.world.guild_id), name="")
-    said = discord_admin.rate_limit(clean_stack.sessions, guild=guild, per_minute=31, ceiling=30)
+    guild = core_admin.Tenancy(platform=str(Platform.DISCORD), id=str(fake.world.guild_id), name="")
+    said = core_admin.rate_limit(clean_stack.sessions, tenancy=guild, per_minute=31, ceiling=30)
     assert said == "The rate can be at most 30 per minute here (the deployment's limit)."
-    assert discord_admin.rate_limit(clean_stack.sessions, guild=guild, per_minute=30, ceiling=30).startswith("Each")
+    assert core_admin.rate_limit(clean_stack.sessions, tenancy=guild, per_minute=30, ceiling=30).startswith("Each")
     with clean_stack.sessions() as session:
         assert session.scalars(select(TenantLimits.user_requests_per_minute)).one() == 30

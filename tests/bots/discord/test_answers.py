@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 
-from bots.discord.sink import DiscordSink
+from bots.discord.sink import DiscordReplies
 from bots.discord.surface import DiscordSurface
 from tests.bots.discord.conftest import EDIT_INTERVAL
 from tests.bots.discord.helpers import answer_text, calls, eventually, replies, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Fault
 from workers.events import Event, Platform
+from workers.replybus import MemoryReplyBus
 
 WORDS = " ".join(f"word{i}" for i in range(60))
 
@@ -130,7 +131,7 @@ def test_an_image_goes_to_a_vision_model(bot: DiscordSurface, fake_discord: Fake
 
 
 def test_a_redelivered_answer_edits_the_messages_already_posted(
-    fake_discord: FakeDiscord, clean_stack, discord_settings
+    fake_discord: FakeDiscord, clean_stack, discord_replies: DiscordReplies
 ):
     """A worker died mid-answer: the next delivery takes over its messages instead of posting again."""
     fake = fake_discord
@@ -145,13 +146,13 @@ def test_a_redelivered_answer_edits_the_messages_already_posted(
         text="long story please",
         ref={"mode": "channel", "channel_id": str(fake.world.random), "guild_id": None, "reply_to": asked["id"]},
     )
-    first = DiscordSink(event=event, bus=clean_stack.bus)
+    first = discord_replies.sink(event)
     ref = first.start(resume_ref=None)
     first.append("Once upon a time " + "and then " * 300)
     eventually(lambda: len(replies(fake, asked)) == 2, what="two parts posted")
     # The worker dies here. Redelivered, the task resumes with the saved handle.
     posts = len(calls(fake, "POST", "/messages"))
-    second = DiscordSink(event=event, bus=clean_stack.bus)
+    second = discord_replies.sink(event)
     assert second.start(resume_ref=ref) == ref
     second.finish("Once upon a time, the end.")
     assert len(calls(fake, "POST", "/messages")) == posts
@@ -162,13 +163,14 @@ def test_a_redelivered_answer_edits_the_messages_already_posted(
 def test_the_workers_rest_client_closes_cleanly_and_logs_in_again_when_needed(
     fake_discord: FakeDiscord, discord_settings
 ):
-    from bots.discord import rest
-
-    first = rest.shared()
-    assert rest.shared() is first, "one logged-in client per worker process"
+    replies = DiscordReplies(settings=discord_settings, bus=MemoryReplyBus())
+    first = replies.rest()
+    assert replies.rest() is first, "one logged-in client per worker process"
     logins = len(calls(fake_discord, "GET", "/users/@me"))
-    rest.close_shared()
+    replies.close()
     assert first.closed
-    second = rest.shared()
+    second = replies.rest()
     assert second is not first and not second.closed
     assert len(calls(fake_discord, "GET", "/users/@me")) == logins + 1
+    replies.close()
+    assert second.closed

@@ -23,7 +23,7 @@ PING = {"id": "1", "application_id": "1", "type": 1, "token": "t", "version": 1}
 
 @pytest.fixture
 def endpoint_bot(clean_stack, fake_discord: FakeDiscord, discord_settings) -> Iterator[DiscordSurface]:
-    # The workers' REST client keeps `discord_settings`; this bot also serves HTTP interactions.
+    # This bot also serves HTTP interactions; its outlet answers them like the gateway bot's.
     settings = discord_settings_for(fake_discord, interactions_port=0, public_key=fake_discord.public_key)
     surface = start_bot(clean_stack, settings)
     yield surface
@@ -103,16 +103,17 @@ def test_the_verifier_accepts_only_fresh_genuine_requests():
 
 def test_role_rules_apply_to_commands_over_http(endpoint_bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack):
     """Over HTTP there is no guild cache: the member's role ids still come from the payload."""
-    from bots.discord import admin as admin_store
+    from bots.core import admin
+    from bots.discord.admin_commands import label
     from db.access import Subject
 
     fake = fake_discord
-    admin_store.change_access(
+    admin.change_access(
         clean_stack.sessions,
-        guild=admin_store.Guild(id=str(fake.world.guild_id)),
-        action="block",
-        subject_type=Subject.ROLE,
-        subject=str(fake.world.member_role),
+        tenancy=admin.Tenancy(platform="discord", id=str(fake.world.guild_id)),
+        change=admin.Change.BLOCK,
+        named=[(Subject.ROLE, str(fake.world.member_role))],
+        label=label,
     )
     payload = fake.interaction(slash("ask", question="may I?"), channel=fake.world.general, user="bob")
     status, _answer = fake.deliver(_url(endpoint_bot), payload)

@@ -24,8 +24,9 @@ class Running:
 
 
 def run_surface(stack: Stack, settings: SlackSettings) -> SlackSurface:
-    surface = SlackSurface(settings=settings, stack=stack)
-    surface.start()
+    surface = SlackSurface(settings=settings)
+    stack.add_surface(surface)  # what `llmos slack` does: the app, and its outlet for the workers
+    surface.start(stack)
     return surface
 
 

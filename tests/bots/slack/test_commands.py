@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from db.models import TenantLimits
 from tests.bots.slack.conftest import Running
 from tests.bots.slack.test_conversations import ALICE, BOB, CHANNEL, mention
 from tests.fixtures.slack_wire import shortcut
@@ -117,20 +120,25 @@ def test_only_workspace_admins_change_settings(slack: Running) -> None:
 
 def test_an_admin_sets_the_channel_prompt_and_restricts_users(slack: Running, simulator) -> None:
     shown = responses(slack, command(slack, "admin prompt Answer like a pirate.", user=ADMIN))
-    assert shown[0]["text"].startswith(f"Saved. In <#{CHANNEL}> LLMOS now follows")
+    assert shown[0]["text"].startswith(f"Saved. Answers in <#{CHANNEL}> now follow")
     ts = mention(slack, "hello")["ts"]
     slack.fake.answer(CHANNEL, ts)
     assert "Answer like a pirate." in simulator.requests[-1].body["messages"][0]["content"]
     settle(slack.stack)
 
     shown = responses(slack, command(slack, f"admin block <@{BOB}|bob>", user=ADMIN))
-    assert shown[0]["text"] == f"<@{BOB}>: blocked"
+    assert shown[0]["text"] == f"Blocked <@{BOB}> from using the assistant here."
     blocked = mention(slack, "let me in", user=BOB)
     refusal = slack.fake.wait_for(lambda: slack.fake.calls_to("chat.postEphemeral"))[0].args
     assert refusal["user"] == BOB and refusal["thread_ts"] == blocked["ts"]
     assert refusal["text"] == "Sorry, this user is blocked from using the assistant."
     rules = responses(slack, command(slack, "admin rules", user=ADMIN))
-    assert rules[0]["text"] == f"• <@{BOB}> — block"
+    assert rules[0]["text"].endswith(f"\n• block <@{BOB}>")
+    # The same per-user rate as Discord's `/admin ratelimit`, from the same shared command.
+    rate = responses(slack, command(slack, "admin rate 5", user=ADMIN))
+    assert rate[0]["text"] == "Each user here may now ask 5 time(s) per minute."
+    with slack.stack.sessions() as session:
+        assert session.scalars(select(TenantLimits.user_requests_per_minute)).one() == 5
     settle(slack.stack)
     assert [m.content for m in messages(slack.stack, "user")] == ["hello"]
 

@@ -26,7 +26,17 @@ def test_nothing_set_means_no_slack_surface(monkeypatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(Path(__file__).parent)  # no .env here
     assert not settings().configured
-    assert "bots.slack.surface:slack_surface" in surfaces.FACTORIES
+    assert [s.name for s in surfaces.from_environment()] == ["admin"]
+
+
+def test_a_bot_token_alone_makes_a_slack_surface_that_only_answers(monkeypatch) -> None:
+    """`llmos worker` with SLACK_BOT_TOKEN: the Slack outlet for its workers, nothing to start."""
+    for name in ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1-worker")
+    monkeypatch.chdir(Path(__file__).parent)
+    slack = surfaces.named(surfaces.from_environment(), "slack")
+    assert slack is not None and not slack.listens
 
 
 @pytest.mark.parametrize(

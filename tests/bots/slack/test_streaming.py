@@ -166,12 +166,15 @@ def test_where_streaming_is_unavailable_the_whole_path_falls_back(slack: Running
     settle(slack.stack)
 
 
-def test_a_separate_worker_finds_the_slack_sink_from_its_environment(clean_stack, fake: FakeSlack, monkeypatch) -> None:
-    from bots.slack import sink as sink_module
+def test_a_separate_worker_gets_the_slack_sink_from_the_surface_it_built(
+    clean_stack, fake: FakeSlack, monkeypatch
+) -> None:
+    from bots import surfaces
     from workers.events import Event, Platform
-    from workers.sinks import SinkRegistry
+    from workers.sinks import SinkContext, SinkRegistry
 
-    monkeypatch.setattr(sink_module, "_factory", None)
+    for name in ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("SLACK_API_URL", fake.api_url)
     monkeypatch.setenv("SLACK_STREAMING", "false")
@@ -187,7 +190,13 @@ def test_a_separate_worker_finds_the_slack_sink_from_its_environment(clean_stack
         text="q",
         ref=ref.to_dict(),
     )
-    out = SinkRegistry().for_event(event, clean_stack.runtime)  # what `llmos worker` does on its first Slack answer
+    # What `llmos worker` does: build the surfaces from its environment, give their outlets to its workers.
+    registry = SinkRegistry(bus=clean_stack.bus)
+    for surface in surfaces.from_environment():
+        registry.extend(
+            surface.outlets(SinkContext(sessions=clean_stack.sessions, bus=clean_stack.bus, sinks=registry))
+        )
+    out = registry.for_event(event)
     out.start(resume_ref=None)
     out.finish("Answered from another process.")
     assert fake.replies(CHANNEL, ts)[0].text == "Answered from another process."

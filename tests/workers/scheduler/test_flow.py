@@ -10,7 +10,8 @@ from engine.simulator import SimulatedEngine, SimulatorConfig
 from tests.helpers import settle
 from tests.workers.scheduler.conftest import event, items_of, private_stack
 from workers.events import Event, PriorityClass
-from workers.intake import Enqueue, celery_enqueue, submit
+from workers.intake import Enqueue, submit
+from workers.tasks import send, ticket
 
 BATCH = PriorityClass.BATCH
 
@@ -58,6 +59,15 @@ def test_a_high_priority_event_behind_many_low_ones_runs_next(pg_redis: dict[str
         settle(st)
 
 
+def straight_to_celery(st: Any) -> Enqueue:
+    """Send events to the stack's broker on their class's queue and priority, past the scheduler."""
+
+    def enqueue(item: Event) -> None:
+        send(st.app, ticket(key=item.key, kind=str(item.kind), priority=str(item.priority)))
+
+    return enqueue
+
+
 def test_celery_alone_runs_the_high_priority_task_next(pg_redis: dict[str, Any]) -> None:
     """The queues beneath the scheduler keep the order too: one thread, prefetch 1, priority 0 vs 6."""
     with (
@@ -65,7 +75,7 @@ def test_celery_alone_runs_the_high_priority_task_next(pg_redis: dict[str, Any])
         private_stack(engine=sim, concurrency=1, interactive_workers=0, **pg_redis) as st,
     ):
         burst = [event(f"batch {n}", priority=BATCH) for n in range(8)] + [event("a person asks")]
-        register_then_enqueue(st, burst, celery_enqueue(st.app))  # straight into Celery, no dispatch stage
+        register_then_enqueue(st, burst, straight_to_celery(st))
         wait_for(lambda: len(sim.requests) == 9, timeout=20)
         assert asked(sim).index("a person asks") <= 1  # next after the one already running
         settle(st)
