@@ -195,23 +195,18 @@ def fail_queued(session: Session, *, key: str, error: str) -> bool:
 
 
 def reopen(session: Session, *, key: str) -> bool:
-    """An engine failure goes back to pending, to be answered now that the engine is back."""
-    result = session.execute(
-        update(ProcessedEvent)
-        .where(
-            ProcessedEvent.key == key,
-            ProcessedEvent.status == Status.FAILED,
-            ProcessedEvent.failure == Failure.ENGINE,
-        )
-        # Attempts are not reset: an engine that fails every stream ends the event after its attempts.
-        .values(status=Status.PENDING, error=None, failure=None, finished_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
+    """An engine failure goes back to pending, to be answered now that the engine is back.
+
+    Attempts are not reset: an engine that fails every stream ends the event after its attempts."""
+    return _from_engine_failure(session, key, status=Status.PENDING, error=None, failure=None, finished_at=None)
 
 
 def drop(session: Session, *, key: str) -> bool:
     """An engine failure too old to answer now: mark it dropped (its person is told to ask again)."""
+    return _from_engine_failure(session, key, failure=Failure.DROPPED)
+
+
+def _from_engine_failure(session: Session, key: str, **values: Any) -> bool:
     result = session.execute(
         update(ProcessedEvent)
         .where(
@@ -219,7 +214,7 @@ def drop(session: Session, *, key: str) -> bool:
             ProcessedEvent.status == Status.FAILED,
             ProcessedEvent.failure == Failure.ENGINE,
         )
-        .values(failure=Failure.DROPPED)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))

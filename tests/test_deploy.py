@@ -47,6 +47,9 @@ def settings_names() -> set[str]:
         prefix = cls.model_config.get("env_prefix", "")
         for name, field in cls.model_fields.items():
             names.add(str(field.alias or f"{prefix}{name}").upper())
+            # A field read under several names (ADMIN_PORT or PORT) answers to each of them.
+            choices = getattr(field.validation_alias, "choices", ())
+            names.update(str(choice).upper() for choice in choices if isinstance(choice, str))
     return names
 
 
