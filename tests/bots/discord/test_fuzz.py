@@ -1,0 +1,74 @@
+"""Property tests of the Discord surface: any message that mentions the bot gets an answer, and any signed
+interaction payload at the HTTP endpoint gets a defined answer, never a server error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bots.discord.surface import DiscordSurface
+from tests.bots.discord.commands import slash
+from tests.bots.discord.conftest import discord_settings_for, start_bot
+from tests.bots.discord.helpers import answer_text, wait_done
+from tests.fixtures.discord_fake import FakeDiscord
+
+FEW = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+ODD_TEXT = st.one_of(
+    st.text(min_size=1, max_size=200).filter(str.strip),
+    st.sampled_from(["/summarize \u00b2", "/quiz \u2075 x", "/minutes " + "9" * 3000, "/prefs set", "/nope"]),
+)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+def test_any_message_to_the_bot_gets_an_answer(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack) -> None:
+    @given(text=ODD_TEXT)
+    @FEW
+    def check(text: str) -> None:
+        asked = fake_discord.post(fake_discord.world.general, text, mention=True)
+        wait_done(clean_stack, asked["id"])
+        assert answer_text(fake_discord, asked).strip()
+
+    check()
+
+
+@pytest.fixture
+def endpoint_bot(clean_stack, fake_discord: FakeDiscord, discord_settings) -> Iterator[DiscordSurface]:
+    settings = discord_settings_for(fake_discord, interactions_port=0, public_key=fake_discord.public_key)
+    surface = start_bot(clean_stack, settings)
+    yield surface
+    surface.stop()
+
+
+def test_any_signed_interaction_gets_a_defined_answer(endpoint_bot: DiscordSurface, fake_discord: FakeDiscord) -> None:
+    assert endpoint_bot.bot is not None and endpoint_bot.bot.endpoint is not None
+    url = str(endpoint_bot.bot.endpoint.url)
+    channel = fake_discord.world.general
+
+    @given(
+        name=st.sampled_from(["ask", "summarize", "translate", "prefs", "admin", "help", "nope"]),
+        options=st.lists(
+            st.fixed_dictionaries(
+                {"name": st.sampled_from(["question", "count", "text", "language", "per_minute", "x"])},
+                optional={"type": st.integers(-1, 12), "value": JSON},
+            ),
+            max_size=3,
+        ),
+        extra=st.dictionaries(st.sampled_from(["type", "data", "guild_id", "channel_id", "member"]), JSON, max_size=2),
+    )
+    @FEW
+    def check(name: str, options: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+        payload = fake_discord.interaction(slash(name), channel=channel)
+        payload["data"]["options"] = options
+        payload.update(extra)
+        status, _answer = fake_discord.deliver(url, payload)
+        assert status in {200, 400}, (status, _answer)
+
+    check()
