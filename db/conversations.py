@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from db.models import Conversation, Message, Usage
 from db.session import insert_new
@@ -65,11 +66,11 @@ def history(
     *,
     tenant_id: int,
     conversation_id: int,
-    before_id: int | None,
+    before_id: int | ScalarSelect[Any] | None,
     limit: int,
     exclude_kinds: tuple[str, ...] = (),
 ) -> list[Turn]:
-    """The last `limit` messages before `before_id`, oldest first."""
+    """The last `limit` messages before `before_id` (an id, or a subquery giving one), oldest first."""
     query = select(Message.role, Message.content).where(
         Message.tenant_id == tenant_id, Message.conversation_id == conversation_id
     )

@@ -67,6 +67,8 @@ class SimulatorConfig:
     priority_scheduling: bool = True
     # False: end the stream without a finish_reason, as some servers do.
     send_finish: bool = True
+    # False: refuse `tool_choice: auto` like vLLM started without --enable-auto-tool-choice.
+    tool_calling: bool = True
 
 
 class SimulatedEngine:
@@ -183,6 +185,9 @@ class SimulatedEngine:
             return web.json_response({"error": {"message": "slow down"}}, status=429, headers={"Retry-After": "1"})
         if self.config.vllm and body.get("priority") and not self.config.priority_scheduling:
             message = f"Got priority {body['priority']} but Priority scheduling is not enabled."
+            return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
+        if body.get("tools") and body.get("tool_choice") == "auto" and not self.config.tool_calling:
+            message = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
             return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
         prompt_tokens = self._prompt_tokens(body["messages"])
         if prompt_tokens > self.config.max_model_len:

@@ -50,7 +50,13 @@ class Settings(BaseSettings):
     engine_retry_backoff: Annotated[float, Field(ge=0)] = 0.5
 
     embedded_engine_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # Tokens one request may use with the embedded engine (it holds one such window per slot).
     embedded_context_window: Annotated[int, Field(ge=512)] = 4096
+    # Requests the embedded engine decodes together; the scheduler admits exactly this many, keeping
+    # SCHED_RESERVED_SLOTS of them for interactive work.
+    embedded_parallel: Annotated[int, Field(ge=2, le=64)] = 4
+    # Where the embedded model file is kept once fetched (default: ~/.cache/llmos/models).
+    embedded_model_cache: Path | None = None
 
     # Kept short on purpose: small models answer worse under long instructions.
     system_prompt: str = "You are a helpful assistant."
@@ -64,10 +70,23 @@ class Settings(BaseSettings):
     vision_models: str = ""
 
     worker_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
-    # How long one worker may own an event before another may take it over (renewed while streaming).
-    event_lease_seconds: Annotated[float, Field(gt=0)] = 60.0
-    # Redis redelivers a message not acknowledged after this many seconds (a killed worker).
+    # How long a worker's hold on an event outlives the worker (renewed in the background while it
+    # works): a killed worker's event is taken over within about two of these, whatever the broker does.
+    event_lease_seconds: Annotated[float, Field(ge=1)] = 15.0
+    # Attempts an event gets; one that kills its worker every time is then failed and its person told.
+    event_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    # Events the engine failed (unreachable) are answered when it is back, if they are at most this old
+    # (seconds); older ones are told the answer was dropped.
+    engine_resend_within: Annotated[float, Field(ge=0)] = 600.0
+    # How often the reconciler compares the ledger with the queues and leases (seconds).
+    reconcile_interval: Annotated[float, Field(gt=0, le=60)] = 2.0
+    # Redis redelivers a message not acknowledged after this many seconds (a killed worker); the
+    # reconciler takes a dead worker's event over long before this.
     broker_visibility_timeout: Annotated[int, Field(ge=1)] = 900
+
+    # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default
+    # because every task then writes several extra broker messages.
+    celery_task_events: bool = False
 
     log_level: str = "INFO"
 
@@ -109,6 +128,10 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
         return value
+
+    @property
+    def uses_embedded_engine(self) -> bool:
+        return not (self.engine_url or self.engine_endpoints)
 
     @property
     def resolved_database_url(self) -> str:

@@ -250,6 +250,8 @@ class Deliverer:
             "X-LLMOS-Delivery": str(item.id),
             "X-LLMOS-Event": item.kind,
             **signing.signed_headers(item.secret, item.body),
+            # The delivery's id: the same on every retry, so a receiver can drop duplicates.
+            **signing.standard_headers(item.secret, item.body, message_id=f"llmos-delivery-{item.id}"),
         }
         return await outbound.post(
             client,

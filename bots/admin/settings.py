@@ -46,6 +46,8 @@ class AdminSettings(BaseSettings):
     secret_key: SecretStr | None = None
     # Time a web chat waits on the answer stream before giving up.
     chat_reply_timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
+    # A keep-alive comment on a web chat stream this often while nothing else is sent.
+    chat_ping_seconds: Annotated[float, Field(gt=0)] = 15.0
 
     @field_validator("secret_key")
     @classmethod

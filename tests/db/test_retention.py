@@ -65,9 +65,11 @@ def test_reply_credentials_are_scrubbed_once_used(clean_stack: Stack, simulator)
         row = session.scalars(select(ProcessedEvent)).one()
         row.payload = {**row.payload, "ref": {"token": "interaction-token-123", "response_url": "https://h/x", "a": 1}}
         row.status, row.finished_at = "done", time.time()
+    # Measured from the test's own moment: the suite may reach this test long after NOW was taken.
+    now = datetime.now(UTC).replace(tzinfo=None)
     with clean_stack.sessions.begin() as session:
-        assert retention.scrub_credentials(session, now=NOW) == 0  # still within the grace period
+        assert retention.scrub_credentials(session, now=now) == 0  # still within the grace period
     with clean_stack.sessions.begin() as session:
-        assert retention.scrub_credentials(session, now=NOW + timedelta(minutes=20)) == 1
+        assert retention.scrub_credentials(session, now=now + timedelta(minutes=20)) == 1
     with clean_stack.sessions() as session:
         assert session.scalars(select(ProcessedEvent.payload)).one()["ref"] == {"a": 1}

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from bots.admin.chatter import WEB_USER, Chatter, identify, is_open
 from bots.admin.deps import Services, Svc
@@ -119,22 +120,24 @@ def _owner(svc: Services, key: str) -> str | None:
     return str((payload.get("ref") or {}).get("browser") or "") or None
 
 
-def _sse(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+def _events(items: Iterator[dict[str, Any]]) -> Iterator[ServerSentEvent]:
     try:
         for item in items:
-            yield f"event: {item.get('type', 'delta')}\ndata: {json.dumps(item)}\n\n"
+            yield ServerSentEvent(data=json.dumps(item), event=str(item.get("type", "delta")))
     except TimeoutError as exc:
-        yield f"event: error\ndata: {json.dumps({'type': 'error', 'text': f'No answer came: {exc}.'})}\n\n"
+        yield ServerSentEvent(data=json.dumps({"type": "error", "text": f"No answer came: {exc}."}), event="error")
 
 
 @router.get("/chat/stream")
-def stream(key: str, request: Request, svc: Svc) -> StreamingResponse:
+def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
+    """Server-sent events (sse-starlette), with a comment ping while the answer is slow to start, so
+    proxies that close idle connections keep this one open."""
     who = _who(request, svc)
     if _owner(svc, key) != who.browser:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such answer for you")
     items = follow(svc.bus, key, idle_timeout=svc.settings.chat_reply_timeout_seconds)
-    return StreamingResponse(
-        _sse(items), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return EventSourceResponse(
+        _events(items), ping=svc.settings.chat_ping_seconds, headers={"Cache-Control": "no-store"}
     )
 
 

@@ -1,7 +1,7 @@
 """Hook and webhook secrets sealed at rest: wider columns, and existing secrets encrypted
 
 Revision ID: admin_0002
-Revises: slack_0001
+Revises: ledger_0001
 Create Date: 2026-11-30 09:40:00
 
 A sealed secret (`fernet:` + a Fernet token) is longer than the 128 characters a plain one needed.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "admin_0002"
-down_revision: str | None = "slack_0001"
+down_revision: str | None = "ledger_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

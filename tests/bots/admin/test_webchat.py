@@ -196,3 +196,21 @@ def test_a_tenant_key_chats_in_its_own_tenant(clean_stack: Stack, simulator) -> 
 def tenant_ids_of(stack: Stack) -> set[str]:
     with stack.sessions() as session:
         return {f"{t.platform}:{t.external_id}" for t in session.scalars(select(Tenant))}
+
+
+def test_a_slow_answer_keeps_its_stream_alive_with_pings(clean_stack: Stack, simulator) -> None:
+    """sse-starlette's comment pings flow while the engine has not started answering."""
+    simulator.config.ttft = 1.0
+    service = AdminService.for_stack(clean_stack, admin_settings(chat_ping_seconds=0.2))
+    service.start()
+    try:
+        with browser(service.url) as client:
+            stream = client.post("/chat/messages", json={"text": "slow", "thread": "t"}).json()["stream"]
+            lines = []
+            with client.stream("GET", stream) as response:
+                lines = [line for line in response.iter_lines() if line]
+        first_text = lines.index("event: delta")
+        assert sum(line.startswith(": ping") for line in lines[:first_text]) >= 2, lines[:first_text]
+        assert json.loads(lines[-1].removeprefix("data: "))["text"] == "You said: slow"
+    finally:
+        service.stop()
