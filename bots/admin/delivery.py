@@ -188,6 +188,7 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
+        outbound.hide_paths_in_http_logs()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="admin-deliverer", daemon=True)
         self._thread.start()
 

@@ -115,6 +115,24 @@ async def _post(
     return Outcome(code, None if 200 <= code < 300 else f"HTTP {code}")
 
 
+class OriginOnly(logging.Filter):
+    """httpx logs every request's full URL at INFO; a receiver's path may hold its token, so keep the origin."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 2 and isinstance(record.args[1], httpx.URL):
+            url: httpx.URL = record.args[1]
+            shown = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}/…"
+            record.args = (record.args[0], shown, *record.args[2:])
+        return True
+
+
+def hide_paths_in_http_logs() -> None:
+    """Install `OriginOnly` on httpx's logger once (the deliverer calls it when it starts)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, OriginOnly) for f in logger.filters):
+        logger.addFilter(OriginOnly())
+
+
 def _phrase(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return "could not connect"

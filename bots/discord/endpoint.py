@@ -30,6 +30,8 @@ PING, PONG = 1, 1
 # Answer Discord well inside its 3 seconds; a handler still working by then has deferred implicitly.
 FIRST_ANSWER_WITHIN = 2.0
 MAX_BODY = 1_000_000
+# The whole body must be in within this time (a trickled body is cut with 408).
+BODY_TIMEOUT = 30.0
 
 # The bot's interaction handler: the same one the gateway's interactions go to.
 Handle = Callable[[discord.Interaction, HttpResponder], Coroutine[Any, Any, None]]
@@ -114,8 +116,12 @@ class InteractionsEndpoint:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = await asyncio.wait_for(request.read(), BODY_TIMEOUT)
+        except TimeoutError:
+            return web.json_response({"error": "the body did not arrive in time"}, status=408)
         reply = await self._desk.reply(
-            await request.read(),
+            body,
             signature=request.headers.get("X-Signature-Ed25519"),
             timestamp=request.headers.get("X-Signature-Timestamp"),
         )

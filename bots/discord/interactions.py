@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import discord
 
 from bots.discord import commands
@@ -60,6 +61,14 @@ def _author(raw: Mapping[str, Any]) -> str:
     return str(user.get("global_name") or user.get("username") or "someone")
 
 
+def _log_failure(interaction_id: int, name: str, exc: Exception) -> None:
+    """A transport error's text holds the interaction webhook's URL, and so its token: only its kind is logged."""
+    if isinstance(exc, aiohttp.ClientError):
+        log.error("interaction %s (%s) failed: %s", interaction_id, name, type(exc).__name__)
+    else:
+        log.exception("interaction %s (%s) failed", interaction_id, name)
+
+
 @dataclass
 class InteractionHandler:
     client: discord.Client
@@ -81,9 +90,12 @@ class InteractionHandler:
                 await self._slash(interaction, responder, SLASH_KINDS[name], data)
             else:
                 await responder.send("I do not know that command; /help lists what I can do.")
-        except Exception:
-            log.exception("interaction %s (%s) failed", interaction.id, name)
-            await responder.send("Sorry, something went wrong on my side; please try again.")
+        except Exception as exc:
+            _log_failure(interaction.id, name, exc)
+            try:
+                await responder.send("Sorry, something went wrong on my side; please try again.")
+            except Exception as again:
+                log.warning("interaction %s: could not say that it failed (%s)", interaction.id, type(again).__name__)
 
     async def _place(self, interaction: discord.Interaction) -> Place:
         channel: Any = interaction.channel or self.client.get_partial_messageable(

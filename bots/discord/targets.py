@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import aiohttp
 import discord
 from discord.http import Route
 
@@ -72,6 +73,10 @@ class ChannelTarget:
         await self._channel.typing()
 
 
+class WebhookUnreachable(ConnectionError):
+    """An interaction webhook call failed in transport; the message says so without the webhook's URL."""
+
+
 class InteractionTarget:
     """Edits the deferred response; further parts are follow-up messages of the same interaction."""
 
@@ -96,9 +101,16 @@ class InteractionTarget:
     def _body(self, content: str) -> dict[str, Any]:
         return {"content": content, "allowed_mentions": {"parse": []}}
 
+    async def _request(self, route: Route, **kwargs: Any) -> Any:
+        """The request, with a transport error's text (it holds the URL, and so the token) left behind."""
+        try:
+            return await self._http.request(route, **kwargs)
+        except aiohttp.ClientError as exc:
+            raise WebhookUnreachable(f"Discord's interaction webhook failed: {type(exc).__name__}") from None
+
     async def create(self, index: int, content: str, previous: str | None) -> str:
         body = {**self._body(content), "flags": self._flags}
-        message: Mapping[str, Any] = await self._http.request(self._route("POST"), json=body, params={"wait": "true"})
+        message: Mapping[str, Any] = await self._request(self._route("POST"), json=body, params={"wait": "true"})
         return str(message["id"])
 
     async def edit(self, message_id: str, content: str) -> None:
@@ -106,11 +118,11 @@ class InteractionTarget:
             route = self._route("PATCH", "/messages/@original")
         else:
             route = self._route("PATCH", "/messages/{message_id}", message_id=int(message_id))
-        await self._http.request(route, json=self._body(content))
+        await self._request(route, json=self._body(content))
 
     async def delete(self, message_id: str) -> None:
         if message_id != ORIGINAL:
-            await self._http.request(self._route("DELETE", "/messages/{message_id}", message_id=int(message_id)))
+            await self._request(self._route("DELETE", "/messages/{message_id}", message_id=int(message_id)))
 
     async def typing(self) -> None:
         """The deferred response already shows that the bot is thinking."""

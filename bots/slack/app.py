@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App, Assistant, BoltContext
+from slack_bolt import App, Assistant, BoltContext, BoltResponse
 from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.error import BoltError
 from slack_bolt.oauth.oauth_settings import OAuthSettings
@@ -129,6 +129,8 @@ def _uninstalled(context: BoltContext) -> None:
     log.warning("LLMOS was uninstalled from Slack workspace %s (or its tokens revoked)", context.team_id)
 
 
-def _failed(error: Exception, body: dict[str, Any]) -> None:
+def _failed(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    """Logged, and acknowledged: Slack would only retry the same payload into the same failure."""
     kind = body.get("event", {}).get("type") or body.get("type") or body.get("command")
     log.error("Slack listener for %s failed: %s", kind, error, exc_info=error)
+    return BoltResponse(status=200, body="")

@@ -19,6 +19,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
+# A request body must be in within this time; a trickled one is cut with 408.
+BODY_TIMEOUT = 30.0
 
 
 def to_bolt_request(request: web.Request, body: str) -> BoltRequest:
@@ -77,8 +79,16 @@ class HttpServer:
         self._port = int(self._runner.addresses[0][1])
 
     async def _dispatch(self, request: web.Request) -> web.Response:
-        bolt = to_bolt_request(request, await request.text())
-        response = await self._loop.run_in_executor(self._pool, self._app.dispatch, bolt)
+        try:
+            body = await asyncio.wait_for(request.text(), BODY_TIMEOUT)
+        except TimeoutError:
+            return web.Response(status=408, text="the body did not arrive in time")
+        try:
+            response = await self._loop.run_in_executor(self._pool, self._app.dispatch, to_bolt_request(request, body))
+        except Exception as exc:
+            # bolt's own matchers index into the payload (`actions[0]`); a malformed one must not be a 500.
+            log.warning("Slack request bolt could not take: %s", type(exc).__name__)
+            return web.Response(status=400, text="malformed Slack request")
         return await to_aiohttp_response(response)
 
     async def _install(self, request: web.Request) -> web.Response:

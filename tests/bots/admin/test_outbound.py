@@ -195,3 +195,13 @@ def test_delivery_logs_show_no_internal_error_text(admin: Admin) -> None:
             time.sleep(0.05)
     assert log[0]["log"][0]["error"] == "could not connect"
     assert "Errno" not in json.dumps(log) and "Error" not in json.dumps(log)
+
+
+def test_no_receiver_path_reaches_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    outbound.hide_paths_in_http_logs()
+    with Receiver() as receiver, caplog.at_level("INFO", logger="httpx"):
+        secret_url = receiver.url.replace("/hook", "/hook/token-abc123")
+        assert _post(secret_url) == outbound.Outcome(200, None)
+    shown = [r.getMessage() for r in caplog.records if r.name == "httpx"]
+    assert shown and all("token-abc123" not in line for line in shown)
+    assert "127.0.0.1" in shown[0]

@@ -34,3 +34,14 @@ def bot(clean_stack: Stack, discord_settings: DiscordSettings, fake_discord: Fak
     surface = start_bot(clean_stack, discord_settings)
     yield surface
     surface.stop()
+
+
+@pytest.fixture
+def endpoint_bot(
+    clean_stack: Stack, fake_discord: FakeDiscord, discord_settings: DiscordSettings
+) -> Iterator[DiscordSurface]:
+    """A bot that also serves the HTTP interactions endpoint (the workers' REST client keeps `discord_settings`)."""
+    settings = discord_settings_for(fake_discord, interactions_port=0, public_key=fake_discord.public_key)
+    surface = start_bot(clean_stack, settings)
+    yield surface
+    surface.stop()

@@ -5,29 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from nacl.signing import SigningKey
 
 from bots.discord.signature import Verifier
 from bots.discord.surface import DiscordSurface
 from tests.bots.discord.commands import slash
-from tests.bots.discord.conftest import discord_settings_for, start_bot
 from tests.bots.discord.helpers import wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 
 PING = {"id": "1", "application_id": "1", "type": 1, "token": "t", "version": 1}
-
-
-@pytest.fixture
-def endpoint_bot(clean_stack, fake_discord: FakeDiscord, discord_settings) -> Iterator[DiscordSurface]:
-    # This bot also serves HTTP interactions; its outlet answers them like the gateway bot's.
-    settings = discord_settings_for(fake_discord, interactions_port=0, public_key=fake_discord.public_key)
-    surface = start_bot(clean_stack, settings)
-    yield surface
-    surface.stop()
 
 
 def _url(surface: DiscordSurface) -> str:
