@@ -18,7 +18,7 @@ from workers.replybus import follow
 from workers.scheduler.settings import load_scheduler_settings
 from workers.settings import load_settings
 from workers.stack import Stack
-from workers.tasks import HANDLE_EVENT
+from workers.tasks import HANDLE_EVENT, ticket
 
 INTERACTIVE, BATCH = PriorityClass.INTERACTIVE, PriorityClass.BATCH
 
@@ -54,7 +54,8 @@ def fifo_enqueue(stack: Stack) -> Enqueue:
     """The baseline: every event on one Celery queue with one priority, first come first served."""
 
     def enqueue(event: Event) -> None:
-        stack.app.send_task(HANDLE_EVENT, args=[event.to_dict()], queue=str(Queue.DEFAULT), priority=3)
+        item = ticket(key=event.key, kind=str(event.kind), priority=str(event.priority))
+        stack.app.send_task(HANDLE_EVENT, args=[item], queue=str(Queue.DEFAULT), priority=3)
 
     return enqueue
 

@@ -139,7 +139,9 @@ def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
             # Nobody serves the queues (or the broker is in-process): answer from this process.
             rest.configure(discord_settings)
             stack.start_worker()
-        bot = DiscordSurface(settings=discord_settings, store=Store(sessions=stack.sessions, enqueue=stack.enqueue))
+        ceiling = stack.scheduling.user_requests_per_minute
+        store = Store(sessions=stack.sessions, enqueue=stack.enqueue, rate_ceiling=ceiling)
+        bot = DiscordSurface(settings=discord_settings, store=store)
         surfaces.serve(stack, bot, title="LLMOS Discord bot", wait=_wait_for_signal)
     return 0
 

@@ -156,20 +156,27 @@ class ProcessedEvent(Base):
     """One row per inbound event: the idempotency key, its state and the lease of the worker on it."""
 
     __tablename__ = "processed_events"
+    __table_args__ = (Index("ix_processed_events_status_received", "status", "received_at"),)
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # The worker of the attempt that holds the event (for operators; the live lease is in `workers.leases`).
     lease_owner: Mapped[str | None] = mapped_column(String(128))
-    # Epoch seconds: compared the same way on PostgreSQL and SQLite.
-    lease_until: Mapped[float | None] = mapped_column(Float)
+    # Attempts so far; the current one's number is its fence (only it may store the answer).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # The platform's handle on the answer already shown (a Slack ts, a Discord message id), so a
-    # redelivered task edits that answer instead of posting a second one.
+    # The platform's handle on an answer that failed (the apology), so the answer sent once the engine
+    # is back replaces it; while an answer streams the handle lives in `workers.leases`.
     reply_ref: Mapped[str | None] = mapped_column(String(512))
-    # The neutral event as it was enqueued, so a failed event can be sent through the task path again.
+    # The neutral event as it was accepted: the one copy the worker answers from (the queue carries the key).
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The rows the event resolved to at intake, so the worker needs no lookup to load its context.
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
     error: Mapped[str | None] = mapped_column(Text)
+    # Why a failed event failed (`db.events.Failure`): engine failures are answered once it is back.
+    failure: Mapped[str | None] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16), default="ask")
     priority: Mapped[str] = mapped_column(String(16), default="interactive")
     # Epoch seconds of each step, for queue-wait and latency figures (dashboard, scheduler, benchmarks).

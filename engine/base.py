@@ -66,6 +66,10 @@ class EngineUnavailable(EngineError):
     """The server did not answer (refused, timed out, 5xx) even after retries."""
 
 
+class EngineInterrupted(EngineUnavailable):
+    """The answer's stream ended before the engine said it was finished (no finish reason)."""
+
+
 class EngineRateLimited(EngineUnavailable):
     def __init__(self, message: str, *, retry_after: float | None) -> None:
         super().__init__(message)

@@ -23,6 +23,7 @@ from engine.base import (
     ChatMessage,
     ChatRequest,
     EngineBadRequest,
+    EngineInterrupted,
     EngineRateLimited,
     EngineUnavailable,
     Health,
@@ -336,8 +337,10 @@ class OpenAICompatEngine:
                 "(is a vLLM --reasoning-parser set for a model that does not think?)",
                 self.url,
             )
-        # Some servers end the stream without a finish_reason; the answer is still complete.
-        yield StreamChunk(finish_reason=finish or "stop")
+        if finish is None:
+            # A stream that ends without saying why is cut (a proxy or server gave up), not finished.
+            raise EngineInterrupted(f"engine at {self.url} ended the answer's stream without a finish reason")
+        yield StreamChunk(finish_reason=finish)
 
 
 def _status(exc: Exception) -> int:

@@ -24,6 +24,9 @@ from workers.scheduler.settings import SchedulerSettings, load_scheduler_setting
 from workers.settings import Settings, load_settings
 from workers.stack import Stack
 
+# Every log record of the session is scanned for the secrets and tokens the tests configure.
+pytest_plugins = ["tests.fixtures.secret_scan"]
+
 PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
 

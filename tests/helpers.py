@@ -37,19 +37,26 @@ def chat(stack: Stack, line: str, *, user: str = "alice", thread: str = "t1", ti
 
 
 def settle(stack: Stack, timeout: float = 30.0) -> None:
-    """Wait until no event is still in flight (the worker marks `done` just after the last update)."""
+    """Wait until no event is still in flight: none open in the ledger, and no worker still holding
+    one (a worker marks `done` with the stored answer, then shows the last of it and lets go)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with stack.sessions() as session:
+            keys = list(session.scalars(select(ProcessedEvent.key)))
             busy = session.scalar(
                 select(func.count())
                 .select_from(ProcessedEvent)
                 .where(ProcessedEvent.status.in_(["pending", "running", "answered"]))
             )
-        if not busy:
+        if not busy and not stack.leases.live(keys):
             return
         time.sleep(0.02)
     raise AssertionError("events still in flight")
+
+
+def shown(stack: Stack, key: str) -> bool:
+    """The worker is done with `key` at the platform too (it let go of its lease after the last update)."""
+    return not stack.leases.live([key])
 
 
 def messages(stack: Stack, role: str | None = None) -> list[Message]:

@@ -14,11 +14,9 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import access, conversations, events
-from db.events import Status
 from workers.events import Event
 from workers.places import place_of
-from workers.queues import route_for
-from workers.tasks import HANDLE_EVENT
+from workers.tasks import send, ticket
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +24,7 @@ Enqueue = Callable[[Event], None]
 
 
 class IntakeError(RuntimeError):
-    """The message is stored but could not be queued: the adapter tells the user to try again."""
+    """The message is stored but could not be queued now: the adapter tells the user it will be answered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +57,7 @@ def celery_enqueue(app: Celery) -> Enqueue:
     """Send events to `app`'s broker, on the queue and with the priority of their class."""
 
     def enqueue(event: Event) -> None:
-        route = route_for(event.priority)
-        app.send_task(HANDLE_EVENT, args=[event.to_dict()], queue=str(route.queue), priority=route.celery_priority)
+        send(app, ticket(key=event.key, kind=str(event.kind), priority=str(event.priority)))
 
     return enqueue
 
@@ -85,6 +82,9 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, g
             kind=str(event.kind),
             priority=str(event.priority),
             received_at=event.received_at,
+            conversation_id=place.conversation_id,
+            user_id=place.user_id,
+            channel_id=place.channel_id,
         )
         if not registered:
             log.info("event %s seen before; not queued again", event.key)
@@ -107,25 +107,16 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, g
             kind=str(event.kind),
             attachments={"files": [{"name": a.name, "type": a.mime_type, "size": a.size} for a in event.attachments]},
         )
-    _enqueue(event, sessions=sessions, enqueue=enqueue)
+    _enqueue(event, enqueue=enqueue)
     return Submitted(key=event.key, accepted=True)
 
 
-def _enqueue(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> None:
+def _enqueue(event: Event, *, enqueue: Enqueue) -> None:
     try:
         enqueue(event)
     except Exception as exc:
-        log.exception("event %s stored but not queued", event.key)
-        with sessions.begin() as session:
-            events.mark(session, key=event.key, status=Status.FAILED, error=f"not queued: {exc}")
-        raise IntakeError("LLMOS could not queue your message; it is saved, please try again shortly") from exc
-
-
-def resend(key: str, *, tenant_id: int, sessions: sessionmaker[Session], enqueue: Enqueue) -> bool:
-    """Send a failed event through the task path again (after the engine came back)."""
-    with sessions.begin() as session:
-        payload = events.payload_of(session, key=key, tenant_id=tenant_id)
-        if payload is None or events.status_of(session, key=key) is Status.DONE:
-            return False
-    _enqueue(Event.from_dict(payload), sessions=sessions, enqueue=enqueue)
-    return True
+        # The event is in the ledger as pending: the reconciler queues it once the broker answers again.
+        log.exception("event %s stored but not queued; the reconciler will queue it", event.key)
+        raise IntakeError(
+            "LLMOS could not queue your message right now; it is saved and will be answered once the queue is back"
+        ) from exc

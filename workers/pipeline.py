@@ -1,48 +1,55 @@
 """The one task path: claim the event, build the context, ask the engine, stream into the sink, store.
 
-Exactly once as the user sees it: the event's lease keeps two deliveries from answering at the same
-time, the answer message's platform handle is saved as soon as it exists so a redelivery after a
-killed worker edits that message rather than posting another, and the answer, its usage and the
-`done` mark are committed together.
+Exactly once as the user sees it. A worker first takes the event's lease (`workers.leases`; a second
+delivery of a live event waits), then claims it in the ledger in the same transaction that loads its
+context, which counts the attempt and makes its number the fence. The answer message's handle is kept
+beside the lease, so an attempt that takes over after a killed worker edits that message rather than
+posting another; the answer, its usage and `done` are committed together, and only by the attempt
+that still holds the event. An event whose attempts all died is failed and its person told, once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydantic import SecretStr
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from db import conversations, events, preferences
-from db import usage as usage_store
-from db.conversations import Turn
+from db import conversations, events
 from db.directory import Place
-from db.events import Status
-from engine.base import ChatRequest, EngineBadRequest, EngineError, EngineRateLimited
-from engine.salt import cache_salt
-from workers import commands, prompt, trim
+from db.events import Claimed, Failure, Status
+from engine.base import EngineBadRequest, EngineError, EngineRateLimited, EngineUnavailable
+from workers import answer, commands
+from workers.answer import Lease, LeaseLost
 from workers.events import Event, Kind
-from workers.places import place_of
-from workers.queues import route_for
 from workers.runtime import Runtime
 from workers.sinks import ReplySink
-from workers.skills import SKILLS, Skill, skill_for
 
 log = logging.getLogger(__name__)
 
-COMMAND_KINDS = tuple(str(k) for k in commands.COMMANDS)
-SOMETHING_WRONG = "Sorry, something went wrong on my side. Your message is saved; please try again."
+SOMETHING_WRONG = "Sorry, something went wrong on my side; please ask again."
+POISONED = "Sorry, I could not answer this message: every attempt failed. Please rephrase it or ask again later."
 
 
 class Outcome(StrEnum):
     ANSWERED = "answered"
     DUPLICATE = "duplicate"
     FAILED = "failed"
+    # The engine was unreachable: the reconciler sends the event again once it answers.
+    DEFERRED = "deferred"
+    # The database failed mid-way: the event stays open and the reconciler takes it over.
+    INTERRUPTED = "interrupted"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    # Prompt plus answer tokens this attempt used at the engine (the scheduler charges its tenant).
+    tokens: int = 0
 
 
 class Busy(Exception):
@@ -53,295 +60,141 @@ class Busy(Exception):
         self.retry_in = retry_in
 
 
-class LeaseLost(Exception):
-    """Another worker took this event over (ours stalled past the lease); stop without storing."""
-
-
-def apology(exc: EngineError) -> str:
+def apology(exc: EngineError, *, resend_minutes: float) -> str:
     if isinstance(exc, EngineRateLimited):
         wait = f"about {exc.retry_after:.0f} s" if exc.retry_after else "a minute"
-        return f"Sorry, the language engine is overloaded. Your message is saved; please ask again in {wait}."
+        return f"Sorry, the language engine is overloaded. Please ask again in {wait}."
     if isinstance(exc, EngineBadRequest):
         return (
             "Sorry, the language engine refused this request. Try a shorter message, "
             "or /forget to start a fresh conversation."
         )
-    return "Sorry, the language engine is not answering right now. Your message is saved; please ask again in a minute."
+    return (
+        "Sorry, the language engine is not answering right now. Your message is saved: I will answer here "
+        f"as soon as it is back (if that is within {resend_minutes:.0f} min; otherwise I will tell you)."
+    )
 
 
-class Lease:
-    def __init__(self, runtime: Runtime, key: str, owner: str) -> None:
-        self._rt = runtime
-        self.key = key
-        self.owner = owner
-        self._ttl = runtime.settings.event_lease_seconds
-        self._renewed = time.monotonic()
-
-    def keep(self) -> None:
-        """Renew the lease once a third of it has passed; raise LeaseLost if it was taken over."""
-        if time.monotonic() - self._renewed < self._ttl / 3:
-            return
-        with self._rt.sessions.begin() as session:
-            if not events.renew(session, key=self.key, owner=self.owner, ttl=self._ttl):
-                raise LeaseLost(self.key)
-        self._renewed = time.monotonic()
-
-    def remember_reply(self, reply_ref: str) -> None:
-        with self._rt.sessions.begin() as session:
-            events.set_reply_ref(session, key=self.key, owner=self.owner, reply_ref=reply_ref)
-
-    def first_token(self) -> None:
-        with self._rt.sessions.begin() as session:
-            events.first_token(session, key=self.key, owner=self.owner)
-
-    def done(self) -> None:
-        with self._rt.sessions.begin() as session:
-            events.finish(session, key=self.key, owner=self.owner, status=Status.DONE)
-
-    def fail(self, error: str) -> None:
-        with self._rt.sessions.begin() as session:
-            events.finish(session, key=self.key, owner=self.owner, status=Status.FAILED, error=error[:2000])
-
-
-def process(event: Event, runtime: Runtime) -> Outcome:
+def process(key: str, runtime: Runtime) -> Result:
     owner = f"{runtime.worker_id}:{threading.get_ident()}"
+    taken = runtime.leases.acquire(key, owner, ttl=runtime.keeper.ttl)
+    if taken.wait is not None:
+        raise Busy(taken.wait)
+    runtime.keeper.hold(key, owner)
+    lease = Lease(runtime, key, owner, resume=taken.reply)
+    try:
+        return _claimed(key, runtime, lease)
+    finally:
+        runtime.keeper.drop(key)
+
+
+def _claimed(key: str, runtime: Runtime, lease: Lease) -> Result:
     with runtime.sessions.begin() as session:
-        claim = events.claim(session, key=event.key, owner=owner, ttl=runtime.settings.event_lease_seconds)
-    if claim.status is None:
-        log.error("event %s was never registered by its adapter; dropped", event.key)
-        return Outcome.UNKNOWN
-    if not claim.owned:
-        if claim.status is Status.DONE:
-            log.info("event %s already answered; redelivery ignored", event.key)
-            return Outcome.DUPLICATE
-        raise Busy(claim.retry_in)
-    lease = Lease(runtime, event.key, owner)
+        answer.fast_commit(session)
+        claim = events.claim(session, key=key, owner=lease.owner, max_attempts=runtime.settings.event_max_attempts)
+        if isinstance(claim, Claimed):
+            event = Event.from_dict(claim.payload)
+            place = _place(session, event, claim)
+            ctx = answer.load_context(session, event, place, runtime) if event.kind not in commands.COMMANDS else None
+    if not isinstance(claim, Claimed):
+        result = _unclaimed(key, claim, runtime, lease)
+        # A failed event keeps its apology's handle: its answer, if sent later, replaces the apology.
+        lease.release(keep_reply=claim.status is Status.FAILED)
+        return result
+    lease.fence = claim.fence
     sink = runtime.sinks.for_event(event, runtime)
     try:
-        if claim.status is Status.ANSWERED and _redeliver(event, runtime, sink, lease, claim.reply_ref):
-            return Outcome.ANSWERED
-        if event.kind in commands.COMMANDS:
-            return _command(event, runtime, sink, lease, claim.reply_ref)
-        return _answer(event, runtime, sink, lease, claim.reply_ref)
+        if ctx is None:
+            return _command(event, runtime, sink, lease, place)
+        tokens = answer.answer(event, runtime, sink, lease, ctx)
+        return Result(Outcome.ANSWERED, tokens)
     except LeaseLost:
-        log.warning("event %s was taken over by another worker; this attempt stops", event.key)
-        return Outcome.DUPLICATE
+        log.warning("event %s was taken over by another attempt; this one stops", key)
+        return Result(Outcome.DUPLICATE)
     except EngineError as exc:
-        log.warning("event %s: engine error: %s", event.key, exc)
-        _tell(sink, apology(exc), event)
-        lease.fail(str(exc))
-        return Outcome.FAILED
+        log.warning("event %s: engine error: %s", key, exc)
+        retried = isinstance(exc, EngineUnavailable) and not isinstance(exc, EngineRateLimited)
+        _tell(sink, apology(exc, resend_minutes=runtime.settings.engine_resend_within / 60), key)
+        failure = Failure.ENGINE if retried else Failure.ERROR
+        return _failed(runtime, lease, failure, str(exc), Outcome.DEFERRED if retried else Outcome.FAILED)
+    except DBAPIError:
+        # The database went away mid-answer: nothing is lost. The event stays open in the ledger, and
+        # once this lease lapses the reconciler hands it to a new attempt, which resumes this message.
+        log.exception("event %s: database error; it will be taken over", key)
+        lease.release(keep_reply=True)
+        return Result(Outcome.INTERRUPTED)
     except Exception as exc:
-        log.exception("event %s failed", event.key)
-        _tell(sink, SOMETHING_WRONG, event)
-        lease.fail(f"{type(exc).__name__}: {exc}")
-        return Outcome.FAILED
+        log.exception("event %s failed", key)
+        _tell(sink, SOMETHING_WRONG, key)
+        return _failed(runtime, lease, Failure.ERROR, f"{type(exc).__name__}: {exc}", Outcome.FAILED)
 
 
-def _redeliver(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resume: str | None) -> bool:
-    """The answer was stored but the worker died before the platform showed all of it: show it again."""
-    with runtime.sessions() as session:
-        place = place_of(session, event)
-        stored = conversations.find_message(session, tenant_id=place.tenant_id, event_key=event.key, role="assistant")
-        session.rollback()
-    if stored is None:
-        return False
-    _show(sink, lease, resume, stored.content)
-    lease.done()
-    return True
+def _place(session: Session, event: Event, claim: Claimed) -> Place:
+    if claim.conversation_id and claim.user_id and claim.channel_id:
+        return Place(
+            tenant_id=claim.tenant_id,
+            user_id=claim.user_id,
+            channel_id=claim.channel_id,
+            conversation_id=claim.conversation_id,
+        )
+    from workers.places import place_of  # events registered before the ledger kept the ids
+
+    return place_of(session, event)
 
 
-def _tell(sink: ReplySink, message: str, event: Event) -> None:
+def _failed(runtime: Runtime, lease: Lease, failure: Failure, error: str, outcome: Outcome) -> Result:
     try:
+        with runtime.sessions.begin() as session:
+            events.fail(session, key=lease.key, fence=lease.fence, failure=failure, error=error, reply_ref=lease.ref)
+    except DBAPIError:
+        log.exception("event %s: could not record the failure; it will be taken over", lease.key)
+        outcome = Outcome.INTERRUPTED
+    lease.release(keep_reply=True)
+    return Result(outcome)
+
+
+def _unclaimed(key: str, claim: events.NotClaimed, runtime: Runtime, lease: Lease) -> Result:
+    if claim.status is None:
+        log.error("event %s was never registered by its adapter; dropped", key)
+        return Result(Outcome.UNKNOWN)
+    if claim.poisoned and claim.payload is not None:
+        log.error("event %s failed: it used its %d attempts", key, runtime.settings.event_max_attempts)
+        sink = runtime.sinks.for_event(Event.from_dict(claim.payload), runtime)
+        _tell(sink, POISONED, key, resume=lease.resume, started=False)
+        return Result(Outcome.FAILED)
+    if claim.status is Status.DONE and claim.payload is not None and lease.resume is not None:
+        # Stored, but the worker died before the platform showed all of it: show the stored answer.
+        _show_stored(Event.from_dict(claim.payload), claim.tenant_id, runtime, lease.resume)
+    log.info("event %s already %s; redelivery ignored", key, claim.status)
+    return Result(Outcome.DUPLICATE)
+
+
+def _show_stored(event: Event, tenant_id: int | None, runtime: Runtime, resume: str) -> None:
+    with runtime.sessions() as session:
+        stored = conversations.find_message(session, tenant_id=tenant_id or 0, event_key=event.key, role="assistant")
+        session.rollback()
+    if stored is not None:
+        sink = runtime.sinks.for_event(event, runtime)
+        sink.start(resume_ref=resume)
+        sink.finish(stored.content)
+
+
+def _tell(sink: ReplySink, message: str, key: str, *, resume: str | None = None, started: bool = True) -> None:
+    try:
+        if not started:
+            sink.start(resume_ref=resume)
         sink.fail(message)
     except Exception:
-        log.exception("event %s: could not tell the user about the failure", event.key)
+        log.exception("event %s: could not tell the user about the failure", key)
 
 
-def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resume: str | None) -> Outcome:
+def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, place: Place) -> Result:
     models: tuple[str, ...] = ()
     if event.kind is Kind.PREFS and event.args.get("key") == "model":
         models = runtime.engine.health().models
     with runtime.sessions.begin() as session:
-        place = place_of(session, event)
         text = commands.run(session, kind=event.kind, place=place, args=event.args, models=models)
-        if event.kind is Kind.FORGET:
-            # Nothing of the person is kept, not even this exchange.
-            if not events.finish(session, key=event.key, owner=lease.owner, status=Status.ANSWERED):
-                raise LeaseLost(event.key)
-        else:
-            _record_answer(session, event, lease, place, text=text, model="")
-    _show(sink, lease, resume, text)
-    lease.done()
-    return Outcome.ANSWERED
-
-
-def _show(sink: ReplySink, lease: Lease, resume: str | None, text: str) -> None:
-    ref = sink.start(resume_ref=resume)
-    if ref != resume:
-        lease.remember_reply(ref)
-    sink.finish(text)
-
-
-@dataclass(frozen=True, slots=True)
-class _Context:
-    place: Place
-    prefs: dict[str, str]
-    history: list[Turn]
-
-
-def _context(event: Event, runtime: Runtime, skill: Skill) -> _Context:
-    with runtime.sessions.begin() as session:
-        place = place_of(session, event)
-        inbound = conversations.find_message(session, tenant_id=place.tenant_id, event_key=event.key, role="user")
-        wanted = skill.history or (skill.transcript and not event.context)
-        limit = int(event.args.get("n", skill.defaults.get("n", "0"))) if skill.transcript else 0
-        history = (
-            conversations.history(
-                session,
-                tenant_id=place.tenant_id,
-                conversation_id=place.conversation_id,
-                before_id=inbound.id if inbound else None,
-                limit=limit or runtime.settings.history_messages,
-                exclude_kinds=COMMAND_KINDS,
-            )
-            if wanted
-            else []
-        )
-        prefs = preferences.effective(
-            session, tenant_id=place.tenant_id, channel_id=place.channel_id, user_id=place.user_id
-        )
-    return _Context(place=place, prefs=prefs, history=history)
-
-
-def _answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, resume: str | None) -> Outcome:
-    settings, engine = runtime.settings, runtime.engine
-    ref = sink.start(resume_ref=resume)
-    if ref != resume:
-        lease.remember_reply(ref)
-    skill = skill_for(event.kind) or SKILLS[Kind.ASK]
-    ctx = _context(event, runtime, skill)
-    model = ctx.prefs.get("model") or engine.default_model
-    max_tokens = commands.LENGTHS.get(ctx.prefs.get("length", ""), skill.max_tokens or settings.answer_max_tokens)
-    window = engine.context_window(model)
-    max_tokens = min(max_tokens, window // 2)
-    messages = prompt.build(
-        event=event,
-        skill=skill,
-        base_system=settings.system_prompt,
-        prefs=ctx.prefs,
-        history=ctx.history,
-        vision=prompt.sees_images(model, settings.vision_models),
-    )
-    fitted = trim.fit(
-        messages,
-        budget=window - max_tokens,
-        count_text=lambda text: engine.count_text(text, model=model),
-        count_prompt=lambda kept: engine.count_tokens(kept, model=model),
-    )
-    if fitted.dropped or fitted.truncated:
-        log.info(
-            "event %s: trimmed prompt to %d tokens (dropped %d turns, cut=%s)",
-            event.key,
-            fitted.prompt_tokens,
-            fitted.dropped,
-            fitted.truncated,
-        )
-    request = ChatRequest(
-        messages=tuple(fitted.messages),
-        model=model,
-        max_tokens=max_tokens,
-        temperature=settings.answer_temperature if skill.temperature is None else skill.temperature,
-        priority=route_for(event.priority).engine_priority,
-        cache_salt=cache_salt(f"{event.platform}:{event.tenant}", key=_secret(settings.engine_cache_salt_key)),
-        user=f"{ctx.place.tenant_id}:{ctx.place.user_id}",
-        affinity=f"{ctx.place.tenant_id}:{ctx.place.conversation_id}",
-        show_reasoning=ctx.prefs.get("reasoning") == "show",
-    )
-    parts: list[str] = []
-    prompt_tokens = completion_tokens = None
-    for chunk in engine.stream(request):
-        if chunk.text:
-            if not parts:
-                lease.first_token()
-            parts.append(chunk.text)
-            sink.append(chunk.text)
-        prompt_tokens = chunk.prompt_tokens or prompt_tokens
-        completion_tokens = chunk.completion_tokens or completion_tokens
-        lease.keep()
-    answer = "".join(parts).strip() or "(The model returned an empty answer. Try rephrasing the question.)"
-    if completion_tokens is None:
-        completion_tokens = engine.count_text(answer, model=model) if parts else 0
-    # Store before the final update: a follow-up sent the moment the answer shows must see it in
-    # the history. A crash between the two is mended by `_redeliver` on the next delivery.
-    _store(
-        event,
-        runtime,
-        lease,
-        ctx.place,
-        answer=answer,
-        model=model,
-        prompt_tokens=prompt_tokens or fitted.prompt_tokens,
-        completion_tokens=completion_tokens,
-    )
-    sink.finish(answer)
-    lease.done()
-    return Outcome.ANSWERED
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
-
-
-def _store(
-    event: Event,
-    runtime: Runtime,
-    lease: Lease,
-    place: Place,
-    *,
-    answer: str,
-    model: str,
-    prompt_tokens: int,
-    completion_tokens: int,
-) -> None:
-    with runtime.sessions.begin() as session:
-        _record_answer(
-            session, event, lease, place, text=answer, model=model, tokens=(prompt_tokens, completion_tokens)
-        )
-        usage_store.record(
-            session,
-            tenant_id=place.tenant_id,
-            user_id=place.user_id,
-            event_key=event.key,
-            model=model,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-        )
-
-
-def _record_answer(
-    session: Session,
-    event: Event,
-    lease: Lease,
-    place: Place,
-    *,
-    text: str,
-    model: str,
-    tokens: tuple[int, int] = (0, 0),
-) -> None:
-    """Store the answer and mark the event answered, in the caller's transaction, if we still own it."""
-    if not events.finish(session, key=event.key, owner=lease.owner, status=Status.ANSWERED):
-        raise LeaseLost(event.key)
-    conversations.add_message(
-        session,
-        tenant_id=place.tenant_id,
-        conversation_id=place.conversation_id,
-        user_id=place.user_id,
-        event_key=event.key,
-        role="assistant",
-        content=text,
-        kind=str(event.kind),
-        model=model,
-        prompt_tokens=tokens[0],
-        completion_tokens=tokens[1],
-    )
+        answer.record(session, event, lease, place, text=text, model="", keep=event.kind is not Kind.FORGET)
+    answer.show(sink, lease, text)
+    lease.release()
+    return Result(Outcome.ANSWERED)

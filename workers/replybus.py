@@ -7,6 +7,7 @@ subscribes late still sees every piece; in-process it is a list guarded by a con
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import redis
 if TYPE_CHECKING:
     from workers.events import Event
     from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 STREAM_TTL_SECONDS = 3600
 STREAM_MAX_ITEMS = 20_000
@@ -86,12 +89,35 @@ class MemoryReplyBus:
                 self._changed.wait(remaining)
 
 
-def follow(bus: ReplyBus, stream: str, *, idle_timeout: float) -> Iterator[dict[str, Any]]:
-    """Yield a stream's items until its `done` or `error` item; give up after `idle_timeout` of silence."""
+# How long a follower waits for an unreachable bus (Redis restarting) before it ends the stream.
+BUS_PATIENCE = 10.0
+LOST = "The connection to LLMOS was lost while the answer streamed. It is saved: reload to see it."
+
+
+def follow(
+    bus: ReplyBus, stream: str, *, idle_timeout: float, patience: float = BUS_PATIENCE
+) -> Iterator[dict[str, Any]]:
+    """Yield a stream's items until its `done` or `error` item; give up after `idle_timeout` of silence.
+
+    If the bus itself breaks for longer than `patience`, the stream ends with an `error` item
+    saying so, never a hang: the answer is still stored by the worker.
+    """
     cursor = "0"
     last = time.monotonic()
+    broken: float | None = None
     while True:
-        items = bus.read(stream, after=cursor, timeout=1.0)
+        try:
+            items = bus.read(stream, after=cursor, timeout=1.0)
+            broken = None
+        except redis.RedisError:
+            now = time.monotonic()
+            broken = broken or now
+            if now - broken > patience:
+                log.warning("reply stream %s: the bus stayed unreachable; ending the stream", stream)
+                yield {"type": "error", "text": LOST}
+                return
+            time.sleep(0.5)
+            continue
         if not items:
             if time.monotonic() - last > idle_timeout:
                 raise TimeoutError(f"no reply for {idle_timeout:.0f}s")
@@ -105,28 +131,44 @@ def follow(bus: ReplyBus, stream: str, *, idle_timeout: float) -> Iterator[dict[
 
 
 class BusSink:
-    """The reply sink for clients that follow the bus: the terminal and the web chat."""
+    """The reply sink for clients that follow the bus: the terminal and the web chat.
+
+    A bus that breaks mid-answer (Redis restarting) costs the follower some pieces, never the answer:
+    the answer is stored either way, and the follower ends its stream with an error it can show.
+    """
 
     def __init__(self, bus: ReplyBus, stream: str) -> None:
         self._bus = bus
         self._stream = stream
 
+    def _publish(self, item: dict[str, Any], *, patience: float = 0.0) -> None:
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._bus.publish(self._stream, item)
+                return
+            except redis.RedisError:
+                if time.monotonic() >= deadline:
+                    log.warning("reply stream %s: could not publish a %s item", self._stream, item.get("type"))
+                    return
+                time.sleep(0.25)
+
     def start(self, *, resume_ref: str | None) -> str:
         # A resumed answer starts over: the client drops what the dead worker had shown.
-        self._bus.publish(self._stream, {"type": "reset" if resume_ref else "start"})
+        self._publish({"type": "reset" if resume_ref else "start"}, patience=BUS_PATIENCE)
         return self._stream
 
     def status(self, text: str) -> None:
-        self._bus.publish(self._stream, {"type": "status", "text": text})
+        self._publish({"type": "status", "text": text})
 
     def append(self, text: str) -> None:
-        self._bus.publish(self._stream, {"type": "delta", "text": text})
+        self._publish({"type": "delta", "text": text})
 
     def finish(self, text: str) -> None:
-        self._bus.publish(self._stream, {"type": "done", "text": text})
+        self._publish({"type": "done", "text": text}, patience=BUS_PATIENCE)
 
     def fail(self, message: str) -> None:
-        self._bus.publish(self._stream, {"type": "error", "text": message})
+        self._publish({"type": "error", "text": message}, patience=BUS_PATIENCE)
 
 
 def bus_sink(event: Event, runtime: Runtime) -> BusSink:

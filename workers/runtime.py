@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.base import Engine
-from workers.events import Event
+from workers.leases import LeaseKeeper, Leases
 from workers.replybus import ReplyBus
 from workers.settings import Settings
 from workers.sinks import SinkRegistry
@@ -22,10 +22,12 @@ class Runtime:
     sessions: sessionmaker[Session]
     engine: Engine
     bus: ReplyBus
+    leases: Leases
+    keeper: LeaseKeeper
     sinks: SinkRegistry = field(default_factory=SinkRegistry)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    # Told when a task is done with an event (with the outcome): the scheduler frees its engine slot.
-    on_finished: Callable[[Event, str], None] | None = None
+    # Told when a task is done with an event (key, kind, outcome, tokens used): the scheduler frees its slot.
+    on_finished: Callable[[str, str, str, int], None] | None = None
 
 
 _current: Runtime | None = None

@@ -64,13 +64,24 @@ class Settings(BaseSettings):
     answer_temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     answer_max_tokens: Annotated[int, Field(ge=16)] = 512
     history_messages: Annotated[int, Field(ge=0)] = 40
+    # Days LLMOS keeps processed events, finished jobs, delivery logs, notices and idle conversations.
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     # Models that are shown attached images: comma-separated names, or * for every model.
     vision_models: str = ""
 
     worker_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
-    # How long one worker may own an event before another may take it over (renewed while streaming).
-    event_lease_seconds: Annotated[float, Field(gt=0)] = 60.0
-    # Redis redelivers a message not acknowledged after this many seconds (a killed worker).
+    # How long a worker's hold on an event outlives the worker (renewed in the background while it
+    # works): a killed worker's event is taken over within about two of these, whatever the broker does.
+    event_lease_seconds: Annotated[float, Field(ge=1)] = 15.0
+    # Attempts an event gets; one that kills its worker every time is then failed and its person told.
+    event_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    # Events the engine failed (unreachable) are answered when it is back, if they are at most this old
+    # (seconds); older ones are told the answer was dropped.
+    engine_resend_within: Annotated[float, Field(ge=0)] = 600.0
+    # How often the reconciler compares the ledger with the queues and leases (seconds).
+    reconcile_interval: Annotated[float, Field(gt=0, le=60)] = 2.0
+    # Redis redelivers a message not acknowledged after this many seconds (a killed worker); the
+    # reconciler takes a dead worker's event over long before this.
     broker_visibility_timeout: Annotated[int, Field(ge=1)] = 900
 
     # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default

@@ -23,9 +23,11 @@ from engine.base import Engine
 from workers.app import create_app
 from workers.inprocess import InProcessWorker
 from workers.intake import Enqueue
+from workers.leases import LeaseKeeper, Leases, MemoryLeases, RedisLeases
 from workers.queues import Queue
 from workers.replybus import MemoryReplyBus, RedisReplyBus, ReplyBus
 from workers.runtime import Runtime, install
+from workers.scheduler.reconcile import Reconciler
 from workers.scheduler.settings import SchedulerSettings, embedded_slots, load_scheduler_settings
 from workers.scheduler.sweeper import Sweeper
 from workers.scheduler.wiring import build_scheduler, start_sweeper
@@ -95,12 +97,18 @@ class Stack:
             if self.broker.in_process
             else RedisReplyBus(redis.Redis.from_url(self.broker.url), prefix=settings.redis_key_prefix)
         )
+        self.leases: Leases = (
+            MemoryLeases()
+            if self.broker.in_process
+            else RedisLeases(redis.Redis.from_url(self.broker.url), prefix=settings.redis_key_prefix)
+        )
         self.engine: Engine | None = None
         self.engine_label = ""
         self.runtime: Runtime | None = None
         self.worker: InProcessWorker | None = None
         self.interactive_worker: InProcessWorker | None = None
         self.sweeper: Sweeper | None = None
+        self.reconciler: Reconciler | None = None
         self.app: Celery = create_app(settings, broker_url=self.broker.url)
         # Events go through the scheduler (limits, fairness, admission) before they reach Celery.
         self.scheduler = build_scheduler(
@@ -141,19 +149,33 @@ class Stack:
 
     def start_runtime(self) -> Runtime:
         if self.runtime is None:
+            keeper = LeaseKeeper(self.leases, ttl=self.settings.event_lease_seconds)
+            self._exit.callback(keeper.stop)
             self.runtime = Runtime(
                 settings=self.settings,
                 sessions=self.sessions,
                 engine=self.start_engine(),
                 bus=self.bus,
+                leases=self.leases,
+                keeper=keeper,
                 on_finished=self.scheduler.finished,
             )
             install(self.runtime)
+            self.reconciler = reconciler = Reconciler(
+                scheduler=self.scheduler,
+                sessions=self.sessions,
+                leases=self.leases,
+                engine=self.runtime.engine,
+                settings=self.settings,
+                same_process=self.broker.in_process,
+            )
             self.sweeper = start_sweeper(
                 self.scheduler,
                 engine=self.runtime.engine,
                 sessions=self.sessions,
-                stuck_after=self.settings.broker_visibility_timeout,
+                stuck_after=2 * self.settings.event_lease_seconds,
+                reconciler=reconciler,
+                reconcile_every=self.settings.reconcile_interval,
             )
             self._exit.callback(self.sweeper.stop)
         return self.runtime

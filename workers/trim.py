@@ -12,14 +12,27 @@ from dataclasses import dataclass, replace
 from engine.base import ChatMessage
 
 CUT_MARK = "\n[…]\n"
+# Chat-template tokens around one message (role markers, separators), generously.
+TEMPLATE_PER_MESSAGE = 8
+TEMPLATE_FIXED = 16
 
 
 @dataclass(frozen=True, slots=True)
 class Fitted:
     messages: list[ChatMessage]
-    prompt_tokens: int
+    # The server's count, or None when the prompt plainly fit and nothing was counted.
+    prompt_tokens: int | None
     dropped: int
     truncated: bool
+
+
+def upper_bound(messages: Sequence[ChatMessage]) -> int | None:
+    """Tokens the prompt can take at most, without asking the server: a byte-level tokenizer's token is
+    at least one byte. None when a message carries images, whose cost only the server knows."""
+    if any(m.images for m in messages):
+        return None
+    text = sum(len(m.content.encode("utf-8")) for m in messages)
+    return text + TEMPLATE_PER_MESSAGE * len(messages) + TEMPLATE_FIXED
 
 
 def fit(
@@ -32,6 +45,10 @@ def fit(
 ) -> Fitted:
     if budget <= 0:
         raise ValueError("the context window leaves no room for a prompt")
+    bound = upper_bound(messages)
+    if bound is not None and bound <= budget:
+        # The usual short turn: it fits whatever the tokenizer, so no round trip to the server's.
+        return Fitted(list(messages), None, 0, False)
     system, *history, last = messages
     sizes = [count_text(m.content) + per_message for m in history]
     fixed = count_text(system.content) + count_text(last.content) + 2 * per_message

@@ -15,8 +15,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from bots.admin import errors
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
+from bots.admin.limits import BodyLimit
 from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, webchat, webhooks
 
 HERE = Path(__file__).resolve().parent
@@ -89,5 +91,7 @@ def build_app(services: Services) -> FastAPI:
     app.get("/docs", include_in_schema=False)(_docs)
     app.middleware("http")(_headers)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=services.settings.trusted_hosts)
+    app.add_middleware(BodyLimit, read_timeout=services.settings.body_timeout_seconds)
+    errors.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

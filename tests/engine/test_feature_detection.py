@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.base import ChatMessage, ChatRequest, complete
+from engine.base import ChatMessage, ChatRequest, EngineInterrupted, StreamChunk, complete
 from engine.openai_compat import OpenAICompatEngine
 from engine.simulator import SimulatedEngine, SimulatorConfig
 
@@ -64,14 +64,13 @@ def test_priority_zero_is_not_sent(sim: SimulatedEngine, client: OpenAICompatEng
     assert "priority" not in sim.requests[-1].body
 
 
-def test_a_stream_without_finish_reason_still_ends_as_an_answer(
-    sim: SimulatedEngine, client: OpenAICompatEngine
-) -> None:
+def test_a_stream_without_finish_reason_is_an_interruption(sim: SimulatedEngine, client: OpenAICompatEngine) -> None:
     sim.config.send_finish = False
-    chunks = list(client.stream(REQUEST))
+    chunks: list[StreamChunk] = []
+    with pytest.raises(EngineInterrupted):
+        chunks.extend(client.stream(REQUEST))
+    # The text came through (the caller decides to ask again), and the usage chunk was read, not skipped.
     assert "".join(c.text for c in chunks) == "You said: hi there"
-    assert chunks[-1].finish_reason == "stop"
-    # The usage chunk (no choices at all) was read, not skipped.
     assert any(c.completion_tokens == 4 for c in chunks)
 
 

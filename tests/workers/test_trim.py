@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from engine.base import ChatMessage
-from workers.trim import CUT_MARK, fit
+from workers.trim import CUT_MARK, fit, upper_bound
 
 
 def words(text: str) -> int:
@@ -23,12 +23,31 @@ def conversation(turns: int) -> list[ChatMessage]:
     return [ChatMessage("system", "be kind"), *history, ChatMessage("user", "the question")]
 
 
-def test_nothing_is_dropped_when_it_fits() -> None:
+def test_a_prompt_that_plainly_fits_is_not_counted() -> None:
+    def never(_: object) -> int:
+        raise AssertionError("no tokenizer round trip for a prompt that fits by its bytes")
+
     messages = conversation(4)
-    fitted = fit(messages, budget=1000, count_text=words, count_prompt=prompt_words)
+    fitted = fit(messages, budget=1000, count_text=never, count_prompt=never)
+    assert fitted.messages == messages
+    assert (fitted.dropped, fitted.truncated, fitted.prompt_tokens) == (0, False, None)
+    assert upper_bound(messages) is not None and upper_bound(messages) <= 1000
+
+
+def test_nothing_is_dropped_when_it_fits_by_the_servers_count() -> None:
+    messages = conversation(4)
+    # Over the byte bound, but within budget by the (word) count: counted, and kept whole.
+    budget = prompt_words(messages) + 10
+    assert (upper_bound(messages) or 0) > budget
+    fitted = fit(messages, budget=budget, count_text=words, count_prompt=prompt_words)
     assert fitted.messages == messages
     assert (fitted.dropped, fitted.truncated) == (0, False)
     assert fitted.prompt_tokens == prompt_words(messages)
+
+
+def test_images_always_go_to_the_servers_count() -> None:
+    messages = [ChatMessage("system", "s"), ChatMessage("user", "look", images=("data:image/png;base64,AAAA",))]
+    assert upper_bound(messages) is None
 
 
 def test_oldest_turns_are_dropped_first() -> None:

@@ -25,12 +25,19 @@ from workers.intake import Limited
 from workers.queues import route_for
 from workers.scheduler import estimate
 from workers.scheduler.limits import Limits
-from workers.scheduler.notify import TELL_QUEUED
+from workers.scheduler.notify import TELL_FAILED, TELL_QUEUED
 from workers.scheduler.settings import SchedulerSettings
 from workers.scheduler.store import Store, Waiting
-from workers.tasks import HANDLE_EVENT
+from workers.tasks import Ticket, send, ticket
 
 log = logging.getLogger(__name__)
+
+
+COMMAND_KINDS = frozenset(str(kind) for kind in COMMANDS)
+
+
+def _ticket(item: Waiting) -> Ticket:
+    return ticket(key=item.key, kind=str(item.payload.get("kind", "ask")), priority=str(item.priority))
 
 
 def tenant_key(event: Event) -> str:
@@ -69,24 +76,25 @@ class Scheduler:
         return Limited(message=verdict.refusal.message, retry_after=verdict.refusal.retry_after)
 
     def __call__(self, event: Event) -> None:
+        item = ticket(key=event.key, kind=str(event.kind), priority=str(event.priority))
         if event.kind in COMMANDS:
-            self._send(event.to_dict(), event.priority)
+            send(self._app, item)
             return
-        item = Waiting(
-            key=event.key,
-            priority=event.priority,
-            tenant=tenant_key(event),
-            weight=self._weight(event),
-            payload=event.to_dict(),
+        self.queue(item, tenant=tenant_key(event), weight=self._weight(event))
+
+    def queue(self, item: Ticket, *, tenant: str, weight: float) -> None:
+        """Put an event (again) among the waiting; a key the store already holds is left as it is."""
+        waiting = Waiting(
+            key=item["key"], priority=PriorityClass(item["priority"]), tenant=tenant, weight=weight, payload=dict(item)
         )
         now = time.time()
-        ahead = self.store.push(item, now=now)
+        ahead = self.store.push(waiting, now=now)
         if ahead is None:
-            log.info("event %s is already with the scheduler", event.key)
+            log.info("event %s is already with the scheduler", waiting.key)
             return
         admitted = self.pump()
-        if event.priority is PriorityClass.INTERACTIVE and event.key not in admitted:
-            self._tell_wait(item, ahead=ahead, now=now)
+        if waiting.priority is PriorityClass.INTERACTIVE and waiting.key not in admitted:
+            self._tell_wait(waiting, ahead=ahead, now=now)
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -105,29 +113,25 @@ class Scheduler:
 
     def send(self, item: Waiting) -> None:
         try:
-            self._send(item.payload, item.priority)
+            send(self._app, _ticket(item))
         except Exception:
             log.exception("event %s admitted but not handed to Celery; the sweeper will send it again", item.key)
             return
         self.store.sent(item.key)
 
-    def resend(self, payload: dict[str, object]) -> None:
+    def resend(self, item: Ticket) -> None:
         """Hand an event that already holds a slot to Celery again (its first delivery was lost)."""
-        self._send(payload, PriorityClass(str(payload.get("priority", PriorityClass.INTERACTIVE))))
+        send(self._app, item)
 
-    def _send(self, payload: dict[str, object], priority: PriorityClass) -> None:
-        route = route_for(priority)
-        self._app.send_task(HANDLE_EVENT, args=[payload], queue=str(route.queue), priority=route.celery_priority)
-
-    def finished(self, event: Event, outcome: str) -> None:
-        """A worker is done with `event`: free its slot, charge its real tokens, admit the next."""
-        if event.kind in COMMANDS or outcome == "duplicate":
+    def finished(self, key: str, kind: str, outcome: str, tokens: int) -> None:
+        """A worker is done with an event: free its slot, charge its real tokens, admit the next."""
+        if kind in COMMAND_KINDS or outcome == "duplicate":
             return
         try:
-            self.store.release(event.key, tokens=self.tokens_used(event.key), now=time.time())
+            self.store.release(key, tokens=tokens, now=time.time())
             self.pump()
         except Exception:
-            log.exception("event %s: could not free its engine slot; the sweeper will", event.key)
+            log.exception("event %s: could not free its engine slot; the sweeper will", key)
 
     def tokens_used(self, key: str) -> int:
         with self._sessions() as session:
@@ -139,9 +143,6 @@ class Scheduler:
 
     # -- waits -------------------------------------------------------------------------------
 
-    def expected_waits(self) -> dict[PriorityClass, float]:
-        return estimate.class_waits(self.store.stats(now=time.time()), default_slots=self.default_slots)
-
     def _tell_wait(self, item: Waiting, *, ahead: int, now: float) -> None:
         stats = self.store.stats(now=now)
         wait = estimate.expected_wait(stats, priority=item.priority, ahead=ahead, default_slots=self.default_slots)
@@ -152,22 +153,31 @@ class Scheduler:
         try:
             self._app.send_task(
                 TELL_QUEUED,
-                args=[item.payload, queued_note(wait)],
+                args=[item.key, queued_note(wait)],
                 queue=str(route.queue),
                 priority=route.celery_priority,
             )
         except Exception:  # the event itself is safely queued; only the note is lost
             log.exception("event %s: could not send the queued note", item.key)
 
+    def tell_failed(self, key: str, text: str) -> None:
+        """Close a failed event's answer message with `text` (through a worker, where the sinks are)."""
+        route = route_for(PriorityClass.INTERACTIVE)
+        self._app.send_task(TELL_FAILED, args=[key, text], queue=str(route.queue), priority=route.celery_priority)
+
     def _weight(self, event: Event) -> float:
-        key = tenant_key(event)
-        if key not in self._weights:
+        return self.weight_of(tenant_key(event))
+
+    def weight_of(self, tenant: str) -> float:
+        """A tenant's fairness weight ("<platform>:<external id>"), read once and then kept."""
+        if tenant not in self._weights:
+            platform, _, external = tenant.partition(":")
             with self._sessions() as session:
                 weight = session.scalar(
                     select(TenantLimits.weight)
                     .join(Tenant, Tenant.id == TenantLimits.tenant_id)
-                    .where(Tenant.platform == event.tenant_platform, Tenant.external_id == event.tenant)
+                    .where(Tenant.platform == platform, Tenant.external_id == external)
                 )
                 session.rollback()
-            self._weights[key] = float(weight) if weight else 1.0
-        return self._weights[key]
+            self._weights[tenant] = float(weight) if weight else 1.0
+        return self._weights[tenant]

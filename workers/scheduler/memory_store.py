@@ -132,6 +132,10 @@ class MemoryStore:
         with self._lock:
             return {key: r.at for key, r in self._s.running.items()}
 
+    def holds(self, keys: list[str]) -> set[str]:
+        with self._lock:
+            return {key for key in keys if key in self._s.keys or key in self._s.running}
+
     def set_slots(self, slots: int, *, reserved: int | None = None) -> None:
         with self._lock:
             self._s.slots = int(slots)

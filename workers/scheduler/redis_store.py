@@ -185,6 +185,15 @@ class RedisStore:
         found: dict[Any, Any] = self._redis.hgetall(self._prefix + "running")
         return {_text(key): _admitted_at(meta) for key, meta in found.items()}
 
+    def holds(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hmget(self._prefix + "keys", keys)
+        pipe.hmget(self._prefix + "running", keys)
+        waiting, running = pipe.execute()
+        return {k for k, w, r in zip(keys, waiting, running, strict=True) if w is not None or r is not None}
+
     def set_slots(self, slots: int, *, reserved: int | None = None) -> None:
         pipe = self._redis.pipeline()
         pipe.set(self._prefix + "slots", int(slots))

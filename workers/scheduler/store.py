@@ -117,6 +117,10 @@ class Store(Protocol):
         """Keys holding a slot, with the time each was admitted."""
         ...
 
+    def holds(self, keys: list[str]) -> set[str]:
+        """The keys among `keys` that wait here or hold a slot."""
+        ...
+
     def set_slots(self, slots: int, *, reserved: int | None = None) -> None:
         """The admission limit, and (if given) how many of those slots only interactive work may take."""
         ...

@@ -27,10 +27,12 @@ from db.events import Status
 from db.models import ProcessedEvent
 from workers.scheduler.capacity import SlotController, read_load
 from workers.scheduler.dispatch import Scheduler
+from workers.scheduler.reconcile import Reconciler
+from workers.tasks import ticket
 
 log = logging.getLogger(__name__)
 
-FINISHED = (Status.DONE, Status.FAILED)
+FINISHED = (Status.DONE, Status.FAILED, Status.ANSWERED)
 
 
 class Sweeper:
@@ -41,6 +43,8 @@ class Sweeper:
         sessions: sessionmaker[Session],
         metrics_url: str | None,
         stuck_after: float,
+        reconciler: Reconciler | None = None,
+        reconcile_every: float = 2.0,
     ) -> None:
         self._scheduler = scheduler
         self._store = scheduler.store
@@ -48,6 +52,9 @@ class Sweeper:
         self._sessions = sessions
         self._metrics_url = metrics_url
         self._stuck_after = stuck_after
+        self._reconciler = reconciler
+        self._reconcile_every = reconcile_every
+        self._reconciled = 0.0
         self._http = httpx.Client(timeout=httpx.Timeout(2.0))
         self._controller = SlotController(fixed=self._settings.engine_slots, maximum=self._settings.max_engine_slots)
         self._limit = scheduler.default_slots
@@ -63,6 +70,7 @@ class Sweeper:
         self.interactive = self.interactive if interactive is None else interactive
 
     def start(self) -> Sweeper:
+        # At start too: whatever a dead process left open is found before new work piles on top.
         self._thread = threading.Thread(target=self._run, name="scheduler-sweeper", daemon=True)
         self._thread.start()
         return self
@@ -74,6 +82,10 @@ class Sweeper:
         self._http.close()
 
     def _run(self) -> None:
+        try:
+            self.sweep(now=time.time())
+        except Exception:
+            log.exception("scheduler sweep failed at start")
         while not self._stop.wait(self._settings.metrics_interval):
             try:
                 self.sweep(now=time.time())
@@ -86,6 +98,9 @@ class Sweeper:
             self._store.heartbeat(self._me, general=self.general, interactive=self.interactive, until=until)
         if self._store.lead(self._me, ttl=self._settings.metrics_interval * 1.5):
             self.adjust_slots(now=now)
+            if self._reconciler is not None and now - self._reconciled >= self._reconcile_every:
+                self._reconciled = now
+                self._reconciler.run(now=now)
         for item in self._store.unsent(admitted_before=now - self._settings.resend_after):
             log.warning("event %s was admitted but never sent; sending it again", item.key)
             self._scheduler.send(item)
@@ -114,9 +129,9 @@ class Sweeper:
             return
         with self._sessions() as session:
             rows = session.execute(
-                select(
-                    ProcessedEvent.key, ProcessedEvent.status, ProcessedEvent.payload, ProcessedEvent.priority
-                ).where(ProcessedEvent.key.in_(list(old)))
+                select(ProcessedEvent.key, ProcessedEvent.status, ProcessedEvent.kind, ProcessedEvent.priority).where(
+                    ProcessedEvent.key.in_(list(old))
+                )
             ).all()
             session.rollback()
         known = {row.key: row for row in rows}
@@ -127,4 +142,4 @@ class Sweeper:
                 self._store.release(key, tokens=self._scheduler.tokens_used(key), now=now)
             elif row.status == Status.PENDING and at < now - self._stuck_after:
                 log.warning("event %s holds a slot but no worker took it; sending it again", key)
-                self._scheduler.resend(row.payload)
+                self._scheduler.resend(ticket(key=key, kind=row.kind, priority=row.priority))

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.base import Engine
 from workers.scheduler.dispatch import Scheduler
 from workers.scheduler.memory_store import MemoryStore
+from workers.scheduler.reconcile import Reconciler
 from workers.scheduler.redis_store import RedisStore
 from workers.scheduler.settings import SchedulerSettings
 from workers.scheduler.store import Store
@@ -42,8 +43,19 @@ def metrics_url(engine: Engine) -> str | None:
 
 
 def start_sweeper(
-    scheduler: Scheduler, *, engine: Engine, sessions: sessionmaker[Session], stuck_after: float
+    scheduler: Scheduler,
+    *,
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    stuck_after: float,
+    reconciler: Reconciler | None = None,
+    reconcile_every: float = 2.0,
 ) -> Sweeper:
     return Sweeper(
-        scheduler=scheduler, sessions=sessions, metrics_url=metrics_url(engine), stuck_after=stuck_after
+        scheduler=scheduler,
+        sessions=sessions,
+        metrics_url=metrics_url(engine),
+        stuck_after=stuck_after,
+        reconciler=reconciler,
+        reconcile_every=reconcile_every,
     ).start()

@@ -9,6 +9,7 @@ request path standing in for the body.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -20,10 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from bots.admin import jobstore, signing, urls
 from bots.admin.deps import Caller, Svc, tenant_row
 from bots.admin.jobs import JobRequest
+from bots.admin.sealing import SecretUnreadable
 from db.admin import InboundHook
 from db.models import Tenant, utcnow
 from workers.events import Platform
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["hooks and jobs"])
 
 Timestamp = Annotated[str | None, Header(alias=signing.TIMESTAMP_HEADER)]
@@ -41,7 +44,7 @@ def create_hook(tenant_id: int, body: NewHook, svc: Svc, caller: Caller) -> dict
         tenant_row(session, caller, tenant_id)
         if any(h.name == body.name for h in jobstore.hooks_of(session, tenant_id=tenant_id)):
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"this tenant already has a hook named {body.name!r}")
-        hook, secret = jobstore.create_hook(session, tenant_id=tenant_id, name=body.name)
+        hook, secret = jobstore.create_hook(session, tenant_id=tenant_id, name=body.name, box=svc.box)
         return {**jobstore.hook_view(hook), "secret": secret}
 
 
@@ -70,7 +73,14 @@ def _verified_hook(svc: Svc, hook_id: int, headers: Mapping[str, str], body: byt
     if hook is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no active hook {hook_id}")
     try:
-        signing.verify_request(hook.secret, headers, body, window=svc.settings.signature_window_seconds)
+        secret = svc.box.open(hook.secret)
+    except SecretUnreadable:
+        log.error("hook %d: its secret does not open with ADMIN_SECRET_KEY", hook.id)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, detail="this hook cannot check signatures now"
+        ) from None
+    try:
+        signing.verify_request(secret, headers, body, window=svc.settings.signature_window_seconds)
     except signing.BadSignature as exc:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=str(exc)) from None
     return hook
@@ -91,6 +101,21 @@ def _check_destination(svc: Svc, job: JobRequest, hook: InboundHook) -> None:
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=f"a {dest.type} destination must be a channel of this hook's own {dest.type} tenant",
         )
+    refusal = destination_refusal(svc, tenant.external_id, dest.model_dump(exclude_none=True))
+    if refusal:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"destination: {refusal}")
+
+
+def destination_refusal(svc: Svc, tenant: str, destination: dict[str, Any]) -> str | None:
+    """Ask the platform whether the channel is the tenant's; where this process cannot ask, the worker
+    asks again before it sends anything (and fails the job instead)."""
+    if svc.destinations is None:
+        return None
+    try:
+        return svc.destinations.refusal(tenant=tenant, destination=destination)
+    except Exception as exc:
+        log.warning("job destination not checked at intake (%s); the worker checks it", type(exc).__name__)
+        return None
 
 
 @router.post(

@@ -22,7 +22,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_health_and_readiness(admin: Admin, simulator) -> None:
-    with admin.client() as client:
+    with admin.api() as client, admin.client() as anyone:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["ready"] is True
@@ -33,6 +33,11 @@ def test_health_and_readiness(admin: Admin, simulator) -> None:
         assert down.status_code == 503
         assert down.json()["checks"]["engine"]["ok"] is False
         assert down.json()["checks"]["database"]["ok"] is True
+        # Without a global key: ready or not, nothing about addresses or errors.
+        tenant_key = admin.key_for(admin.tenant("admin", "acme"))
+        for headers in ({}, {"Authorization": f"Bearer {tenant_key}"}, {"Authorization": "Bearer llmos_x_y"}):
+            told = anyone.get("/readyz", headers=headers)
+            assert (told.status_code, told.json()) == (503, {"ready": False})
         assert client.get("/healthz").status_code == 200  # alive, just not ready
         simulator.config.mode = "ok"
         time.sleep(0.5)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from db.models import Conversation, ProcessedEvent
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Call
+from tests.helpers import shown
 from workers.stack import Stack
 
 T = TypeVar("T")
@@ -18,7 +19,13 @@ T = TypeVar("T")
 
 def event_status(stack: Stack, message_id: str | int) -> str | None:
     with stack.sessions() as session:
-        return session.scalar(select(ProcessedEvent.status).where(ProcessedEvent.key.endswith(f":{message_id}")))
+        found = session.execute(
+            select(ProcessedEvent.key, ProcessedEvent.status).where(ProcessedEvent.key.endswith(f":{message_id}"))
+        ).first()
+    if found is None:
+        return None
+    # `done` is committed with the stored answer, just before the last update reaches the platform.
+    return found.status if shown(stack, found.key) else "showing"
 
 
 def wait_done(stack: Stack, message_id: str | int, *, timeout: float = 15.0, status: str = "done") -> None:

@@ -1,0 +1,234 @@
+"""The ledger and its reconciler: each fault ends with every event answered once, as the ledger shows.
+
+The reconciler runs by itself in the stack's sweeper; these tests also call it with a clock moved
+forward, so a takeover that waits for a lease period happens now instead of in 15 seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import select, update
+
+from db import events, migrate
+from db.models import Message, ProcessedEvent
+from db.session import make_engine, make_sessionmaker
+from engine.simulator import SimulatedEngine
+from tests.helpers import messages, settle
+from tests.workers.test_redelivery import REPO, bus_items, terminal_event
+from workers import pipeline
+from workers.intake import submit
+from workers.replybus import RedisReplyBus, follow
+from workers.scheduler.reconcile import DROPPED, PENDING_GRACE, Reconciler
+from workers.stack import Stack
+
+
+def reconciler(stack: Stack) -> Reconciler:
+    assert stack.reconciler is not None
+    return stack.reconciler
+
+
+def row(stack: Stack, key: str) -> ProcessedEvent:
+    with stack.sessions() as session:
+        found = session.get(ProcessedEvent, key)
+        assert found is not None
+        return found
+
+
+def wait_for(stack: Stack, key: str, *states: str, timeout: float = 30.0) -> ProcessedEvent:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = row(stack, key)
+        if found.status in states:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"event {key} is {row(stack, key).status}, not {states}")
+
+
+def answers(stack: Stack, key: str) -> list[str]:
+    with stack.sessions() as session:
+        return list(
+            session.scalars(select(Message.content).where(Message.event_key == key, Message.role == "assistant"))
+        )
+
+
+def later(stack: Stack, seconds: float) -> None:
+    """Two reconciler passes, the second `seconds` on: long enough for whatever it waits out."""
+    now = time.time()
+    reconciler(stack).run(now=now)
+    reconciler(stack).run(now=now + seconds)
+
+
+def test_an_event_stored_but_never_queued_is_answered(clean_stack: Stack, simulator: SimulatedEngine) -> None:
+    """The intake process died between its commit and the enqueue."""
+    event = terminal_event("Is anyone there?")
+    submit(event, sessions=clean_stack.sessions, enqueue=lambda _event: None)
+    assert row(clean_stack, event.key).status == "pending"
+    later(clean_stack, PENDING_GRACE + 1)
+    done = wait_for(clean_stack, event.key, "done")
+    assert done.attempts == 1
+    assert answers(clean_stack, event.key) == ["You said: Is anyone there?"]
+    assert len(simulator.requests) == 1
+
+
+def test_a_dead_workers_event_is_taken_over_in_its_own_message(clean_stack: Stack, simulator: SimulatedEngine) -> None:
+    event = terminal_event("Tell me about lighthouses")
+    submit(event, sessions=clean_stack.sessions, enqueue=lambda _event: None)
+    # A worker claimed it and opened the answer message, then died (no lease renews it any more).
+    with clean_stack.sessions.begin() as session:
+        claimed = events.claim(session, key=event.key, owner="dead-worker", max_attempts=3)
+        assert isinstance(claimed, events.Claimed) and claimed.fence == 1
+    clean_stack.bus.publish(event.key, {"type": "start"})
+    clean_stack.bus.publish(event.key, {"type": "delta", "text": "Light"})
+    clean_stack.leases.set_reply(event.key, event.key)
+
+    later(clean_stack, clean_stack.settings.event_lease_seconds + 1)
+    done = wait_for(clean_stack, event.key, "done")
+    assert done.attempts == 2 and done.lease_owner is None
+    assert answers(clean_stack, event.key) == ["You said: Tell me about lighthouses"]
+    kinds = [item["type"] for item in bus_items(clean_stack.bus, event.key)]
+    # The new attempt took the same message over (reset), and answered once.
+    assert kinds.count("start") == 1 and kinds.count("reset") == 1 and kinds.count("done") == 1
+
+
+def test_a_worker_that_lost_its_event_can_not_store(clean_stack: Stack, simulator: SimulatedEngine) -> None:
+    event = terminal_event("fenced")
+    submit(event, sessions=clean_stack.sessions, enqueue=lambda _event: None)
+    with clean_stack.sessions.begin() as session:
+        first = events.claim(session, key=event.key, owner="slow", max_attempts=3)
+        second = events.claim(session, key=event.key, owner="fast", max_attempts=3)
+    assert isinstance(first, events.Claimed) and isinstance(second, events.Claimed)
+    with clean_stack.sessions.begin() as session:
+        assert not events.finish(session, key=event.key, fence=first.fence)
+        assert events.finish(session, key=event.key, fence=second.fence)
+    assert row(clean_stack, event.key).status == "done"
+
+
+def test_an_event_that_kills_every_worker_ends_failed_and_is_told_once(
+    clean_stack: Stack, simulator: SimulatedEngine
+) -> None:
+    event = terminal_event("poison")
+    submit(event, sessions=clean_stack.sessions, enqueue=lambda _event: None)
+    max_attempts = clean_stack.settings.event_max_attempts
+    for attempt in range(max_attempts):
+        with clean_stack.sessions.begin() as session:
+            assert isinstance(
+                events.claim(session, key=event.key, owner=f"died-{attempt}", max_attempts=max_attempts), events.Claimed
+            )
+    runtime = clean_stack.start_runtime()
+    assert pipeline.process(event.key, runtime).outcome is pipeline.Outcome.FAILED
+    assert pipeline.process(event.key, runtime).outcome is pipeline.Outcome.DUPLICATE
+    failed = row(clean_stack, event.key)
+    assert (failed.status, failed.failure, failed.attempts) == ("failed", "poison", max_attempts)
+    told = [item for item in bus_items(clean_stack.bus, event.key, until="error") if item["type"] == "error"]
+    assert len(told) == 1 and "every attempt failed" in told[0]["text"]
+    assert simulator.requests == []
+
+
+def test_engine_failures_older_than_the_window_are_closed_and_told(
+    clean_stack: Stack, simulator: SimulatedEngine
+) -> None:
+    simulator.config.mode = "unavailable"
+    event = terminal_event("too late")
+    submit(event, sessions=clean_stack.sessions, enqueue=clean_stack.enqueue)
+    wait_for(clean_stack, event.key, "failed")
+    with clean_stack.sessions.begin() as session:
+        session.execute(
+            update(ProcessedEvent)
+            .where(ProcessedEvent.key == event.key)
+            .values(received_at=time.time() - clean_stack.settings.engine_resend_within - 60)
+        )
+    simulator.config.mode = "ok"
+    asked = len(simulator.requests)
+    report = reconciler(clean_stack).run()
+    assert report.dropped == [event.key] and report.resent == []
+    told: list[str] = []
+    deadline = time.monotonic() + 10
+    while DROPPED not in told and time.monotonic() < deadline:
+        told = [i["text"] for _, i in clean_stack.bus.read(event.key, after="0", timeout=0.5) if i["type"] == "error"]
+    # The apology first, then the same message closed with why it will not be answered.
+    assert len(told) == 2 and told[-1] == DROPPED
+    assert (row(clean_stack, event.key).status, row(clean_stack, event.key).failure) == ("failed", "dropped")
+    assert reconciler(clean_stack).run().dropped == []  # told once
+    assert len(simulator.requests) == asked  # not asked again
+
+
+def test_redis_restarted_empty_loses_nothing(clean_stack: Stack, simulator: SimulatedEngine, backend: Any) -> None:
+    """Waiting, admitted and running events all vanish from Redis; the ledger brings each back once."""
+    if backend.redis_url is None:
+        pytest.skip("the in-process broker has no Redis to lose")
+    simulator.config.inter_token = 0.03
+    simulator.config.answer = lambda _m: " ".join(["word"] * 20)
+    sent = [terminal_event(f"question {i}", thread=f"flush-{i}") for i in range(6)]
+    for event in sent:
+        submit(event, sessions=clean_stack.sessions, enqueue=clean_stack.enqueue)
+    bus_items(clean_stack.bus, sent[0].key, until="delta")
+    client = redis.Redis.from_url(backend.redis_url)
+    client.flushdb()
+    client.close()
+    later(clean_stack, PENDING_GRACE + clean_stack.settings.event_lease_seconds + 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(row(clean_stack, e.key).status != "done" for e in sent):
+        reconciler(clean_stack).run(now=time.time() + PENDING_GRACE + clean_stack.settings.event_lease_seconds + 1)
+        time.sleep(0.5)
+    for event in sent:
+        assert row(clean_stack, event.key).status == "done"
+        assert answers(clean_stack, event.key) == [" ".join(["word"] * 20)]
+    settle(clean_stack)
+    assert len(messages(clean_stack, "assistant")) == len(sent)
+
+
+def test_a_follower_is_told_when_the_bus_breaks() -> None:
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    started = time.monotonic()
+    items = list(follow(RedisReplyBus(dead), f"gone-{uuid.uuid4().hex}", idle_timeout=30, patience=1.0))
+    assert [item["type"] for item in items] == ["error"]
+    assert "reload" in items[0]["text"]
+    assert time.monotonic() - started < 10
+
+
+def test_a_restarted_in_process_llmos_answers_what_was_left_pending(tmp_path: Path, simulator: SimulatedEngine) -> None:
+    """`llmos run` on the in-process broker was killed with an event accepted but unanswered: the next
+    LLMOS process on the same database answers it (its queue died with it; the ledger did not)."""
+    database = f"sqlite:///{tmp_path / 'llmos.db'}"
+    migrate.upgrade(database)
+    engine = make_engine(database)
+    sessions = make_sessionmaker(engine)
+    left = terminal_event("Were you killed?")
+    submit(left, sessions=sessions, enqueue=lambda _event: None)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "ENGINE_URL": simulator.url,
+        "REDIS_AUTODETECT": "false",
+        "LLMOS_HOME": str(tmp_path),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "chat", "And now?"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "You said: And now?" in result.stdout
+    with sessions() as session:
+        found = session.get(ProcessedEvent, left.key)
+        assert found is not None and found.status == "done"
+        stored = session.scalars(
+            select(Message.content).where(Message.event_key == left.key, Message.role == "assistant")
+        ).all()
+        assert stored == ["You said: Were you killed?"]
+    engine.dispose()

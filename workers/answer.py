@@ -1,0 +1,272 @@
+"""Answering one claimed event: its context, the prompt, the engine's stream into the sink, the stored answer.
+
+The hot path touches SQL twice: the claim that loads the context (`load_context`, in the claim's
+transaction) and the transaction that stores the answer, its usage and `done` (`store`). The lease,
+the answer message's handle and the first-token time stay in memory and in `workers.leases`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from db import conversations, events, preferences
+from db import usage as usage_store
+from db.conversations import Turn
+from db.directory import Place
+from db.models import Message
+from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable
+from engine.salt import cache_salt
+from workers import commands, prompt, trim
+from workers.events import Event, Kind
+from workers.queues import route_for
+from workers.runtime import Runtime
+from workers.sinks import ReplySink
+from workers.skills import SKILLS, Skill, skill_for
+
+log = logging.getLogger(__name__)
+
+COMMAND_KINDS = tuple(str(k) for k in commands.COMMANDS)
+# A stream cut before its end is asked again this many times (on another replica where there is one).
+STREAM_TRIES = 2
+# How long a finished answer waits for a database that is restarting before the event is handed on.
+STORE_PATIENCE = 20.0
+
+
+class LeaseLost(Exception):
+    """Another attempt holds this event now (ours stalled or was cut off); stop without storing or posting."""
+
+
+class Lease:
+    """This attempt's hold on one event: its fence in the ledger and its lease beside it."""
+
+    def __init__(self, runtime: Runtime, key: str, owner: str, *, resume: str | None) -> None:
+        self._rt = runtime
+        self.key = key
+        self.owner = owner
+        self.fence = 0
+        # The answer message an earlier attempt (or the "queued" note) opened, to be taken over.
+        self.resume = resume
+        self.ref: str | None = None
+        self.first_token_at: float | None = None
+
+    def keep(self) -> None:
+        """Raise LeaseLost if another attempt took the event over (the keeper renews in the background)."""
+        if not self._rt.keeper.holds(self.key):
+            raise LeaseLost(self.key)
+
+    def start(self, sink: ReplySink) -> None:
+        """Open (or take over) the answer message and keep its handle beside the lease."""
+        resumed = self.ref or self.resume
+        self.ref = sink.start(resume_ref=resumed)
+        if self.ref != resumed:
+            self._rt.leases.set_reply(self.key, self.ref)
+
+    def release(self, *, keep_reply: bool = False) -> None:
+        try:
+            self._rt.leases.release(self.key, self.owner, keep_reply=keep_reply)
+        except Exception:  # it lapses by itself; the ledger already says what happened
+            log.warning("event %s: could not release its lease", self.key, exc_info=True)
+
+
+def fast_commit(session: Session) -> None:
+    """The claim need not wait for the disk: if it is lost in a crash, the event is simply open again."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    place: Place
+    skill: Skill
+    prefs: dict[str, str]
+    history: list[Turn]
+
+
+def load_context(session: Session, event: Event, place: Place, runtime: Runtime) -> Context:
+    """The conversation and preferences, read in the claim's transaction."""
+    skill = skill_for(event.kind) or SKILLS[Kind.ASK]
+    wanted = skill.history or (skill.transcript and not event.context)
+    history: list[Turn] = []
+    if wanted:
+        limit = int(event.args.get("n", skill.defaults.get("n", "0"))) if skill.transcript else 0
+        inbound = (
+            select(Message.id)
+            .where(Message.tenant_id == place.tenant_id, Message.event_key == event.key, Message.role == "user")
+            .scalar_subquery()
+        )
+        history = conversations.history(
+            session,
+            tenant_id=place.tenant_id,
+            conversation_id=place.conversation_id,
+            before_id=inbound,
+            limit=limit or runtime.settings.history_messages,
+            exclude_kinds=COMMAND_KINDS,
+        )
+    prefs = preferences.effective(
+        session, tenant_id=place.tenant_id, channel_id=place.channel_id, user_id=place.user_id
+    )
+    return Context(place=place, skill=skill, prefs=prefs, history=history)
+
+
+def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: Context) -> int:
+    """Stream the engine's answer into `sink` and store it; returns the tokens used."""
+    settings, engine = runtime.settings, runtime.engine
+    lease.start(sink)
+    model = ctx.prefs.get("model") or engine.default_model
+    max_tokens = commands.LENGTHS.get(ctx.prefs.get("length", ""), ctx.skill.max_tokens or settings.answer_max_tokens)
+    window = engine.context_window(model)
+    max_tokens = min(max_tokens, window // 2)
+    messages = prompt.build(
+        event=event,
+        skill=ctx.skill,
+        base_system=settings.system_prompt,
+        prefs=ctx.prefs,
+        history=ctx.history,
+        vision=prompt.sees_images(model, settings.vision_models),
+    )
+    fitted = trim.fit(
+        messages,
+        budget=window - max_tokens,
+        count_text=lambda text: engine.count_text(text, model=model),
+        count_prompt=lambda kept: engine.count_tokens(kept, model=model),
+    )
+    if fitted.dropped or fitted.truncated:
+        log.info("event %s: trimmed prompt (dropped %d turns, cut=%s)", event.key, fitted.dropped, fitted.truncated)
+    request = ChatRequest(
+        messages=tuple(fitted.messages),
+        model=model,
+        max_tokens=max_tokens,
+        temperature=settings.answer_temperature if ctx.skill.temperature is None else ctx.skill.temperature,
+        priority=route_for(event.priority).engine_priority,
+        cache_salt=cache_salt(f"{event.platform}:{event.tenant}", key=_secret(settings.engine_cache_salt_key)),
+        user=f"{ctx.place.tenant_id}:{ctx.place.user_id}",
+        affinity=f"{ctx.place.tenant_id}:{ctx.place.conversation_id}",
+        show_reasoning=ctx.prefs.get("reasoning") == "show",
+    )
+    said, prompt_tokens, completion_tokens = _stream(runtime, request, sink, lease)
+    said = said or "(The model returned an empty answer. Try rephrasing the question.)"
+    if prompt_tokens is None:
+        # The engine sent no usage: count the prompt now, after the answer rather than before it.
+        prompt_tokens = fitted.prompt_tokens or engine.count_tokens(fitted.messages, model=model)
+    if completion_tokens is None:
+        completion_tokens = engine.count_text(said, model=model)
+    # Stored before the final update: a follow-up sent the moment the answer shows must see it.
+    store(runtime, event, lease, ctx.place, text=said, model=model, tokens=(prompt_tokens, completion_tokens))
+    lease.keep()
+    sink.finish(said)
+    lease.release()
+    return prompt_tokens + completion_tokens
+
+
+def _stream(
+    runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Lease
+) -> tuple[str, int | None, int | None]:
+    """The answer's text and token counts; a stream cut before its end is asked again, then reported."""
+    for attempt in range(1, STREAM_TRIES + 1):
+        parts: list[str] = []
+        prompt_tokens = completion_tokens = None
+        try:
+            for chunk in runtime.engine.stream(request):
+                lease.keep()
+                if chunk.text:
+                    if lease.first_token_at is None:
+                        lease.first_token_at = time.time()
+                    parts.append(chunk.text)
+                    sink.append(chunk.text)
+                prompt_tokens = chunk.prompt_tokens or prompt_tokens
+                completion_tokens = chunk.completion_tokens or completion_tokens
+        except EngineUnavailable as exc:
+            # Cut mid-answer (the connection dropped, or no finish reason): ask again, where the router
+            # sends it to another replica if there is one. A refusal before any text is final here.
+            cut = isinstance(exc, EngineInterrupted) or (parts and not isinstance(exc, EngineRateLimited))
+            if attempt == STREAM_TRIES or not cut:
+                raise
+            log.warning("the engine's stream was cut (try %d); asking again", attempt)
+            lease.start(sink)
+            continue
+        return "".join(parts).strip(), prompt_tokens, completion_tokens
+    raise AssertionError("unreachable")
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def store(
+    runtime: Runtime,
+    event: Event,
+    lease: Lease,
+    place: Place,
+    *,
+    text: str,
+    model: str,
+    tokens: tuple[int, int],
+) -> None:
+    """The answer, its usage and `done` in one transaction, waiting out a database restart."""
+    deadline = time.monotonic() + STORE_PATIENCE
+    delay = 0.2
+    while True:
+        lease.keep()
+        try:
+            with runtime.sessions.begin() as session:
+                record(session, event, lease, place, text=text, model=model, tokens=tokens)
+                usage_store.record(
+                    session,
+                    tenant_id=place.tenant_id,
+                    user_id=place.user_id,
+                    event_key=event.key,
+                    model=model,
+                    prompt_tokens=tokens[0],
+                    completion_tokens=tokens[1],
+                )
+            return
+        except DBAPIError:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("event %s: the database did not take the answer; trying again in %.1fs", event.key, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 3.0)
+
+
+def record(
+    session: Session,
+    event: Event,
+    lease: Lease,
+    place: Place,
+    *,
+    text: str,
+    model: str,
+    tokens: tuple[int, int] = (0, 0),
+    keep: bool = True,
+) -> None:
+    """Mark the event done and (unless `keep` is False) store the answer, if this attempt still holds it."""
+    if not events.finish(session, key=event.key, fence=lease.fence, first_token_at=lease.first_token_at):
+        raise LeaseLost(event.key)
+    if not keep:
+        return
+    conversations.add_message(
+        session,
+        tenant_id=place.tenant_id,
+        conversation_id=place.conversation_id,
+        user_id=place.user_id,
+        event_key=event.key,
+        role="assistant",
+        content=text,
+        kind=str(event.kind),
+        model=model,
+        prompt_tokens=tokens[0],
+        completion_tokens=tokens[1],
+    )
+
+
+def show(sink: ReplySink, lease: Lease, text: str) -> None:
+    lease.start(sink)
+    lease.keep()
+    sink.finish(text)

@@ -1,0 +1,144 @@
+"""The reconciler: the ledger says what must happen; this makes the queues and leases agree with it.
+
+One process at a time runs it (the sweeper's leader), at start and every `RECONCILE_INTERVAL`:
+
+- an event pending in the ledger that no queue holds (its intake process died between commit and
+  enqueue, or Redis restarted empty) is queued again;
+- an event running in the ledger whose lease nobody has held for a whole lease period (its worker
+  died, with whatever the broker's visibility timeout) is handed to a new attempt, which resumes the
+  same answer message; an event out of attempts is failed there, and its person told, once;
+- events the engine failed are sent again, oldest first, once it answers (those received within
+  `ENGINE_RESEND_WITHIN`); older ones are closed and their person told to ask again.
+
+Everything it does is safe to repeat: a second delivery of a live event waits for its lease, and a
+finished one is not answered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db import events
+from db.events import Status
+from engine.base import Engine
+from workers.leases import Leases
+from workers.scheduler.dispatch import COMMAND_KINDS, Scheduler
+from workers.settings import Settings
+from workers.tasks import ticket
+
+log = logging.getLogger(__name__)
+
+# A pending event younger than this may still be on its way from intake to a queue.
+PENDING_GRACE = 5.0
+# Commands skip the scheduler and wait in Celery's queue, which cannot be asked what it holds.
+COMMAND_GRACE = 30.0
+DROPPED = "Sorry, the language engine was down for too long, so this question was not answered. Please ask it again."
+
+
+@dataclass
+class Report:
+    """What one pass did (for logs and tests)."""
+
+    queued: list[str] = field(default_factory=list)
+    taken_over: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.queued or self.taken_over or self.resent or self.dropped)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        scheduler: Scheduler,
+        sessions: sessionmaker[Session],
+        leases: Leases,
+        engine: Engine,
+        settings: Settings,
+        same_process: bool,
+    ) -> None:
+        self._scheduler = scheduler
+        self._sessions = sessions
+        self._leases = leases
+        self._engine = engine
+        self._settings = settings
+        # One process holds every lease (the in-process broker): a lease it lacks belongs to nobody,
+        # and nothing accepted before this process started can be in its queues.
+        self._same_process = same_process
+        self._grace = 0.0 if same_process else settings.event_lease_seconds
+        self._born = time.time()
+        # Running events whose lease was missing, with when that was first seen.
+        self._missing: dict[str, float] = {}
+
+    def run(self, *, now: float | None = None) -> Report:
+        now = time.time() if now is None else now
+        report = Report()
+        with self._sessions() as session:
+            open_events = events.open_events(session)
+            failures = events.engine_failures(session)
+            session.rollback()
+        self._open(open_events, now=now, report=report)
+        if failures:
+            self._engine_failures(failures, now=now, report=report)
+        if report:
+            log.warning(
+                "reconciled: queued %s, taken over %s, re-sent %s, dropped %s",
+                report.queued,
+                report.taken_over,
+                report.resent,
+                report.dropped,
+            )
+        return report
+
+    def _open(self, found: list[events.Open], *, now: float, report: Report) -> None:
+        held = self._scheduler.store.holds([e.key for e in found])
+        running = [e for e in found if e.status is Status.RUNNING]
+        live = self._leases.live([e.key for e in running])
+        self._missing = {k: at for k, at in self._missing.items() if k in {e.key for e in running}}
+        for event in found:
+            if event.status is Status.PENDING:
+                grace = COMMAND_GRACE if event.kind in COMMAND_KINDS else PENDING_GRACE
+                if self._same_process and event.received_at < self._born:
+                    grace = 0.0
+                if event.key not in held and now - event.received_at > grace:
+                    self._requeue(event, held=False)
+                    report.queued.append(event.key)
+            elif event.key in live:
+                self._missing.pop(event.key, None)
+            elif now - self._missing.setdefault(event.key, now) >= self._grace:
+                # Its worker is gone: a new attempt takes it over (or fails it, out of attempts).
+                self._requeue(event, held=event.key in held)
+                self._missing[event.key] = now + self._settings.event_lease_seconds
+                report.taken_over.append(event.key)
+
+    def _requeue(self, event: events.Open, *, held: bool) -> None:
+        item = ticket(key=event.key, kind=event.kind, priority=event.priority)
+        if held or event.kind in COMMAND_KINDS:
+            self._scheduler.resend(item)
+        else:
+            self._scheduler.queue(item, tenant=event.tenant, weight=self._scheduler.weight_of(event.tenant))
+
+    def _engine_failures(self, failures: list[tuple[str, float]], *, now: float, report: Report) -> None:
+        if not self._engine.health().ok:
+            return
+        within = self._settings.engine_resend_within
+        for key, received_at in failures:
+            with self._sessions.begin() as session:
+                if now - received_at <= within:
+                    reopened = events.reopen(session, key=key)
+                    row = events.open_events_for(session, keys=[key]) if reopened else []
+                else:
+                    reopened, row = False, []
+                    if events.drop(session, key=key):
+                        report.dropped.append(key)
+            for event in row:
+                self._requeue(event, held=False)
+                report.resent.append(key)
+            if key in report.dropped:
+                self._scheduler.tell_failed(key, DROPPED)
