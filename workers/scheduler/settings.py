@@ -18,8 +18,8 @@ class SchedulerSettings(BaseSettings):
     interactive_workers: Annotated[int, Field(ge=0, le=64)] = 1
     # Engine slots that only interactive work may take (never all of them: batch keeps at least one).
     reserved_slots: Annotated[int, Field(ge=0, le=1024)] = 1
-    # Requests LLMOS keeps at the engine at once. Unset: follow vLLM's /metrics, and admit one at a
-    # time to an engine without them (llama.cpp's server answers one request at a time).
+    # Requests LLMOS keeps at the engine at once. Unset: the embedded engine's EMBEDDED_PARALLEL, else
+    # follow the engine's /metrics (vLLM's or llama.cpp's), and one at a time without them.
     engine_slots: Annotated[int, Field(ge=1, le=4096)] | None = None
     max_engine_slots: Annotated[int, Field(ge=1, le=4096)] = 256
     metrics_interval: Annotated[float, Field(gt=0)] = 1.0

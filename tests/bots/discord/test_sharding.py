@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bots.discord.settings import load_discord_settings
@@ -30,6 +31,21 @@ def two_servers() -> Iterator[FakeDiscord]:
         yield fake
 
 
+@pytest.fixture
+def own_database(pg_admin_url: str) -> Iterator[str]:
+    """A database no other test's stack shares: their reconcilers would pick up these processes' events."""
+    name = f"llmos_shards_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = pg_admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    try:
+        migrate.upgrade(url)  # once, before two processes would both try (`migrate` does it in compose)
+        yield url
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def start_shard(fake: FakeDiscord, shard: int, env: dict[str, str], home: Path) -> subprocess.Popen[bytes]:
     shard_env = {
         **env,
@@ -44,14 +60,14 @@ def start_shard(fake: FakeDiscord, shard: int, env: dict[str, str], home: Path) 
 
 
 def test_two_processes_each_answer_their_own_servers_once(
-    two_servers: FakeDiscord, pg_database: str, redis_url: str, simulator: SimulatedEngine, tmp_path: Path
+    two_servers: FakeDiscord, own_database: str, redis_url: str, simulator: SimulatedEngine, tmp_path: Path
 ) -> None:
     fake, w = two_servers, two_servers.world
     other = w.add_guild("Second Server")
     other_channel = w.add_channel("second-general", guild=other)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "ENGINE_", "SLACK_"))},
-        "DATABASE_URL": pg_database,
+        "DATABASE_URL": own_database,
         "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": f"shards-{uuid.uuid4().hex[:8]}:",
         "ENGINE_URL": simulator.url,
@@ -61,7 +77,6 @@ def test_two_processes_each_answer_their_own_servers_once(
         "DISCORD_SYNC_COMMANDS": "false",
         "SCHED_USER_REQUESTS_PER_MINUTE": "1000",
     }
-    migrate.upgrade(pg_database)  # once, before two processes would both try (`migrate` does it in compose)
     processes = [start_shard(fake, shard, env, tmp_path) for shard in (0, 1)]
     try:
         eventually(lambda: len(fake.connections) == 2, timeout=60, what="both shards connected")
