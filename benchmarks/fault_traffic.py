@@ -49,8 +49,9 @@ class Sent:
 
     @property
     def outcome(self) -> bool:
-        """Nothing more will change for this person unless LLMOS acts: answered, told, or given up."""
-        return self.answered_at is not None or bool(self.told) or self.gave_up
+        """Answered, or the sender gave up. Being told of a failure is not an outcome: LLMOS may still
+        answer (an engine outage's messages are re-sent when it is back)."""
+        return self.answered_at is not None or self.gave_up
 
 
 def slack_key(ts: str) -> str:
@@ -165,15 +166,27 @@ class WebPeople:
         return sent
 
     def _follow(self, sent: Sent) -> None:
-        while not self.stop.is_set() and sent.answered_at is None and not sent.told:
+        """The stream until its `done`; after an `error`, the thread's history, as the page shows it
+        when reloaded (a stream ends at its first error, so a later answer only shows there)."""
+        while not self.stop.is_set() and sent.answered_at is None:
             try:
-                with self.http.stream("GET", "/chat/stream", params={"key": sent.key}) as response:
-                    if response.status_code == 200:
-                        self._read(sent, response)
+                if sent.told:
+                    self._history(sent)
+                else:
+                    with self.http.stream("GET", "/chat/stream", params={"key": sent.key}) as response:
+                        if response.status_code == 200:
+                            self._read(sent, response)
             except httpx.HTTPError as exc:
                 log.info("web stream of %s broke: %s", sent.key, exc)
-            if sent.answered_at is None and not sent.told:
+            if sent.answered_at is None:
                 self.stop.wait(1.0)
+
+    def _history(self, sent: Sent) -> None:
+        response = self.http.get("/chat/history", params={"thread": sent.tag})
+        if response.status_code == 200:
+            whole = [m for m in response.json() if m.get("role") == "assistant" and END_MARK in m.get("content", "")]
+            if whole:
+                sent.answers, sent.answered_at = len(whole), time.monotonic()
 
     @staticmethod
     def _read(sent: Sent, response: httpx.Response) -> None:

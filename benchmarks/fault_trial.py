@@ -152,6 +152,8 @@ def count(
     if len(answered) == len(counted):
         recover = round(max([s.answered_at or reference for s in affected] + [reference]) - reference, 1)
     told = {s.key: s.told for s in counted if s.told}
+    # Where each lost message stopped: its state in SQL, or not there at all (acknowledged, never stored).
+    lost = {f"{s.surface} {s.key}": ledger.status.get(s.key, "not in SQL") for s in counted if s.answered_at is None}
     return Result(
         fault=name,
         sent=len(counted),
@@ -163,5 +165,10 @@ def count(
         unacked=len(sent) - len(counted),
         stored=sum(1 for s in counted if ledger.assistant.get(s.key)),
         states=ledger.states(),
-        notes={**notes, "affected": len(affected), **({"told": told} if told else {})},
+        notes={
+            **notes,
+            "affected": len(affected),
+            **({"told": told} if told else {}),
+            **({"lost": lost} if lost else {}),
+        },
     )
