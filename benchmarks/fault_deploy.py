@@ -81,7 +81,7 @@ class Deployment:
     def run(self) -> Group:
         """`llmos run`: every surface, the scheduler and an in-process worker in one process group."""
         group = self._start("run", "run")
-        self.wait_surfaces(group)
+        self.wait_serving(group, slack=True, admin=True)
         return group
 
     def worker(self) -> Group:
@@ -102,17 +102,19 @@ class Deployment:
     def surfaces(self) -> list[Group]:
         """`llmos slack` and `llmos admin` beside a worker that already answers (so neither starts its own)."""
         slack, admin = self._start("slack", "slack"), self._start("admin", "admin")
-        for group in (slack, admin):
-            self.wait_surfaces(group)
+        self.wait_serving(slack, slack=True)
+        self.wait_serving(admin, admin=True)
         return [slack, admin]
 
-    def wait_surfaces(self, group: Group, timeout: float = 120) -> None:
+    def wait_serving(self, group: Group, *, slack: bool = False, admin: bool = False, timeout: float = 120) -> None:
+        """Until the Slack endpoint listens and the admin service answers /healthz (those asked for)."""
+
         def ready() -> bool:
             if not group.alive():
                 raise RuntimeError(f"{group.args} exited; see {group.log}")
-            if group.args[2] in {"run", "slack"} and not listening(self.slack_port):
+            if slack and not listening(self.slack_port):
                 return False
-            if group.args[2] in {"run", "admin"}:
+            if admin:
                 try:
                     return httpx.get(f"{self.admin_url}/healthz", timeout=2).status_code == 200
                 except httpx.HTTPError:

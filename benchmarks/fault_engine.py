@@ -55,9 +55,6 @@ class FaultEngine:
             return " ".join(f"p{i}" for i in range(2000))
         return answer_text(messages)
 
-    def up(self) -> bool:
-        return self._sim is not None
-
     def in_flight(self) -> int:
         """Answers streaming right now."""
         return self._sim.in_flight if self._sim is not None else 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 
 from db.session import make_engine, make_sessionmaker
 from workers.events import Event
@@ -30,10 +31,10 @@ def submit_and_die(database_url: str, event: Event) -> int:
     pid = os.fork()
     if pid == 0:
         try:
-            engine = make_engine(database_url)
-            submit(event, sessions=make_sessionmaker(engine), enqueue=die)
-        finally:
-            os._exit(1)  # reached only when submit returned or raised before the enqueue
+            submit(event, sessions=make_sessionmaker(make_engine(database_url)), enqueue=die)
+        except Exception:
+            traceback.print_exc()
+        os._exit(1)  # reached only when submit returned or raised before the enqueue
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from benchmarks.fault_services import Group
 from benchmarks.fault_traffic import CHANNEL, USER, Sent, slack_key
 from benchmarks.fault_trial import Trial
 from benchmarks.harness import ROOT
@@ -32,15 +33,19 @@ class Fault:
     engine_target: bool = False
 
 
-def worker_kill(t: Trial) -> None:
-    """SIGKILL of `llmos worker` (its whole group) while answers stream; a new worker starts at once."""
+def _kill_mid_answer(t: Trial, restart: Callable[[], Group]) -> None:
     stream = t.stream(t.per_fault)
     t.wait_streaming(at_least=2)
     t.mark_fault()
     assert t.main is not None
     t.main.kill()
-    t.main = t.deploy.worker()
+    t.main = restart()
     stream.join()
+
+
+def worker_kill(t: Trial) -> None:
+    """SIGKILL of `llmos worker` (its whole group) while answers stream; a new worker starts at once."""
+    _kill_mid_answer(t, t.deploy.worker)
 
 
 def slack_event(tag: str, ts: str) -> Event:
@@ -74,7 +79,7 @@ def intake_kill(t: Trial) -> None:
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**t.deploy.env(), "PYTHONPATH": str(ROOT)},
+        env=t.deploy.env(),
         timeout=120,
         check=False,
     )
@@ -91,13 +96,7 @@ def intake_kill(t: Trial) -> None:
 
 def run_kill(t: Trial) -> None:
     """`kill -9` of the whole `llmos run` process group while answers stream, then `llmos run` again."""
-    stream = t.stream(t.per_fault)
-    t.wait_streaming(at_least=2)
-    t.mark_fault()
-    assert t.main is not None
-    t.main.kill()
-    t.main = t.deploy.run()
-    stream.join()
+    _kill_mid_answer(t, t.deploy.run)
 
 
 def redis_empty(t: Trial) -> None:

@@ -92,10 +92,10 @@ class SlackPeople:
             threading.Thread(target=self.retry, args=(sent, event), daemon=True).start()
         return sent
 
-    def retry(self, sent: Sent, event: dict[str, str], *, first: int = 1) -> None:
+    def retry(self, sent: Sent, event: dict[str, str]) -> None:
         """Slack's retries of an event that got no 200."""
         started = time.monotonic()
-        for number, delay in enumerate(SLACK_RETRY_DELAYS[first - 1 :], start=first):
+        for number, delay in enumerate(SLACK_RETRY_DELAYS, start=1):
             time.sleep(max(0.0, started + delay - time.monotonic()))
             if self.deliver(event, retry_num=number):
                 sent.acked = True

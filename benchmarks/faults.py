@@ -31,7 +31,7 @@ from benchmarks.fault_services import PrivatePostgres, PrivateRedis
 from benchmarks.fault_traffic import SlackPeople, WebPeople
 from benchmarks.fault_trial import Result, Trial
 from tests.fixtures.fake_slack import FakeSlack
-from workers.settings import load_settings
+from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def one_fault(
     redis.flush()
     row_home = home / name
     row_home.mkdir()
-    lease = float(args.lease or load_settings(_env_file=None).event_lease_seconds)
+    # The lease LLMOS runs with: --lease, else the code's own default (the processes get no other).
+    lease = float(args.lease or Settings.model_fields["event_lease_seconds"].default)
     settings = {**fault.settings, **({"EVENT_LEASE_SECONDS": args.lease} if args.lease else {})}
     fake = FakeSlack().start()
     with FaultEngine(inter_token=args.inter_token) as engine:
@@ -120,18 +121,17 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    args = parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The engine simulator writing to a worker the fault killed is expected, not news.
-    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
-    names = [n for n in args.only.split(",") if n] or list(FAULTS)
-    home = Path(tempfile.mkdtemp(prefix="llmos-faults-"))
-    # What the people saw (refused posts, broken streams, retries) goes to a log beside the processes' logs.
-    trace = logging.FileHandler(home / "benchmark.log")
-    trace.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("benchmarks").addHandler(trace)
-    logging.getLogger("benchmarks").setLevel(logging.INFO)
+def trace_to(home: Path) -> None:
+    """What the people saw (refused posts, broken streams, retries) goes to a log beside the processes'."""
+    handler = logging.FileHandler(home / "benchmark.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    people = logging.getLogger("benchmarks")
+    people.addHandler(handler)
+    people.setLevel(logging.INFO)
+    people.propagate = False  # the terminal gets the table
+
+
+def run_rows(names: list[str], *, home: Path, args: argparse.Namespace) -> list[Result]:
     redis, pg = PrivateRedis(home), PrivatePostgres()
     results: list[Result] = []
     try:
@@ -139,12 +139,28 @@ def main() -> None:
         pg.init().start()
         for name in names:
             started = time.monotonic()
-            results.append(one_fault(name, FAULTS[name], home=home, redis=redis, pg=pg, args=args))
+            try:
+                results.append(one_fault(name, FAULTS[name], home=home, redis=redis, pg=pg, args=args))
+            except Exception as exc:  # one broken row must not cost the others their results
+                log.exception("fault %s could not run", name)
+                results.append(Result(name, 0, 0, 0, 0, None, 0.0, notes={"error": repr(exc)}))
             print(f"{name}: done in {time.monotonic() - started:.0f}s", flush=True)
     finally:
         redis.stop()
         pg.destroy()
+    return results
+
+
+def main() -> None:
+    args = parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The engine simulator writing to a worker the fault killed is expected, not news.
+    logging.getLogger("aiohttp").setLevel(logging.CRITICAL)
+    home = Path(tempfile.mkdtemp(prefix="llmos-faults-"))
+    trace_to(home)
+    results = run_rows([n for n in args.only.split(",") if n] or list(FAULTS), home=home, args=args)
     print_table(results, recover=args.recover, out=args.out)
+    print(f"logs of every process: {home}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"settings": vars(args), "logs": str(home), "rows": [{**asdict(r), "ok": r.ok} for r in results]}
     args.out.write_text(json.dumps(payload, indent=2, default=str))
