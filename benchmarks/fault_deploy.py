@@ -5,6 +5,7 @@ back (assistant messages per event key, `processed_events` states).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import Counter
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +24,8 @@ from db.models import Message, ProcessedEvent
 from db.session import make_engine
 from tests.fixtures.fake_slack import BOT_TOKEN
 from tests.fixtures.slack_wire import SIGNING_SECRET
+
+log = logging.getLogger(__name__)
 
 # Settings the ledger work introduces: passed on every run so merged main uses them; ignored before.
 LEDGER_SETTINGS = {"EVENT_MAX_ATTEMPTS": 3, "ENGINE_RESEND_WITHIN": 600, "RECONCILE_INTERVAL": 2}
@@ -85,17 +90,25 @@ class Deployment:
         return group
 
     def worker(self) -> Group:
+        """`llmos worker` in its own process group, once it answers a Celery ping."""
         name = f"faults-{uuid.uuid4().hex[:6]}@localhost"
         group = self._start(name, "worker", "--hostname", name)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if not group.alive():
+                raise RuntimeError(f"llmos worker exited; see {group.log}")
+            if self._answers_ping(name):
+                return group
+        raise RuntimeError(f"llmos worker {name} did not answer a ping; see {group.log}")
+
+    def _answers_ping(self, name: str) -> bool:
         app = control_app(self.env())
         try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                if not group.alive():
-                    raise RuntimeError(f"llmos worker exited; see {group.log}")
-                if any(name in reply for reply in app.control.ping(destination=[name], timeout=1.0) or []):
-                    return group
-            raise RuntimeError(f"llmos worker {name} did not answer a ping; see {group.log}")
+            return any(name in reply for reply in app.control.ping(destination=[name], timeout=1.0) or [])
+        except (OSError, RedisError, KombuError) as exc:  # the broker cut a control connection: ask again
+            log.info("ping of %s failed: %s", name, exc)
+            time.sleep(0.5)
+            return False
         finally:
             app.close()
 
