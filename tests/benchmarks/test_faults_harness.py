@@ -3,6 +3,7 @@ PostgreSQL that restart as the faults need, the intake that dies after its commi
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -157,5 +158,7 @@ def test_the_matrix_runs_one_row_end_to_end(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    row = next(line for line in done.stdout.splitlines() if line.startswith("slack_retries"))
-    assert row.split()[1:5] == ["4", "4", "0", "0"], done.stdout
+    assert any(line.split()[:5] == ["slack_retries", "4", "4", "0", "0"] for line in done.stdout.splitlines())
+    row = json.loads((tmp_path / "faults.json").read_text())["rows"][0]
+    assert (row["sent"], row["answered"], row["lost"], row["duplicated"], row["ok"]) == (4, 4, 0, 0, True)
+    assert row["states"] == {"done": 4}
