@@ -19,6 +19,20 @@ from engine.endpoints import parse_endpoints
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo"}
 
 
+def fernet_keys(value: SecretStr | None) -> SecretStr | None:
+    """A settings validator: comma-separated Fernet keys (the first seals, all open), or unset."""
+    if value is None:
+        return None
+    from cryptography.fernet import Fernet
+
+    for key in value.get_secret_value().split(","):
+        try:
+            Fernet(key.strip())
+        except ValueError:
+            raise ValueError("must be Fernet keys (url-safe base64 of 32 bytes), comma-separated") from None
+    return value
+
+
 class SettingsError(ValueError):
     """Raised with one line per bad variable, each naming the variable."""
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings import SettingsError, build_settings
+from workers.settings import SettingsError, build_settings, fernet_keys
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -56,16 +56,7 @@ class AdminSettings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        from cryptography.fernet import Fernet
-
-        for key in value.get_secret_value().split(","):
-            try:
-                Fernet(key.strip())
-            except ValueError:
-                raise ValueError("must be Fernet keys (url-safe base64 of 32 bytes), comma-separated") from None
-        return value
+        return fernet_keys(value)
 
     @property
     def on_loopback(self) -> bool:

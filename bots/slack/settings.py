@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings import SettingsError, build_settings
+from workers.settings import SettingsError, build_settings, fernet_keys
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo", "xoxb-", "xapp-"}
 
@@ -68,16 +68,7 @@ class SlackSettings(BaseSettings):
     @field_validator("token_key")
     @classmethod
     def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return value
-        from cryptography.fernet import Fernet
-
-        for key in value.get_secret_value().split(","):
-            try:
-                Fernet(key.strip())
-            except ValueError:
-                raise ValueError("must be Fernet keys (url-safe base64 of 32 bytes), comma-separated") from None
-        return value
+        return fernet_keys(value)
 
     @field_validator("path")
     @classmethod

@@ -119,3 +119,27 @@ def test_postgres_restarted_mid_answer_loses_nothing(postgres: PrivatePostgres, 
                     ).all()
                     assert stored == [ANSWER], event.key
         client.db.dispose()
+
+
+def test_intake_waits_out_a_restarting_database(postgres: PrivatePostgres, tmp_path: Path) -> None:
+    """Slack acknowledges an event before LLMOS stores it: a database restart must not lose it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from db import migrate
+    from db.session import make_engine, make_sessionmaker
+
+    database = _database(postgres)
+    migrate.upgrade(database)
+    engine = make_engine(database)
+    sessions = make_sessionmaker(engine)
+    event = terminal_event("said while the database restarts", thread="pg-intake")
+    postgres.stop()
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(submit, event, sessions=sessions, enqueue=lambda _event: None)
+        time.sleep(1.0)
+        assert not pending.done()
+        postgres.start()
+        assert pending.result(timeout=30).accepted
+    with sessions() as session:
+        assert session.scalar(select(ProcessedEvent.status).where(ProcessedEvent.key == event.key)) == "pending"
+    engine.dispose()

@@ -37,6 +37,7 @@ class _State:
     service: float | None = None
     tokens: float | None = None
     own_tokens: dict[str, float] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -60,6 +61,7 @@ class MemoryStore:
             s.lists.setdefault((item.priority, item.tenant), deque()).append(item)
             s.keys.add(item.key)
             s.waiting[item.tenant] = s.waiting.get(item.tenant, 0) + 1
+            s.seen[item.tenant] = now
             rate, since = s.rates.get(item.priority, (0.0, now))
             s.rates[item.priority] = (bumped(rate, since=since, now=now), now)
             ahead = 0
@@ -122,7 +124,20 @@ class MemoryStore:
                 s.own_tokens[tenant] = own + EWMA_ALPHA * (tokens - own)
             took = max(0.0, now - held.at)
             s.service = took if s.service is None else s.service + EWMA_ALPHA * (took - s.service)
+            s.seen[tenant] = now
             return True
+
+    def forget_idle(self, *, idle_before: float) -> int:
+        with self._lock:
+            s = self._s
+            busy = {r.item.tenant for r in s.running.values()}
+            idle = [t for t, at in s.seen.items() if at < idle_before and s.waiting.get(t, 0) <= 0 and t not in busy]
+            for tenant in idle:
+                for table in (s.counters, s.waiting, s.own_tokens, s.seen):
+                    table.pop(tenant, None)
+                for key in [k for k in s.lists if k[1] == tenant]:
+                    del s.lists[key]
+            return len(idle)
 
     def unsent(self, *, admitted_before: float) -> list[Waiting]:
         with self._lock:

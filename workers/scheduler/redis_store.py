@@ -15,6 +15,7 @@ Keys, all under one prefix (`llmos:sched:` by default):
   last                   the counter of the tenant admitted last (the lift when nobody waits)
   rate:<class>           hash r, t: decayed arrival rate per class
   stats                  hash service, tokens: running means over all released requests
+  seen                   hash tenant -> when it last pushed or released (idle tenants' state is forgotten)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ end
 redis.call('RPUSH', p .. 'wait:' .. class .. ':' .. tenant, entry)
 redis.call('HSET', p .. 'keys', key, class)
 redis.call('HINCRBY', p .. 'waiting', tenant, 1)
+redis.call('HSET', p .. 'seen', tenant, ARGV[6])
 redis.call('HINCRBY', p .. 'queued', class, 1)
 redis.call('ZADD', p .. 'ready:' .. class, counter, tenant)
 local rate = p .. 'rate:' .. class
@@ -137,7 +139,35 @@ if tokens > 0 then
   redis.call('HSET', p .. 'tokens', m.tenant, own + alpha * (tokens - own))
 end
 mean('service', math.max(0, now - m.at))
+redis.call('HSET', p .. 'seen', m.tenant, ARGV[4])
 return 1
+"""
+)
+
+
+# Forget tenants idle since ARGV[2] with nothing waiting and nothing running: a tenant that comes back is
+# lifted to the lowest waiting counter anyway (push), so its old counter and means carry no fairness.
+_FORGET = (
+    _CLASSES_LUA
+    + """
+local p, before = ARGV[1], tonumber(ARGV[2])
+local busy = {}
+local running = redis.call('HVALS', p .. 'running')
+for _, meta in ipairs(running) do busy[cjson.decode(meta).tenant] = true end
+local seen = redis.call('HGETALL', p .. 'seen')
+local gone = 0
+for i = 1, #seen, 2 do
+  local tenant, at = seen[i], tonumber(seen[i + 1])
+  if at < before and not busy[tenant] and tonumber(redis.call('HGET', p .. 'waiting', tenant) or '0') <= 0 then
+    redis.call('HDEL', p .. 'vtc', tenant)
+    redis.call('HDEL', p .. 'waiting', tenant)
+    redis.call('HDEL', p .. 'tokens', tenant)
+    redis.call('HDEL', p .. 'seen', tenant)
+    for _, c in ipairs(CLASSES) do redis.call('ZREM', p .. 'ready:' .. c, tenant) end
+    gone = gone + 1
+  end
+end
+return gone
 """
 )
 
@@ -153,6 +183,7 @@ class RedisStore:
         self._push = client.register_script(_PUSH)
         self._admit = client.register_script(_ADMIT)
         self._release = client.register_script(_RELEASE)
+        self._forget = client.register_script(_FORGET)
 
     def push(self, item: Waiting, *, now: float) -> int | None:
         args = [self._prefix, item.key, str(item.priority), item.tenant, item.encode(), repr(now), repr(RATE_TAU)]
@@ -184,6 +215,9 @@ class RedisStore:
     def running(self) -> dict[str, float]:
         found: dict[Any, Any] = self._redis.hgetall(self._prefix + "running")
         return {_text(key): _admitted_at(meta) for key, meta in found.items()}
+
+    def forget_idle(self, *, idle_before: float) -> int:
+        return int(self._forget(args=[self._prefix, repr(idle_before)]))
 
     def holds(self, keys: list[str]) -> set[str]:
         if not keys:

@@ -34,6 +34,8 @@ class SchedulerSettings(BaseSettings):
     tokens_estimate: Annotated[int, Field(ge=1)] = 300
     # An admitted event not yet handed to Celery after this long (its sender died) is sent again.
     resend_after: Annotated[float, Field(gt=0)] = 15.0
+    # A tenant idle this long (seconds) has its counters forgotten (one-person DM tenants come and go).
+    idle_tenant_seconds: Annotated[float, Field(gt=0)] = 86_400.0
 
 
 def load_scheduler_settings(**overrides: object) -> SchedulerSettings:

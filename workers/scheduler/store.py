@@ -121,6 +121,10 @@ class Store(Protocol):
         """The keys among `keys` that wait here or hold a slot."""
         ...
 
+    def forget_idle(self, *, idle_before: float) -> int:
+        """Drop the state of tenants idle since `idle_before` (nothing waiting or running); how many."""
+        ...
+
     def set_slots(self, slots: int, *, reserved: int | None = None) -> None:
         """The admission limit, and (if given) how many of those slots only interactive work may take."""
         ...

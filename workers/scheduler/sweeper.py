@@ -33,6 +33,8 @@ from workers.tasks import ticket
 log = logging.getLogger(__name__)
 
 FINISHED = (Status.DONE, Status.FAILED, Status.ANSWERED)
+# How often the leader looks for idle tenants whose counters can go (seconds).
+FORGET_EVERY = 300.0
 
 
 class Sweeper:
@@ -55,6 +57,7 @@ class Sweeper:
         self._reconciler = reconciler
         self._reconcile_every = reconcile_every
         self._reconciled = 0.0
+        self._forgot = 0.0
         self._http = httpx.Client(timeout=httpx.Timeout(2.0))
         self._controller = SlotController(fixed=self._settings.engine_slots, maximum=self._settings.max_engine_slots)
         self._limit = scheduler.default_slots
@@ -101,6 +104,10 @@ class Sweeper:
             if self._reconciler is not None and now - self._reconciled >= self._reconcile_every:
                 self._reconciled = now
                 self._reconciler.run(now=now)
+            if now - self._forgot >= FORGET_EVERY:
+                self._forgot = now
+                if gone := self._store.forget_idle(idle_before=now - self._settings.idle_tenant_seconds):
+                    log.info("forgot the scheduler state of %d idle tenants", gone)
         for item in self._store.unsent(admitted_before=now - self._settings.resend_after):
             log.warning("event %s was admitted but never sent; sending it again", item.key)
             self._scheduler.send(item)

@@ -176,3 +176,21 @@ def test_nothing_is_held_back_while_slots_are_free(store: Store) -> None:
     for n in range(1, 6):
         store.push(item(f"a{n}", tenant="a"), now=4.0)
     assert admit(store) == ["a1", "a2", "a3"]
+
+
+def test_idle_tenants_state_is_forgotten_and_busy_ones_kept(store: Store) -> None:
+    store.set_slots(1)
+    store.push(item("dm-1", tenant="dm:alice"), now=100.0)
+    assert admit(store) == ["dm-1"]
+    store.release("dm-1", tokens=50, now=102.0)
+    store.push(item("dm-2", tenant="dm:bob"), now=103.0)  # waits: nothing admits it here
+    assert "dm:alice" in store.counters()
+    # Long after, alice is idle and forgotten; bob still has an event waiting and is kept.
+    assert store.forget_idle(idle_before=10_000.0) == 1
+    assert "dm:alice" not in store.counters()
+    assert store.forget_idle(idle_before=10_000.0) == 0
+    assert admit(store) == ["dm-2"]
+    # A forgotten tenant that comes back is scheduled like any newcomer.
+    store.push(item("dm-3", tenant="dm:alice"), now=20_000.0)
+    store.release("dm-2", tokens=10, now=20_001.0)
+    assert admit(store) == ["dm-3"]
