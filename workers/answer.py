@@ -9,26 +9,31 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from db import conversations, events, preferences
+from db import conversations, events, memories, preferences
 from db import usage as usage_store
 from db.conversations import Turn
 from db.directory import Place
+from db.memories import Remembered
 from db.models import Message
-from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable
+from engine.base import ChatMessage, ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable, ToolCall
 from engine.salt import cache_salt
 from workers import commands, prompt, trim
 from workers.events import Event, Kind
 from workers.queues import route_for
 from workers.runtime import Runtime
-from workers.sinks import ReplySink
+from workers.sinks import ReplySink, StatusSink
 from workers.skills import SKILLS, Skill, skill_for
+from workers.tools import loop
+from workers.tools.base import Tool, ToolContext
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,8 @@ COMMAND_KINDS = tuple(str(k) for k in commands.COMMANDS)
 STREAM_TRIES = 2
 # How long a finished answer waits for a database that is restarting before the event is handed on.
 STORE_PATIENCE = 20.0
+# Memories read with the context; the prompt then keeps as many as MEMORY_MAX_TOKENS allows.
+MEMORIES_READ = 50
 
 
 class LeaseLost(Exception):
@@ -87,6 +94,7 @@ class Context:
     skill: Skill
     prefs: dict[str, str]
     history: list[Turn]
+    memories: list[Remembered]
 
 
 def load_context(session: Session, event: Event, place: Place, runtime: Runtime) -> Context:
@@ -112,13 +120,37 @@ def load_context(session: Session, event: Event, place: Place, runtime: Runtime)
     prefs = preferences.effective(
         session, tenant_id=place.tenant_id, channel_id=place.channel_id, user_id=place.user_id
     )
-    return Context(place=place, skill=skill, prefs=prefs, history=history)
+    remembered = memories.for_prompt(
+        session,
+        tenant_id=place.tenant_id,
+        user_id=place.user_id,
+        channel_id=place.channel_id,
+        limit=MEMORIES_READ,
+    )
+    return Context(place=place, skill=skill, prefs=prefs, history=history, memories=remembered)
 
 
 def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: Context) -> int:
-    """Stream the engine's answer into `sink` and store it; returns the tokens used."""
-    settings, engine = runtime.settings, runtime.engine
+    """Stream the engine's answer into `sink` (with tool rounds where offered) and store it; returns the
+    tokens used by every round."""
     lease.start(sink)
+    request, fitted = _request(event, runtime, ctx)
+    outcome, saved = _ask(event, runtime, sink, lease, ctx, request=request, fitted=fitted)
+    said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
+    if saved:
+        said += "\n\n" + "\n".join(f"(Saved to your memories: {fact})" for fact in saved)
+    tokens = (outcome.prompt_tokens, outcome.completion_tokens)
+    # Stored before the final update: a follow-up sent the moment the answer shows must see it.
+    model = request.model or ""
+    store(runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds)
+    lease.keep()
+    sink.finish(said)
+    lease.release()
+    return tokens[0] + tokens[1]
+
+
+def _request(event: Event, runtime: Runtime, ctx: Context) -> tuple[ChatRequest, trim.Fitted]:
+    settings, engine = runtime.settings, runtime.engine
     model = ctx.prefs.get("model") or engine.default_model
     max_tokens = commands.LENGTHS.get(ctx.prefs.get("length", ""), ctx.skill.max_tokens or settings.answer_max_tokens)
     window = engine.context_window(model)
@@ -130,6 +162,7 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
         prefs=ctx.prefs,
         history=ctx.history,
         vision=prompt.sees_images(model, settings.vision_models),
+        memories=_capped(ctx.memories, settings.memory_max_tokens, lambda text: engine.count_text(text, model=model)),
     )
     fitted = trim.fit(
         messages,
@@ -150,27 +183,67 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
         affinity=f"{ctx.place.tenant_id}:{ctx.place.conversation_id}",
         show_reasoning=ctx.prefs.get("reasoning") == "show",
     )
-    said, prompt_tokens, completion_tokens = _stream(runtime, request, sink, lease)
-    said = said or "(The model returned an empty answer. Try rephrasing the question.)"
-    if prompt_tokens is None:
-        # The engine sent no usage: count the prompt now, after the answer rather than before it.
-        prompt_tokens = fitted.prompt_tokens or engine.count_tokens(fitted.messages, model=model)
-    if completion_tokens is None:
-        completion_tokens = engine.count_text(said, model=model)
-    # Stored before the final update: a follow-up sent the moment the answer shows must see it.
-    store(runtime, event, lease, ctx.place, text=said, model=model, tokens=(prompt_tokens, completion_tokens))
-    lease.keep()
-    sink.finish(said)
-    lease.release()
-    return prompt_tokens + completion_tokens
+    return request, fitted
 
 
-def _stream(
-    runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Lease
-) -> tuple[str, int | None, int | None]:
-    """The answer's text and token counts; a stream cut before its end is asked again, then reported."""
+def _ask(
+    event: Event,
+    runtime: Runtime,
+    sink: ReplySink,
+    lease: Lease,
+    ctx: Context,
+    *,
+    request: ChatRequest,
+    fitted: trim.Fitted,
+) -> tuple[loop.Outcome, list[str]]:
+    """The tool loop around the engine's stream: the final answer, every round's tokens, what was saved."""
+    settings, engine, model = runtime.settings, runtime.engine, request.model
+
+    def count_prompt(kept: Sequence[ChatMessage]) -> int:
+        if fitted.prompt_tokens and len(kept) == len(fitted.messages):
+            return fitted.prompt_tokens
+        return engine.count_tokens(kept, model=model)
+
+    tools_ctx = ToolContext(sessions=runtime.sessions, place=ctx.place)
+    outcome = loop.run(
+        request,
+        tools=_offered(runtime, event, ctx),
+        ctx=tools_ctx,
+        stream=lambda asked: _stream(runtime, asked, sink, lease),
+        count=loop.Counters(prompt=count_prompt, text=lambda text: engine.count_text(text, model=model) if text else 0),
+        limits=loop.Limits(
+            max_rounds=settings.tool_max_rounds, timeout=settings.tool_timeout, max_chars=settings.tool_result_max_chars
+        ),
+        status=sink.status if isinstance(sink, StatusSink) else None,
+    )
+    return outcome, tools_ctx.saved
+
+
+def _offered(runtime: Runtime, event: Event, ctx: Context) -> list[Tool]:
+    """The tools this question is offered: plain questions only, as the deployment and tenant allow."""
+    if runtime.tools is None or ctx.skill.kind is not Kind.ASK or runtime.settings.tool_max_rounds == 0:
+        return []
+    return runtime.tools.offered(platform=event.tenant_platform, tenant=event.tenant, prefs=ctx.prefs)
+
+
+def _capped(remembered: list[Remembered], budget: int, count: Callable[[str], int]) -> list[Remembered]:
+    """The most recent memories that fit in `budget` tokens together."""
+    if sum(len(m.content.encode("utf-8")) + 2 for m in remembered) <= budget:
+        return remembered  # a token is at least a byte: it fits without asking the tokenizer
+    kept: list[Remembered] = []
+    for memory in remembered:
+        budget -= count(memory.content) + 2
+        if budget < 0:
+            break
+        kept.append(memory)
+    return kept
+
+
+def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Lease) -> loop.Round:
+    """One request's text, tool calls and token counts; a stream cut before its end is asked again."""
     for attempt in range(1, STREAM_TRIES + 1):
         parts: list[str] = []
+        calls: tuple[ToolCall, ...] = ()
         prompt_tokens = completion_tokens = None
         try:
             for chunk in runtime.engine.stream(request):
@@ -182,6 +255,7 @@ def _stream(
                     sink.append(chunk.text)
                 prompt_tokens = chunk.prompt_tokens or prompt_tokens
                 completion_tokens = chunk.completion_tokens or completion_tokens
+                calls = chunk.tool_calls or calls
         except EngineUnavailable as exc:
             # Cut mid-answer (the connection dropped, or no finish reason): ask again, where the router
             # sends it to another replica if there is one. A refusal before any text is final here.
@@ -191,7 +265,7 @@ def _stream(
             log.warning("the engine's stream was cut (try %d); asking again", attempt)
             lease.start(sink)
             continue
-        return "".join(parts).strip(), prompt_tokens, completion_tokens
+        return loop.Round("".join(parts).strip(), prompt_tokens, completion_tokens, calls)
     raise AssertionError("unreachable")
 
 
@@ -208,6 +282,7 @@ def store(
     text: str,
     model: str,
     tokens: tuple[int, int],
+    rounds: list[dict[str, Any]] | None = None,
 ) -> None:
     """The answer, its usage and `done` in one transaction, waiting out a database restart."""
     deadline = time.monotonic() + STORE_PATIENCE
@@ -216,7 +291,7 @@ def store(
         lease.keep()
         try:
             with runtime.sessions.begin() as session:
-                record(session, event, lease, place, text=text, model=model, tokens=tokens)
+                record(session, event, lease, place, text=text, model=model, tokens=tokens, rounds=rounds)
                 usage_store.record(
                     session,
                     tenant_id=place.tenant_id,
@@ -245,6 +320,7 @@ def record(
     model: str,
     tokens: tuple[int, int] = (0, 0),
     keep: bool = True,
+    rounds: list[dict[str, Any]] | None = None,
 ) -> None:
     """Mark the event done and (unless `keep` is False) store the answer, if this attempt still holds it."""
     if not events.finish(session, key=event.key, fence=lease.fence, first_token_at=lease.first_token_at):
@@ -263,6 +339,7 @@ def record(
         model=model,
         prompt_tokens=tokens[0],
         completion_tokens=tokens[1],
+        attachments={"tool_rounds": rounds} if rounds else None,
     )
 
 

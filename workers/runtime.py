@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +15,9 @@ from workers.leases import LeaseKeeper, Leases
 from workers.replybus import ReplyBus
 from workers.settings import Settings
 from workers.sinks import SinkRegistry
+
+if TYPE_CHECKING:
+    from workers.tools.toolbox import Toolset
 
 
 @dataclass
@@ -26,6 +30,8 @@ class Runtime:
     keeper: LeaseKeeper
     sinks: SinkRegistry = field(default_factory=SinkRegistry)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # The tools this process offers the model (built-in and MCP); None: no tools at all.
+    tools: Toolset | None = None
     # Told when a task is done with an event (key, kind, outcome, tokens used): the scheduler frees its slot.
     on_finished: Callable[[str, str, str, int], None] | None = None
 

@@ -151,6 +151,10 @@ class Stack:
         if self.runtime is None:
             keeper = LeaseKeeper(self.leases, ttl=self.settings.event_lease_seconds)
             self._exit.callback(keeper.stop)
+            from workers.tools.toolbox import Toolset  # the MCP SDK loads only where answers are made
+
+            tools = Toolset.from_file(self.settings.mcp_config, timeout=self.settings.tool_timeout)
+            self._exit.callback(tools.close)
             self.runtime = Runtime(
                 settings=self.settings,
                 sessions=self.sessions,
@@ -159,6 +163,7 @@ class Stack:
                 leases=self.leases,
                 keeper=keeper,
                 on_finished=self.scheduler.finished,
+                tools=tools if self.settings.tools_enabled else None,
             )
             install(self.runtime)
             self.reconciler = reconciler = Reconciler(
