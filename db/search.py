@@ -33,7 +33,9 @@ def _like(word: str) -> str:
     return f"%{escaped}%"
 
 
-def search(session: Session, *, tenant_id: int, user_id: int, query: str, limit: int = 5) -> list[Hit]:
+def search(
+    session: Session, *, tenant_id: int, user_id: int, query: str, limit: int = 5, exclude_event: str = ""
+) -> list[Hit]:
     words = [w for w in query.split() if w][:MAX_WORDS]
     if not words:
         return []
@@ -53,6 +55,7 @@ def search(session: Session, *, tenant_id: int, user_id: int, query: str, limit:
             Conversation.tenant_id == tenant_id,
             Conversation.channel_id.in_(seen_channels),
             Message.role.in_(("user", "assistant")),
+            Message.event_key != exclude_event,
             *(func.lower(Message.content).like(_like(w), escape="\\") for w in words),
         )
         .order_by(Message.id.desc())

@@ -204,7 +204,7 @@ def _ask(
             return fitted.prompt_tokens
         return engine.count_tokens(kept, model=model)
 
-    tools_ctx = ToolContext(sessions=runtime.sessions, place=ctx.place)
+    tools_ctx = ToolContext(sessions=runtime.sessions, place=ctx.place, event_key=event.key)
     outcome = loop.run(
         request,
         tools=_offered(runtime, event, ctx),

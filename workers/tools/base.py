@@ -25,6 +25,8 @@ class ToolContext:
 
     sessions: sessionmaker[Session]
     place: Place
+    # The event being answered (its own message is not a search result).
+    event_key: str = ""
     # Memories the `remember` tool saved during this answer, shown to the person at the end.
     saved: list[str] = field(default_factory=list)
 

@@ -45,7 +45,13 @@ def calculate(arguments: Mapping[str, Any], _ctx: ToolContext) -> str:
 def search_conversations(arguments: Mapping[str, Any], ctx: ToolContext) -> str:
     query = _text(arguments, "query")
     with ctx.sessions() as session:
-        hits = search.search(session, tenant_id=ctx.place.tenant_id, user_id=ctx.place.user_id, query=query)
+        hits = search.search(
+            session,
+            tenant_id=ctx.place.tenant_id,
+            user_id=ctx.place.user_id,
+            query=query,
+            exclude_event=ctx.event_key,
+        )
     if not hits:
         return f"No stored message matches {query!r}."
     lines = []

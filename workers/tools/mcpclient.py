@@ -22,6 +22,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from mcp_types import CONNECTION_CLOSED
 
 from workers.tools.base import ToolError
 from workers.tools.mcpconfig import ServerConfig
@@ -158,7 +159,12 @@ class McpManager:
             except TimeoutError:
                 raise
             except MCPError as exc:
-                raise ToolError(f"the tool refused the call: {exc}") from exc
+                if exc.code != CONNECTION_CLOSED:
+                    raise ToolError(f"the tool refused the call: {exc.message}") from exc
+                await connection.close()
+                raise ServerDown(
+                    f"MCP server {name!r} stopped during the call; it is started again on next use"
+                ) from exc
             except Exception as exc:
                 # The transport broke (a stdio server died): close it so the next call starts it again.
                 await connection.close()
