@@ -146,7 +146,7 @@ def _timed(tool: Tool, arguments: dict[str, Any], ctx: ToolContext, timeout: flo
         return future.result(timeout=timeout) or "(the tool returned nothing)"
     except FutureTimeout:
         log.warning("tool %s did not answer within %.0fs", tool.name, timeout)
-        return f"Error: the tool {tool.name} did not answer within {timeout:.0f} s."
+        return f"Error: the tool {tool.name} did not answer within {timeout:g} s."
     except ToolError as exc:
         return f"Error: {exc}"
     except Exception as exc:

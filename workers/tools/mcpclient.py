@@ -173,7 +173,7 @@ class McpManager:
         try:
             return self._run(calling(), timeout + self.servers[name].start_timeout + 5)
         except (TimeoutError, FutureTimeout):
-            raise ToolError(f"the tool {tool!r} did not answer within {timeout:.0f}s") from None
+            raise ToolError(f"the tool {tool!r} did not answer within {timeout:g} s") from None
 
     def close(self) -> None:
         if self._loop is None:
