@@ -112,7 +112,7 @@ def test_a_bad_config_names_the_variable_and_the_server(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"(?s)MCP_CONFIG: .*mcpServers\.both.*either \"command\""):
         mcpconfig.load(path)
     path.write_text("{not json")
-    with pytest.raises(SettingsError, match="MCP_CONFIG: .* is not JSON"):
+    with pytest.raises(SettingsError, match=r"MCP_CONFIG: .* is not JSON"):
         mcpconfig.load(path)
     with pytest.raises(SettingsError, match="MCP_CONFIG: cannot read"):
         mcpconfig.load(tmp_path / "missing.json")
