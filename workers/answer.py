@@ -138,7 +138,10 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     outcome, saved = _ask(event, runtime, sink, lease, ctx, request=request, fitted=fitted)
     said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
     if saved:
-        said += "\n\n" + "\n".join(f"(Saved to your memories: {fact})" for fact in saved)
+        # Shown as part of the answer, so the person knows what the model kept about them.
+        note = "\n\n" + "\n".join(f"(Saved to your memories: {fact})" for fact in saved)
+        sink.append(note)
+        said += note
     tokens = (outcome.prompt_tokens, outcome.completion_tokens)
     # Stored before the final update: a follow-up sent the moment the answer shows must see it.
     model = request.model or ""

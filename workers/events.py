@@ -36,6 +36,9 @@ class Kind(StrEnum):
     FORGET = "forget"
     USAGE = "usage"
     HELP = "help"
+    REMEMBER = "remember"
+    MEMORIES = "memories"
+    FORGET_MEMORY = "forget-memory"
 
 
 class PriorityClass(StrEnum):

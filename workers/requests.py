@@ -6,6 +6,7 @@ plain messages. Platform-native commands with typed options build the same `Requ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from workers.events import Kind, PriorityClass
@@ -33,10 +34,17 @@ _ALIASES = {
 }
 
 
+# "remember that I take my coffee black" saves a memory the way /remember does.
+_REMEMBER_THAT = re.compile(r"^remember\s+that\s+(?P<fact>\S.*)$", re.IGNORECASE | re.DOTALL)
+
+
 def parse(text: str, *, prefix: str = "/") -> Request:
     """A line without the prefix is a question; `/word ...` names a skill or command."""
     stripped = text.strip()
     if not stripped.startswith(prefix):
+        said = _REMEMBER_THAT.match(stripped)
+        if said:
+            return _with_args(Kind.REMEMBER, said["fact"].strip())
         return Request(kind=Kind.ASK, text=stripped)
     word, _, rest = stripped[len(prefix) :].partition(" ")
     name = word.lower()
@@ -76,4 +84,8 @@ def _with_args(kind: Kind, rest: str) -> Request:
         if value:
             args["value"] = value.strip()
         rest = ""
+    elif kind is Kind.REMEMBER and rest:
+        args["fact"] = rest
+    elif kind is Kind.FORGET_MEMORY and rest:
+        args["which"] = rest.split(" ", 1)[0].lower()
     return Request(kind=kind, text=rest, args=args)

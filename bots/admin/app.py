@@ -15,7 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
-from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, webchat, webhooks
+from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, tools, webchat, webhooks
 
 HERE = Path(__file__).resolve().parent
 ROUTERS = (
@@ -23,6 +23,7 @@ ROUTERS = (
     keys.router,
     tenants.router,
     prefs.router,
+    tools.router,
     data.router,
     hooks.router,
     jobs.router,

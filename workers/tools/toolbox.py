@@ -65,18 +65,17 @@ class Toolset:
     def from_file(cls, path: Path | None, *, timeout: float) -> Toolset:
         return cls(mcp=mcpconfig.load(path), timeout=timeout)
 
-    def names(self, *, platform: str, tenant: str) -> list[str]:
-        """Every tool the deployment allows this tenant, switched off or not (for admins)."""
-        return [tool.name for tool in self._allowed(platform=platform, tenant=tenant)]
-
     def offered(self, *, platform: str, tenant: str, prefs: Mapping[str, str]) -> list[Tool]:
         off = switched_off(prefs)
-        return [tool for tool in self._allowed(platform=platform, tenant=tenant) if tool.name not in off]
+        allowed = self._allowed(
+            platform=platform, tenant=tenant, skip=frozenset(n[:-3] for n in off if n.endswith("__*"))
+        )
+        return [tool for tool in allowed if tool.name not in off]
 
-    def _allowed(self, *, platform: str, tenant: str) -> Iterable[Tool]:
+    def _allowed(self, *, platform: str, tenant: str, skip: frozenset[str] = frozenset()) -> Iterable[Tool]:
         yield from BUILTIN
         for server, config in self.config.servers.items():
-            if not config.serves(platform, tenant):
+            if server in skip or not config.serves(platform, tenant):
                 continue
             try:
                 listed = self.mcp.tools(server)
