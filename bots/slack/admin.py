@@ -18,6 +18,7 @@ from db import access, directory, preferences
 from db.access import Effect, Subject
 from db.preferences import Scope
 from workers.events import Platform
+from workers.tools import admin as tools_admin
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ USAGE = "\n".join(
         "• `/llmos admin block @someone #channel …` — keep them from using LLMOS",
         "• `/llmos admin remove @someone #channel …` — drop their rules",
         "• `/llmos admin rules` — list the rules",
+        "• `/llmos admin tools [off|on <tool> …]` — list or switch off the tools the assistant may use",
     ]
 )
 _TARGET = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>|\b([UWCGD][A-Z0-9]{6,})\b")
@@ -76,6 +78,8 @@ class Admin:
                 answer = self._rule(session, tenant_id, verb, targets(rest))
             elif verb == "rules":
                 answer = self._rules(session, tenant_id)
+            elif verb == "tools":
+                answer = tools_admin.run(session, tenant_id=tenant_id, text=rest)
             else:
                 answer = USAGE
         log.info("slack admin %s in %s ran `admin %s`", user, team, verb)

@@ -137,3 +137,26 @@ def test_an_admin_sets_the_channel_prompt_and_restricts_users(slack: Running, si
 
 def shortcut_payload(run: Running, callback_id: str, message: dict[str, Any]) -> dict[str, Any]:
     return shortcut(callback_id, user=ALICE, channel=CHANNEL, message=message, response_url=run.fake.response_url())
+
+
+def test_an_admin_switches_tools_off_and_people_remember_things(slack: Running, simulator) -> None:
+    shown = responses(slack, command(slack, "admin tools off calculate remember", user=ADMIN))
+    assert shown[0]["text"] == "Switched off: calculate, remember."
+    assert responses(slack, command(slack, "admin tools", user=ADMIN))[0]["text"] == (
+        "Tools switched off here: calculate, remember."
+    )
+    assert responses(slack, command(slack, "admin tools off no/slashes", user=ADMIN))[0]["text"].startswith("Usage")
+    assert responses(slack, command(slack, "admin tools off calculate"))[0]["text"].startswith("Only workspace admins")
+    saved = responses(slack, command(slack, "remember my team is Platform"), 2)[1]
+    assert saved["text"].startswith("I will remember: my team is Platform")
+    assert saved["response_type"] == "ephemeral"
+    settle(slack.stack)
+    ts = mention(slack, "which team am I in?")["ts"]
+    slack.fake.answer(CHANNEL, ts)
+    body = simulator.requests[-1].body
+    names = [tool["function"]["name"] for tool in body["tools"]]
+    assert "calculate" not in names and "remember" not in names and "current_time" in names
+    assert "- my team is Platform" in body["messages"][0]["content"]
+    settle(slack.stack)
+    shown = responses(slack, command(slack, "admin tools on calculate", user=ADMIN))
+    assert shown[0]["text"] == "Switched on: calculate."
