@@ -135,3 +135,19 @@ def test_a_failure_replaces_the_deferred_answer(bot: DiscordSurface, fake_discor
     found = fake.command(slash("ask", question="anyone?"), channel=fake.world.general)
     wait_done(clean_stack, found.id, status="failed")
     assert _original(fake, found)["content"].startswith("Sorry, the language engine is not answering")
+
+
+def test_memories_through_slash_commands(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):
+    fake = fake_discord
+    saved = fake.command(slash("remember", fact="I work nights"), channel=fake.world.general)
+    wait_done(clean_stack, saved.id)
+    assert saved.ephemeral and _original(fake, saved)["content"].startswith("I will remember: I work nights")
+    listed = fake.command(slash("memories"), channel=fake.world.general)
+    wait_done(clean_stack, listed.id)
+    assert "1. I work nights" in _original(fake, listed)["content"]
+    asked = fake.command(slash("ask", question="when should we meet?"), channel=fake.world.general)
+    wait_done(clean_stack, asked.id)
+    assert "- I work nights" in simulator.requests[-1].body["messages"][0]["content"]
+    gone = fake.command(slash("forget-memory", which="all"), channel=fake.world.general)
+    wait_done(clean_stack, gone.id)
+    assert _original(fake, gone)["content"] == "Done: I forgot all 1 of your memories."
