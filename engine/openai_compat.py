@@ -60,6 +60,9 @@ def root_url(url: str) -> str:
 
 
 class OpenAICompatEngine:
+    # Seconds before tools are offered again to a server that refused them (it may be restarted with them).
+    TOOLS_RECHECK = 300.0
+
     def __init__(
         self,
         *,
@@ -78,6 +81,9 @@ class OpenAICompatEngine:
         self._extra_body = dict(extra_body or {})
         # Older vLLM refuses a non-zero priority unless started with --scheduling-policy priority.
         self._priority_accepted = True
+        # vLLM without --enable-auto-tool-choice refuses tools the model may choose freely ("auto"), while a
+        # forced choice of one function still works: after a refusal, "auto" tools wait TOOLS_RECHECK seconds.
+        self._auto_tools_refused_at: float | None = None
         self._model = model
         self._retries = retries
         self._backoff = retry_backoff
@@ -256,14 +262,19 @@ class OpenAICompatEngine:
             kwargs["stream_options"] = {"include_usage": True}
         if request.user:
             kwargs["user"] = request.user
-        if request.tools:
+        refused = self._auto_tools_refused_at
+        auto_ok = refused is None or time.monotonic() - refused > self.TOOLS_RECHECK
+        if request.tools and (auto_ok or request.tool_choice not in (None, "auto")):
             kwargs["tools"] = list(request.tools)
             if request.tool_choice is not None:
                 kwargs["tool_choice"] = request.tool_choice
         # A refused `priority` or `tools` is dropped and the request sent again (each at most once).
         while True:
             try:
-                return self._retrying("chat request", lambda: self._stream_chat(kwargs))
+                opened = self._retrying("chat request", lambda: self._stream_chat(kwargs))
+                if "tools" in kwargs and kwargs.get("tool_choice") in (None, "auto"):
+                    self._auto_tools_refused_at = None  # taken: the server calls tools now
+                return opened
             except EngineBadRequest as exc:
                 if not (self._refuses_priority(exc.__cause__, kwargs) or self._refuses_tools(exc.__cause__, kwargs)):
                     raise
@@ -308,7 +319,8 @@ class OpenAICompatEngine:
             _describe(cause),
         )
         kwargs.pop("tools")
-        kwargs.pop("tool_choice", None)
+        if kwargs.pop("tool_choice", None) in (None, "auto"):
+            self._auto_tools_refused_at = time.monotonic()
         return True
 
     def _retrying(self, what: str, call: Callable[[], T]) -> T:

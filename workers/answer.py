@@ -7,6 +7,7 @@ the answer message's handle and the first-token time stay in memory and in `work
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -134,8 +135,9 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     """Stream the engine's answer into `sink` (with tool rounds where offered) and store it; returns the
     tokens used by every round."""
     lease.start(sink)
-    request, fitted = _request(event, runtime, ctx)
-    outcome, saved = _ask(event, runtime, sink, lease, ctx, request=request, fitted=fitted)
+    tools = _offered(runtime, event, ctx)
+    request, fitted = _request(event, runtime, ctx, tools)
+    outcome, saved = _ask(event, runtime, sink, lease, ctx, request=request, fitted=fitted, tools=tools)
     said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
     if saved:
         # Shown as part of the answer, so the person knows what the model kept about them.
@@ -152,7 +154,7 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     return tokens[0] + tokens[1]
 
 
-def _request(event: Event, runtime: Runtime, ctx: Context) -> tuple[ChatRequest, trim.Fitted]:
+def _request(event: Event, runtime: Runtime, ctx: Context, tools: list[Tool]) -> tuple[ChatRequest, trim.Fitted]:
     settings, engine = runtime.settings, runtime.engine
     model = ctx.prefs.get("model") or engine.default_model
     max_tokens = commands.LENGTHS.get(ctx.prefs.get("length", ""), ctx.skill.max_tokens or settings.answer_max_tokens)
@@ -167,9 +169,11 @@ def _request(event: Event, runtime: Runtime, ctx: Context) -> tuple[ChatRequest,
         vision=prompt.sees_images(model, settings.vision_models),
         memories=_capped(ctx.memories, settings.memory_max_tokens, lambda text: engine.count_text(text, model=model)),
     )
+    # The tools' descriptions travel with every round: the prompt must leave room for them.
+    offered = engine.count_text(json.dumps([t.spec() for t in tools]), model=model) if tools else 0
     fitted = trim.fit(
         messages,
-        budget=window - max_tokens,
+        budget=window - max_tokens - offered,
         count_text=lambda text: engine.count_text(text, model=model),
         count_prompt=lambda kept: engine.count_tokens(kept, model=model),
     )
@@ -198,6 +202,7 @@ def _ask(
     *,
     request: ChatRequest,
     fitted: trim.Fitted,
+    tools: list[Tool],
 ) -> tuple[loop.Outcome, list[str]]:
     """The tool loop around the engine's stream: the final answer, every round's tokens, what was saved."""
     settings, engine, model = runtime.settings, runtime.engine, request.model
@@ -210,12 +215,15 @@ def _ask(
     tools_ctx = ToolContext(sessions=runtime.sessions, place=ctx.place, event_key=event.key)
     outcome = loop.run(
         request,
-        tools=_offered(runtime, event, ctx),
+        tools=tools,
         ctx=tools_ctx,
         stream=lambda asked: _stream(runtime, asked, sink, lease),
         count=loop.Counters(prompt=count_prompt, text=lambda text: engine.count_text(text, model=model) if text else 0),
         limits=loop.Limits(
-            max_rounds=settings.tool_max_rounds, timeout=settings.tool_timeout, max_chars=settings.tool_result_max_chars
+            max_rounds=settings.tool_max_rounds,
+            timeout=settings.tool_timeout,
+            # A result never takes more characters than the model has tokens of context.
+            max_chars=min(settings.tool_result_max_chars, engine.context_window(model)),
         ),
         status=sink.status if isinstance(sink, StatusSink) else None,
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import select
 
 from bots.terminal import TerminalChat
 from db import directory, preferences
 from db.models import Usage
 from db.preferences import Scope
+from engine.openai_compat import OpenAICompatEngine
 from tests.helpers import chat, messages, settle
 from tests.workers.toolscript import call_once, offered, raw_call, tool_messages, use
 from workers.intake import submit
@@ -94,11 +96,20 @@ def test_unknown_tools_and_bad_arguments_are_told_to_the_model(clean_stack: Stac
     )
 
 
-def test_an_engine_that_refuses_tools_is_asked_again_without_them(clean_stack: Stack, simulator) -> None:
+def test_an_engine_that_refuses_tools_is_asked_again_without_them(
+    clean_stack: Stack, simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     simulator.config.refuse_tools = True
     said = chat(clean_stack, "Hello there")
     assert said.code == 0 and said.out == "You said: Hello there\n"
     assert [bool(r.body.get("tools")) for r in simulator.requests] == [True, False]
+    # Until the server could have been restarted with tool calling, tools are not sent again.
+    chat(clean_stack, "Hello again")
+    assert [bool(r.body.get("tools")) for r in simulator.requests] == [True, False, False]
+    monkeypatch.setattr(OpenAICompatEngine, "TOOLS_RECHECK", 0.0)
+    simulator.config.refuse_tools = False
+    chat(clean_stack, "And now?")
+    assert bool(simulator.requests[-1].body.get("tools"))
 
 
 def test_a_tool_switched_off_for_the_tenant_is_never_offered(clean_stack: Stack, simulator) -> None:
