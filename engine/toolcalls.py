@@ -60,7 +60,8 @@ def wire_message(message: ChatMessage) -> dict[str, Any]:
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
             for c in message.tool_calls
         ]
-        return {"role": "assistant", "content": message.content or None, "tool_calls": calls}
+        # Text, even empty, rather than null: some chat templates print a null content as "None".
+        return {"role": "assistant", "content": message.content, "tool_calls": calls}
     if not message.images:
         return {"role": message.role, "content": message.content}
     parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]

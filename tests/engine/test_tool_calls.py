@@ -25,7 +25,7 @@ def test_calls_and_results_go_back_on_the_wire() -> None:
     turn = ChatMessage("assistant", "", tool_calls=(ToolCall("c1", "clock", ""),))
     assert wire_message(turn) == {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "clock", "arguments": "{}"}}],
     }
     assert wire_message(ChatMessage("tool", "12:00", tool_call_id="c1")) == {
