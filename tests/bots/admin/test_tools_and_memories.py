@@ -10,7 +10,8 @@ from db.models import Memory
 from tests.bots.admin.conftest import Admin
 from tests.bots.admin.test_admin_api import local_tenant
 from tests.helpers import chat
-from tests.workers.toolscript import offered
+from tests.bots.admin.test_webchat import browser, events
+from tests.workers.toolscript import call_once, offered, use
 
 
 def test_tools_switched_off_for_a_tenant_are_not_offered(admin: Admin, simulator) -> None:
@@ -50,3 +51,12 @@ def test_memories_are_exported_and_deleted_with_the_person(admin: Admin) -> None
     assert gone["memories"] == 1
     with admin.stack.sessions() as session:
         assert session.scalars(select(Memory.content)).all() == ["I like jazz"]
+
+
+def test_the_web_chat_streams_the_tool_progress(admin: Admin, simulator) -> None:
+    use(simulator, call_once("calculate", expression="6 * 7"))
+    with browser(admin.url) as alice:
+        sent = alice.post("/chat/messages", json={"text": "six times seven?", "thread": "t"})
+        got = events(alice, sent.json()["stream"])
+    assert ("status", {"type": "status", "text": "Using the calculator…"}) in got
+    assert got[-1] == ("done", {"type": "done", "text": "The tool said: 6 * 7 = 42"})
