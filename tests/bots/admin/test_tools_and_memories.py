@@ -9,8 +9,8 @@ from sqlalchemy import select
 from db.models import Memory
 from tests.bots.admin.conftest import Admin
 from tests.bots.admin.test_admin_api import local_tenant
-from tests.helpers import chat
 from tests.bots.admin.test_webchat import browser, events
+from tests.helpers import chat
 from tests.workers.toolscript import call_once, offered, use
 
 
