@@ -14,6 +14,8 @@ from bots.discord.commands import flatten
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from db.access import Subject
+from workers.events import Platform
+from workers.tools import admin as tools_admin
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,16 @@ async def run_admin(
             text = await asyncio.to_thread(
                 admin.change_access, sessions, guild=guild, action=path[1], subject_type=subject[0], subject=subject[1]
             )
+    elif path and path[0] == "tools":
+        words = f"{path[1] if path[1:] != ('list',) else ''} {options.get('names') or ''}"
+        text = await asyncio.to_thread(
+            tools_admin.run_for,
+            sessions,
+            platform=Platform.DISCORD,
+            tenant=guild.id,
+            name=guild.name,
+            text=words.strip(),
+        )
     elif path == ("ratelimit",):
         text = await asyncio.to_thread(admin.rate_limit, sessions, guild=guild, per_minute=int(options["per_minute"]))
     elif path == ("sync",):

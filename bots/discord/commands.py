@@ -68,11 +68,20 @@ def _admin() -> dict[str, Any]:
         "ratelimit", "requests per minute each member may make (0: no limit of this server's own)", per_minute
     )
     sync = _sub("sync", "register the bot's commands again")
+    names = _option(STRING, "names", "tool names, space-separated (an MCP server's: server__tool)", required=True)
+    tools = _group(
+        "tools",
+        "the tools the assistant may use here",
+        _sub("off", "switch tools off for this server", names),
+        _sub("on", "switch tools back on", names),
+        _sub("list", "list the tools switched off"),
+    )
     return _command(
         "admin",
         "configure the assistant for this server",
         prompt,
         access,
+        tools,
         ratelimit,
         sync,
         default_member_permissions=str(MANAGE_GUILD),

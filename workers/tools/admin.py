@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from db import preferences
+from db import directory, preferences
 from db.preferences import Scope
 from workers.tools.toolbox import TOOLS_OFF, switched_off
 
@@ -37,3 +37,11 @@ def run(session: Session, *, tenant_id: int, text: str) -> str:
     else:
         preferences.unset(session, tenant_id=tenant_id, scope=Scope.TENANT, key=TOOLS_OFF)
     return f"Switched {verb}: {', '.join(names)}."
+
+
+def run_for(sessions: sessionmaker[Session], *, platform: str, tenant: str, name: str = "", text: str) -> str:
+    """`run` in a transaction of its own, for a tenant named by its platform id (a Discord guild)."""
+    with sessions.begin() as session:
+        row = directory.tenant(session, platform=platform, external_id=tenant, name=name)
+        session.flush()
+        return run(session, tenant_id=row.id, text=text)

@@ -115,3 +115,22 @@ def test_admins_can_register_the_commands_again(bot: DiscordSurface, fake_discor
     syncs = fake.world.command_syncs
     assert _run(fake, clean_stack, admin("sync")) == f"Registered {len(fake.world.commands)} commands with Discord."
     assert fake.world.command_syncs == syncs + 1
+
+
+def test_an_admin_switches_tools_off_for_the_server(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator
+):
+    fake = fake_discord
+    assert _run(fake, clean_stack, admin("tools", "off", names="calculate search_conversations")) == (
+        "Switched off: calculate, search_conversations."
+    )
+    assert _run(fake, clean_stack, admin("tools", "list")) == (
+        "Tools switched off here: calculate, search_conversations."
+    )
+    asked = fake.post(fake.world.general, "what is 2+2?", mention=True)
+    wait_done(clean_stack, asked["id"])
+    names = [tool["function"]["name"] for tool in simulator.requests[-1].body["tools"]]
+    assert "calculate" not in names and "search_conversations" not in names and "current_time" in names
+    assert _run(fake, clean_stack, admin("tools", "on", names="calculate")) == "Switched on: calculate."
+    said = _run(fake, clean_stack, admin("tools", "off", names="calculate"), user="alice")
+    assert said.startswith("Only members with the Manage Server permission")
