@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import Memory
@@ -39,7 +39,7 @@ def add(session: Session, *, tenant_id: int, user_id: int | None, channel_id: in
     return row
 
 
-def _owner(tenant_id: int, user_id: int | None, channel_id: int | None) -> list[object]:
+def _owner(tenant_id: int, user_id: int | None, channel_id: int | None) -> list[ColumnElement[bool]]:
     if user_id is not None:
         return [Memory.tenant_id == tenant_id, Memory.user_id == user_id]
     return [Memory.tenant_id == tenant_id, Memory.user_id.is_(None), Memory.channel_id == channel_id]
@@ -48,20 +48,18 @@ def _owner(tenant_id: int, user_id: int | None, channel_id: int | None) -> list[
 def _prune(session: Session, *, tenant_id: int, user_id: int | None, channel_id: int | None) -> None:
     keep = (
         select(Memory.id)
-        .where(*_owner(tenant_id, user_id, channel_id))  # type: ignore[arg-type]
+        .where(*_owner(tenant_id, user_id, channel_id))
         .order_by(Memory.id.desc())
         .limit(MAX_PER_PERSON)
     )
     kept = list(session.scalars(keep))
     if len(kept) == MAX_PER_PERSON:
-        session.execute(
-            delete(Memory).where(*_owner(tenant_id, user_id, channel_id), Memory.id < kept[-1])  # type: ignore[arg-type]
-        )
+        session.execute(delete(Memory).where(*_owner(tenant_id, user_id, channel_id), Memory.id < kept[-1]))
 
 
 def listed(session: Session, *, tenant_id: int, user_id: int | None, channel_id: int | None = None) -> list[Memory]:
     """A person's memories (or, with no user, a channel's), most recent first: index 0 is number 1."""
-    query = select(Memory).where(*_owner(tenant_id, user_id, channel_id))  # type: ignore[arg-type]
+    query = select(Memory).where(*_owner(tenant_id, user_id, channel_id))
     return list(session.scalars(query.order_by(Memory.id.desc())))
 
 
@@ -84,7 +82,7 @@ def forget(
 ) -> int:
     """Delete memory `number` (as listed, 1 = most recent), or every one with None; returns how many went."""
     if number is None:
-        result = session.execute(delete(Memory).where(*_owner(tenant_id, user_id, channel_id)))  # type: ignore[arg-type]
+        result = session.execute(delete(Memory).where(*_owner(tenant_id, user_id, channel_id)))
         return int(getattr(result, "rowcount", 0) or 0)
     rows = listed(session, tenant_id=tenant_id, user_id=user_id, channel_id=channel_id)
     if not 1 <= number <= len(rows):

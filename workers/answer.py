@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from db.conversations import Turn
 from db.directory import Place
 from db.memories import Remembered
 from db.models import Message
-from engine.base import ChatMessage, ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable, ToolCall
+from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable, ToolCall
 from engine.salt import cache_salt
 from workers import commands, prompt, trim
 from workers.events import Event, Kind
@@ -33,8 +32,8 @@ from workers.queues import route_for
 from workers.runtime import Runtime
 from workers.sinks import ReplySink, StatusSink
 from workers.skills import SKILLS, Skill, skill_for
-from workers.tools import loop
-from workers.tools.base import Tool, ToolContext
+from workers.tools import loop, turn
+from workers.tools.base import Tool
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +134,18 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     """Stream the engine's answer into `sink` (with tool rounds where offered) and store it; returns the
     tokens used by every round."""
     lease.start(sink)
-    tools = _offered(runtime, event, ctx)
+    tools = turn.offered(runtime, event, skill=ctx.skill, prefs=ctx.prefs)
     request, fitted = _request(event, runtime, ctx, tools)
-    outcome, saved = _ask(event, runtime, sink, lease, ctx, request=request, fitted=fitted, tools=tools)
+    outcome, saved = turn.run_rounds(
+        runtime,
+        event_key=event.key,
+        place=ctx.place,
+        request=request,
+        fitted=fitted,
+        tools=tools,
+        stream=lambda asked: _stream(runtime, asked, sink, lease),
+        status=sink.status if isinstance(sink, StatusSink) else None,
+    )
     said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
     if saved:
         # Shown as part of the answer, so the person knows what the model kept about them.
@@ -167,7 +175,9 @@ def _request(event: Event, runtime: Runtime, ctx: Context, tools: list[Tool]) ->
         prefs=ctx.prefs,
         history=ctx.history,
         vision=prompt.sees_images(model, settings.vision_models),
-        memories=_capped(ctx.memories, settings.memory_max_tokens, lambda text: engine.count_text(text, model=model)),
+        memories=prompt.capped(
+            ctx.memories, settings.memory_max_tokens, lambda text: engine.count_text(text, model=model)
+        ),
     )
     # The tools' descriptions travel with every round: the prompt must leave room for them.
     offered = engine.count_text(json.dumps([t.spec() for t in tools]), model=model) if tools else 0
@@ -191,63 +201,6 @@ def _request(event: Event, runtime: Runtime, ctx: Context, tools: list[Tool]) ->
         show_reasoning=ctx.prefs.get("reasoning") == "show",
     )
     return request, fitted
-
-
-def _ask(
-    event: Event,
-    runtime: Runtime,
-    sink: ReplySink,
-    lease: Lease,
-    ctx: Context,
-    *,
-    request: ChatRequest,
-    fitted: trim.Fitted,
-    tools: list[Tool],
-) -> tuple[loop.Outcome, list[str]]:
-    """The tool loop around the engine's stream: the final answer, every round's tokens, what was saved."""
-    settings, engine, model = runtime.settings, runtime.engine, request.model
-
-    def count_prompt(kept: Sequence[ChatMessage]) -> int:
-        if fitted.prompt_tokens and len(kept) == len(fitted.messages):
-            return fitted.prompt_tokens
-        return engine.count_tokens(kept, model=model)
-
-    tools_ctx = ToolContext(sessions=runtime.sessions, place=ctx.place, event_key=event.key)
-    outcome = loop.run(
-        request,
-        tools=tools,
-        ctx=tools_ctx,
-        stream=lambda asked: _stream(runtime, asked, sink, lease),
-        count=loop.Counters(prompt=count_prompt, text=lambda text: engine.count_text(text, model=model) if text else 0),
-        limits=loop.Limits(
-            max_rounds=settings.tool_max_rounds,
-            timeout=settings.tool_timeout,
-            # A result never takes more characters than the model has tokens of context.
-            max_chars=min(settings.tool_result_max_chars, engine.context_window(model)),
-        ),
-        status=sink.status if isinstance(sink, StatusSink) else None,
-    )
-    return outcome, tools_ctx.saved
-
-
-def _offered(runtime: Runtime, event: Event, ctx: Context) -> list[Tool]:
-    """The tools this question is offered: plain questions only, as the deployment and tenant allow."""
-    if runtime.tools is None or ctx.skill.kind is not Kind.ASK or runtime.settings.tool_max_rounds == 0:
-        return []
-    return runtime.tools.offered(platform=event.tenant_platform, tenant=event.tenant, prefs=ctx.prefs)
-
-
-def _capped(remembered: list[Remembered], budget: int, count: Callable[[str], int]) -> list[Remembered]:
-    """The most recent memories that fit in `budget` tokens together."""
-    if sum(len(m.content.encode("utf-8")) + 2 for m in remembered) <= budget:
-        return remembered  # a token is at least a byte: it fits without asking the tokenizer
-    kept: list[Remembered] = []
-    for memory in remembered:
-        budget -= count(memory.content) + 2
-        if budget < 0:
-            break
-        kept.append(memory)
-    return kept
 
 
 def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Lease) -> loop.Round:

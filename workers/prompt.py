@@ -7,7 +7,7 @@ what lets vLLM's automatic prefix caching reuse the whole earlier conversation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from db.conversations import Turn
 from db.memories import Remembered
@@ -17,6 +17,19 @@ from workers.skills import Skill, render
 from workers.tools.loop import replay
 
 MAX_ATTACHMENT_CHARS = 20_000
+
+
+def capped(remembered: Sequence[Remembered], budget: int, count: Callable[[str], int]) -> list[Remembered]:
+    """The most recent memories that fit in `budget` tokens together."""
+    if sum(len(m.content.encode("utf-8")) + 2 for m in remembered) <= budget:
+        return list(remembered)  # a token is at least a byte: they fit without asking the tokenizer
+    kept: list[Remembered] = []
+    for memory in remembered:
+        budget -= count(memory.content) + 2
+        if budget < 0:
+            break
+        kept.append(memory)
+    return kept
 
 
 def memory_note(memories: Sequence[Remembered]) -> str:
