@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from bots.discord.surface import DiscordSurface
 from tests.bots.discord.commands import on_message, slash
-from tests.bots.discord.helpers import eventually, wait_done
+from tests.bots.discord.helpers import answer_text, eventually, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Interaction
+from tests.workers.toolscript import call_once, use
 
 
 def _original(fake: FakeDiscord, found: Interaction) -> dict:
@@ -151,3 +152,11 @@ def test_memories_through_slash_commands(bot: DiscordSurface, fake_discord: Fake
     gone = fake.command(slash("forget-memory", which="all"), channel=fake.world.general)
     wait_done(clean_stack, gone.id)
     assert _original(fake, gone)["content"] == "Done: I forgot all 1 of your memories."
+
+
+def test_a_tool_answer_through_discord(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):
+    fake = fake_discord
+    use(simulator, call_once("calculate", expression="99 + 1"))
+    asked = fake.post(fake.world.general, "what is 99 plus 1?", mention=True)
+    wait_done(clean_stack, asked["id"])
+    assert answer_text(fake, asked) == "The tool said: 99 + 1 = 100"

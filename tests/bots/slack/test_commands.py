@@ -8,6 +8,7 @@ from tests.bots.slack.conftest import Running
 from tests.bots.slack.test_conversations import ALICE, BOB, CHANNEL, mention
 from tests.fixtures.slack_wire import shortcut
 from tests.helpers import messages, settle
+from tests.workers.toolscript import call_once, use
 
 ADMIN = "U0ADMIN01"
 
@@ -160,3 +161,12 @@ def test_an_admin_switches_tools_off_and_people_remember_things(slack: Running, 
     settle(slack.stack)
     shown = responses(slack, command(slack, "admin tools on calculate", user=ADMIN))
     assert shown[0]["text"] == "Switched on: calculate."
+
+
+def test_a_tool_answer_through_slack(slack: Running, simulator) -> None:
+    use(simulator, call_once("calculate", expression="12 * 12"))
+    ts = mention(slack, "what is 12 times 12?")["ts"]
+    answer = slack.fake.answer(CHANNEL, ts)
+    assert answer.markdown == "The tool said: 12 * 12 = 144"
+    settle(slack.stack)
+    assert messages(slack.stack, "assistant")[-1].attachments["tool_rounds"][0]["results"] == ["12 * 12 = 144"]
