@@ -8,7 +8,7 @@ from tests.bots.discord.commands import on_message, slash
 from tests.bots.discord.helpers import answer_text, eventually, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Interaction
-from tests.workers.toolscript import call_once, use
+from tests.workers.toolscript import call_once, tool_messages, use
 
 
 def _original(fake: FakeDiscord, found: Interaction) -> dict:
@@ -160,3 +160,9 @@ def test_a_tool_answer_through_discord(bot: DiscordSurface, fake_discord: FakeDi
     asked = fake.post(fake.world.general, "what is 99 plus 1?", mention=True)
     wait_done(clean_stack, asked["id"])
     assert answer_text(fake, asked) == "The tool said: 99 + 1 = 100"
+    use(simulator, call_once("search_conversations", query="99 plus"))
+    again = fake.post(fake.world.general, "what did I ask before?", mention=True)
+    wait_done(clean_stack, again["id"])
+    found = tool_messages(simulator)[0]
+    guild = fake.run(lambda: fake.world.guild_id)
+    assert f"https://discord.com/channels/{guild}/{fake.world.general}/{asked['id']}" in found
