@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +119,28 @@ def test_a_bad_config_names_the_variable_and_the_server(tmp_path: Path) -> None:
         mcpconfig.load(path)
     with pytest.raises(SettingsError, match="MCP_CONFIG: cannot read"):
         mcpconfig.load(tmp_path / "missing.json")
+
+
+def test_a_server_that_will_not_start_is_left_out_and_rested(caplog: pytest.LogCaptureFixture) -> None:
+    config = mcpconfig.McpConfig.model_validate(
+        {
+            "mcpServers": {
+                "mute": {"command": sys.executable, "args": ["-c", "import time; time.sleep(60)"], "start_timeout": 1},
+                "gone": {"command": "/nonexistent/mcp-server"},
+            }
+        }
+    )
+    tools = Toolset(mcp=config)
+    try:
+        started = time.monotonic()
+        names = [tool.name for tool in tools.offered(platform="terminal", tenant="local", prefs={})]
+        first = time.monotonic() - started
+        assert names == ["current_time", "calculate", "search_conversations", "remember"]
+        assert 0.9 < first < 10
+        started = time.monotonic()
+        tools.offered(platform="terminal", tenant="local", prefs={})
+        # Not started again at once: the next request does not wait for it.
+        assert time.monotonic() - started < 0.5
+        assert "did not start within 1 s" in caplog.text and "trying again in" in caplog.text
+    finally:
+        tools.close()

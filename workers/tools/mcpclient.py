@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
-import httpx2
 import mcp_types
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -48,23 +49,30 @@ class _Connection:
         self._closing = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
-    def _target(self) -> Any:
+    async def _target(self, stack: AsyncExitStack) -> Any:
         if self.config.command is not None:
             return StdioServerParameters(command=self.config.command, args=self.config.args, env=self.config.env)
         assert self.config.url is not None
-        http: httpx2.AsyncClient = create_mcp_http_client(headers=self.config.headers or None)
+        # Our own HTTP client (for the headers), closed with the connection.
+        http = await stack.enter_async_context(create_mcp_http_client(headers=self.config.headers or None))
         return streamable_http_client(self.config.url, http_client=http)
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
         self._ready = loop.create_future()
         self.task = loop.create_task(self._hold(), name=f"mcp-{self.name}")
-        await asyncio.wait_for(asyncio.shield(self._ready), timeout=self.config.start_timeout)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), timeout=self.config.start_timeout)
+        except TimeoutError:
+            self._ready.cancel()  # nobody waits for it any more
+            self.task.cancel()
+            raise ServerDown(f"MCP server {self.name!r} did not start within {self.config.start_timeout:g} s") from None
 
     async def _hold(self) -> None:
         assert self._ready is not None
         try:
-            async with Client(self._target()) as client:
+            async with AsyncExitStack() as stack:
+                client = await stack.enter_async_context(Client(await self._target(stack)))
                 listing = await client.list_tools()
                 self.tools = list(listing.tools)
                 self.client = client
@@ -96,8 +104,12 @@ class _Connection:
 class McpManager:
     """Every configured server's connection, used from worker threads through blocking calls."""
 
+    # Seconds a server that failed to start is left alone before it is started again.
+    RETRY_AFTER = 30.0
+
     def __init__(self, servers: dict[str, ServerConfig]) -> None:
         self.servers = servers
+        self._down_until: dict[str, float] = {}
         self._connections: dict[str, _Connection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -123,12 +135,20 @@ class McpManager:
             current = self._connections.get(name)
             if current is not None and current.alive:
                 return current
+            wait = self._down_until.get(name, 0.0) - time.monotonic()
+            if wait > 0:
+                raise ServerDown(f"MCP server {name!r} failed to start; trying again in {wait:.0f} s")
             if current is not None:
                 log.warning("MCP server %s is down; starting it again", name)
                 await current.close()
             fresh = _Connection(name, self.servers[name])
             self._connections[name] = fresh
-            await fresh.open()
+            try:
+                await fresh.open()
+            except ServerDown:
+                # Every request would otherwise wait out the start again: give it a rest first.
+                self._down_until[name] = time.monotonic() + self.RETRY_AFTER
+                raise
             log.info("MCP server %s: connected, %d tools", name, len(fresh.tools))
             return fresh
 
