@@ -14,6 +14,7 @@ from bots.discord.commands import flatten
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from db.access import Subject
+from workers import memory_commands
 from workers.events import Platform
 from workers.tools import admin as tools_admin
 
@@ -30,6 +31,39 @@ def _channel(interaction: discord.Interaction, options: Mapping[str, Any], data:
     if isinstance(channel, discord.Thread):
         return str(channel.parent_id), str(getattr(channel.parent, "name", "") or "")
     return str(interaction.channel_id), str(getattr(channel, "name", "") or "")
+
+
+async def _tools_or_memory(
+    interaction: discord.Interaction,
+    path: tuple[str, ...],
+    options: Mapping[str, Any],
+    data: Mapping[str, Any],
+    *,
+    sessions: Any,
+    guild: admin.Guild,
+) -> str:
+    """`/admin tools …` and `/admin memory …`, through the handlers every surface shares."""
+    if path[0] == "tools":
+        words = f"{path[1] if path[1:] != ('list',) else ''} {options.get('names') or ''}"
+        return await asyncio.to_thread(
+            tools_admin.run_for,
+            sessions,
+            platform=Platform.DISCORD,
+            tenant=guild.id,
+            name=guild.name,
+            text=words.strip(),
+        )
+    channel, name = _channel(interaction, options, data)
+    said = {"add": str(options.get("fact") or ""), "forget": f"forget {options.get('which') or ''}"}
+    return await asyncio.to_thread(
+        memory_commands.run_channel_for,
+        sessions,
+        platform=Platform.DISCORD,
+        tenant=guild.id,
+        channel=channel,
+        names=(guild.name, name),
+        text=said.get(path[1] if len(path) > 1 else "list", ""),
+    )
 
 
 def _subject(options: Mapping[str, Any]) -> tuple[Subject, str] | None:
@@ -81,16 +115,8 @@ async def run_admin(
             text = await asyncio.to_thread(
                 admin.change_access, sessions, guild=guild, action=path[1], subject_type=subject[0], subject=subject[1]
             )
-    elif path and path[0] == "tools":
-        words = f"{path[1] if path[1:] != ('list',) else ''} {options.get('names') or ''}"
-        text = await asyncio.to_thread(
-            tools_admin.run_for,
-            sessions,
-            platform=Platform.DISCORD,
-            tenant=guild.id,
-            name=guild.name,
-            text=words.strip(),
-        )
+    elif path and path[0] in {"tools", "memory"}:
+        text = await _tools_or_memory(interaction, path, options, data, sessions=sessions, guild=guild)
     elif path == ("ratelimit",):
         text = await asyncio.to_thread(admin.rate_limit, sessions, guild=guild, per_minute=int(options["per_minute"]))
     elif path == ("sync",):

@@ -76,12 +76,22 @@ def _admin() -> dict[str, Any]:
         _sub("on", "switch tools back on", names),
         _sub("list", "list the tools switched off"),
     )
+    fact = _option(STRING, "fact", "what every answer in the channel keeps in mind", required=True, max_length=500)
+    which = _option(STRING, "which", "a number from the list, or all", required=True)
+    memory = _group(
+        "memory",
+        "memories a channel shares",
+        _sub("add", "save a memory for this channel", fact),
+        _sub("list", "list this channel's memories"),
+        _sub("forget", "remove one of this channel's memories, or all", which),
+    )
     return _command(
         "admin",
         "configure the assistant for this server",
         prompt,
         access,
         tools,
+        memory,
         ratelimit,
         sync,
         default_member_permissions=str(MANAGE_GUILD),

@@ -17,6 +17,7 @@ from bots.slack.people import People
 from db import access, directory, preferences
 from db.access import Effect, Subject
 from db.preferences import Scope
+from workers import memory_commands
 from workers.events import Platform
 from workers.tools import admin as tools_admin
 
@@ -33,6 +34,7 @@ USAGE = "\n".join(
         "• `/llmos admin remove @someone #channel …` — drop their rules",
         "• `/llmos admin rules` — list the rules",
         "• `/llmos admin tools [off|on <tool> …]` — list or switch off the tools the assistant may use",
+        "• `/llmos admin memory [<fact> | forget <n>|all]` — what every answer in this channel keeps in mind",
     ]
 )
 _TARGET = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>|\b([UWCGD][A-Z0-9]{6,})\b")
@@ -80,6 +82,10 @@ class Admin:
                 answer = self._rules(session, tenant_id)
             elif verb == "tools":
                 answer = tools_admin.run(session, tenant_id=tenant_id, text=rest)
+            elif verb == "memory":
+                row = directory.channel(session, tenant_id=tenant_id, external_id=channel)
+                session.flush()
+                answer = memory_commands.run_channel(session, tenant_id=tenant_id, channel_id=row.id, text=rest)
             else:
                 answer = USAGE
         log.info("slack admin %s in %s ran `admin %s`", user, team, verb)

@@ -134,3 +134,17 @@ def test_an_admin_switches_tools_off_for_the_server(
     assert _run(fake, clean_stack, admin("tools", "on", names="calculate")) == "Switched on: calculate."
     said = _run(fake, clean_stack, admin("tools", "off", names="calculate"), user="alice")
     assert said.startswith("Only members with the Manage Server permission")
+
+
+def test_an_admin_gives_a_channel_memories(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):
+    fake = fake_discord
+    said = _run(fake, clean_stack, admin("memory", "add", fact="This channel is about the Falcon project."))
+    assert said == "Everyone's answers in this channel now keep in mind: This channel is about the Falcon project."
+    assert _run(fake, clean_stack, admin("memory", "list")).endswith("1. This channel is about the Falcon project.")
+    asked = fake.post(fake.world.general, "what are we working on?", mention=True)
+    wait_done(clean_stack, asked["id"])
+    assert "Falcon project. (this channel)" in simulator.requests[-1].body["messages"][0]["content"]
+    elsewhere = fake.post(fake.world.random, "and here?", mention=True)
+    wait_done(clean_stack, elsewhere["id"])
+    assert "Falcon" not in simulator.requests[-1].body["messages"][0]["content"]
+    assert _run(fake, clean_stack, admin("memory", "forget", which="1")) == "Removed 1 channel memory(ies)."

@@ -170,3 +170,22 @@ def test_a_tool_answer_through_slack(slack: Running, simulator) -> None:
     assert answer.markdown == "The tool said: 12 * 12 = 144"
     settle(slack.stack)
     assert messages(slack.stack, "assistant")[-1].attachments["tool_rounds"][0]["results"] == ["12 * 12 = 144"]
+
+
+def test_a_channel_admin_sets_memories_everyone_in_the_channel_shares(slack: Running, simulator) -> None:
+    shown = responses(slack, command(slack, "admin memory Deploys happen on Thursdays.", user=ADMIN))
+    assert shown[0]["text"] == "Everyone's answers in this channel now keep in mind: Deploys happen on Thursdays."
+    assert responses(slack, command(slack, "admin memory", user=ADMIN))[0]["text"].endswith(
+        "1. Deploys happen on Thursdays."
+    )
+    assert responses(slack, command(slack, "admin memory forget soon", user=ADMIN))[0]["text"].startswith("Usage")
+    ts = mention(slack, "when do we deploy?", user=BOB)["ts"]
+    slack.fake.answer(CHANNEL, ts)
+    assert "- Deploys happen on Thursdays. (this channel)" in simulator.requests[-1].body["messages"][0]["content"]
+    settle(slack.stack)
+    # Bob's own /memories are his alone; the channel's are not among them.
+    mine = responses(slack, command(slack, "memories", user=BOB), 2)[1]["text"]
+    assert mine.startswith("I remember nothing about you yet.")
+    assert responses(slack, command(slack, "admin memory forget all", user=ADMIN))[0]["text"] == (
+        "Removed 1 channel memory(ies)."
+    )
