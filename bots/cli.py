@@ -139,7 +139,9 @@ def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
             # Nobody serves the queues (or the broker is in-process): answer from this process.
             rest.configure(discord_settings)
             stack.start_worker()
-        bot = DiscordSurface(settings=discord_settings, store=Store(sessions=stack.sessions, enqueue=stack.enqueue))
+        ceiling = stack.scheduling.user_requests_per_minute
+        store = Store(sessions=stack.sessions, enqueue=stack.enqueue, rate_ceiling=ceiling)
+        bot = DiscordSurface(settings=discord_settings, store=store)
         surfaces.serve(stack, bot, title="LLMOS Discord bot", wait=_wait_for_signal)
     return 0
 
@@ -157,11 +159,24 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
     from engine.embedded import EmbeddedEngine
 
     port = args.port or settings.embedded_engine_port or 8001
-    with EmbeddedEngine(host=args.host, port=port, context_window=settings.embedded_context_window):
-        print(f"embedded engine serving at http://{args.host}:{port}/v1 (Ctrl-C stops)")
+    with EmbeddedEngine(
+        host=args.host,
+        port=port,
+        context_window=settings.embedded_context_window,
+        parallel=settings.embedded_parallel,
+        model_cache=settings.embedded_model_cache,
+    ):
+        slots = settings.embedded_parallel
+        print(f"embedded engine serving at http://{args.host}:{port}/v1, {slots} slots (Ctrl-C stops)")
         sys.stdout.flush()
         _wait_for_signal()
     return 0
+
+
+def cmd_doctor(settings: Settings, _args: argparse.Namespace) -> int:
+    from bots.doctor.command import main as doctor
+
+    return doctor(settings)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -200,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     engine.add_argument("--host", default="127.0.0.1")
     engine.add_argument("--port", type=int, default=0)
     engine.set_defaults(func=cmd_engine)
+    sub.add_parser(
+        "doctor", help="check the configuration and every service, and say how to fix problems"
+    ).set_defaults(func=cmd_doctor)
     return top
 
 

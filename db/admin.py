@@ -1,8 +1,9 @@
 """Tables of the admin service: API keys, inbound hooks and their jobs, outbound webhooks, deliveries.
 
 Kept apart from `db.models` (same `Base`, same naming convention) because only the admin service
-and the job sink read them. Hook and webhook secrets are stored as they are: HMAC needs the shared
-secret on both sides. Admin keys are only ever compared, so only their SHA-256 is stored.
+and the job sink read them. Hook and webhook secrets are stored sealed with Fernet (`bots.admin.sealing`):
+HMAC needs the shared secret itself, so it is encrypted rather than hashed. Admin keys are only ever
+compared, so only their SHA-256 is stored.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class InboundHook(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128))
-    secret: Mapped[str] = mapped_column(String(128))
+    # Sealed: "fernet:" + a Fernet token.
+    secret: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()
 
@@ -83,7 +85,8 @@ class Webhook(Base):
     # NULL: every tenant's notices (global keys only); otherwise that tenant's and the engine's.
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(128))
+    # Sealed: "fernet:" + a Fernet token.
+    secret: Mapped[str] = mapped_column(Text)
     kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()

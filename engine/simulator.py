@@ -67,11 +67,12 @@ class SimulatorConfig:
     priority_scheduling: bool = True
     # False: end the stream without a finish_reason, as some servers do.
     send_finish: bool = True
+    # False: refuse `tool_choice: auto` (or none given, which means auto) like vLLM started without
+    # --enable-auto-tool-choice; a forced choice of one function is still served.
+    tool_calling: bool = True
     # Scripted tool use: given the request body, the calls to make this turn (each `{"name": ...,
     # "arguments": {...}}`), or None to answer with text. Only asked when the request offers tools.
     tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None
-    # Answer a request that offers tools with 400, as vLLM does without --enable-auto-tool-choice.
-    refuse_tools: bool = False
 
 
 class SimulatedEngine:
@@ -189,7 +190,7 @@ class SimulatedEngine:
         if self.config.vllm and body.get("priority") and not self.config.priority_scheduling:
             message = f"Got priority {body['priority']} but Priority scheduling is not enabled."
             return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
-        if body.get("tools") and self.config.refuse_tools:
+        if body.get("tools") and body.get("tool_choice", "auto") == "auto" and not self.config.tool_calling:
             message = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
             return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
         prompt_tokens = self._prompt_tokens(body["messages"])

@@ -28,7 +28,8 @@ from types import TracebackType
 
 import httpx
 
-from engine.embedded import MODEL_ALIAS, free_port, model_path
+from engine.embedded import MODEL_ALIAS, free_port
+from engine.model_files import model_path
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def ensure_environment(root: Path | None = None) -> Path:
 
 
 def ensure_model(python: Path, root: Path | None = None) -> Path:
-    """SmolLM2 as a safetensors folder vLLM can load, converted from the embedded GGUF once."""
+    """SmolLM2 as a safetensors folder vLLM can load, converted once from the original (Q4_1) GGUF."""
     target = (root or home()) / "models" / MODEL_ALIAS
     if (target / "model.safetensors").exists() and (target / "tokenizer.json").exists():
         return target

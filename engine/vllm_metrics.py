@@ -6,9 +6,13 @@ for an operator: `prefix_cache_hit_rate` over a window shows whether prompts kee
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+log = logging.getLogger(__name__)
 
 PREFIX_QUERIES = "vllm:prefix_cache_queries_total"
 PREFIX_HITS = "vllm:prefix_cache_hits_total"
@@ -17,17 +21,17 @@ GENERATION_TOKENS = "vllm:generation_tokens_total"
 
 
 def parse(text: str) -> dict[str, float]:
-    """Prometheus text format → metric name → value summed over its label sets."""
+    """Prometheus text format → sample name → value summed over its label sets (prometheus_client's parser).
+
+    A malformed line ends the reading there: what was read before it is still returned.
+    """
     totals: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        series, _, value = line.rpartition(" ")
-        name = series.split("{", 1)[0]
-        try:
-            totals[name] = totals.get(name, 0.0) + float(value)
-        except ValueError:
-            continue
+    try:
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                totals[sample.name] = totals.get(sample.name, 0.0) + float(sample.value)
+    except ValueError as exc:
+        log.debug("unreadable metrics text: %s", exc)
     return totals
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -16,29 +19,62 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.models import Base
 from engine.simulator import SimulatedEngine, SimulatorConfig
+from tests.fixtures.services import PrivatePostgres, PrivateRedis, ServiceUnavailable, listening
 from workers.scheduler.settings import SchedulerSettings, load_scheduler_settings
 from workers.settings import Settings, load_settings
 from workers.stack import Stack
 
-PG_ADMIN_URL = os.environ.get("LLMOS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_TEST_URL = os.environ.get("LLMOS_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# Every log record of the session is scanned for the secrets and tokens the tests configure.
+pytest_plugins = ["tests.fixtures.secret_scan"]
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
 
 
-def _pg_url(database: str) -> str:
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+def _pg_url(admin_url: str, database: str) -> str:
+    base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     return f"{base}/{database}"
 
 
+def _unavailable(reason: str) -> NoReturn:
+    """Without a backend the tests that need it are skipped, except in CI, where that is a failure."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
+    """LLMOS_TEST_PG, else the PostgreSQL on 5432, else a private throwaway cluster on a free port."""
+    given = os.environ.get("LLMOS_TEST_PG")
+    if given or listening(5432):
+        yield given or PG_DEFAULT
+        return
+    # Not under pytest's 0700 temporary folders: the cluster runs as the postgres user when we are root.
+    root = Path(tempfile.mkdtemp(prefix="llmos-test-pg-"))
+    try:
+        server = PrivatePostgres(root)
+        server.start()
+    except ServiceUnavailable as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        _unavailable(f"no PostgreSQL on 127.0.0.1:5432 and none could be started: {exc}")
+    try:
+        yield server.admin_url
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_admin_url: str) -> Iterator[str]:
     """A PostgreSQL database of our own for this test session, dropped afterwards."""
     name = f"llmos_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield _pg_url(name)
+        yield _pg_url(pg_admin_url, name)
     finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -48,11 +84,29 @@ def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    client = redis.Redis.from_url(REDIS_TEST_URL)
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """LLMOS_TEST_REDIS, else the Redis on 6379, else a private redis-server on a free port."""
+    given = os.environ.get("LLMOS_TEST_REDIS")
+    if given or listening(6379):
+        yield given or REDIS_DEFAULT
+        return
+    try:
+        server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+        server.start()
+    except ServiceUnavailable as exc:
+        _unavailable(f"no Redis on 127.0.0.1:6379 and none could be started: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: str) -> str:
+    client = redis.Redis.from_url(redis_server)
     client.flushdb()
     client.close()
-    return REDIS_TEST_URL
+    return redis_server
 
 
 @pytest.fixture(scope="session")

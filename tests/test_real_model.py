@@ -1,8 +1,10 @@
-"""The real embedded model (SmolLM2-135M-Instruct on llama.cpp) through the whole task path."""
+"""The real embedded model (SmolLM2-135M-Instruct, llama.cpp from the xllamacpp wheel) through the task path."""
 
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 import time
@@ -159,3 +161,47 @@ def test_llmos_chat_uses_the_worker_of_a_running_llmos(tmp_path: Path, redis_url
     finally:
         run.terminate()
         run.wait(30)
+
+
+def _engine_port(banner: str) -> int:
+    match = re.search(r"embedded SmolLM2.* at http://127\.0\.0\.1:(\d+)", banner)
+    assert match, banner
+    return int(match.group(1))
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_a_killed_llmos_run_leaves_no_engine_behind(tmp_path: Path) -> None:
+    """`kill -9` gives LLMOS no chance to stop its engine: the engine notices by itself and exits."""
+    run = subprocess.Popen(
+        [sys.executable, "-u", "-m", "bots.cli", "run"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert run.stdout is not None
+        banner = ""
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and "llmos chat" not in banner:
+            line = run.stdout.readline()
+            if not line:
+                break
+            banner += line
+        port = _engine_port(banner)
+        assert _listening(port)
+        run.kill()
+        run.wait(10)
+        deadline = time.monotonic() + 10
+        while _listening(port):
+            assert time.monotonic() < deadline, "the embedded engine outlived the killed llmos run"
+            time.sleep(0.2)
+    finally:
+        run.kill()
+        run.wait(10)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from celery import Celery
+from celery.exceptions import CPendingDeprecationWarning
 from kombu.entity import Queue as KombuQueue
 
 from workers.queues import DEFAULT_PRIORITY, QUEUE_ORDER, Queue
@@ -43,10 +45,19 @@ def celery_config(settings: Settings, *, broker_url: str) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A broker that restarts must not cancel answers in flight: the ledger's lease and fence already
+        # make a redelivered message harmless, and a cancelled thread would leave its answer half-shown.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": False,
+        "worker_send_task_events": settings.celery_task_events,
+        "task_send_sent_event": settings.celery_task_events,
     }
+
+
+# Celery warns at every reconnection that cancelling will become its default; LLMOS chose not to cancel.
+warnings.filterwarnings(
+    "ignore", message="(?s).*cancels all currently executed tasks", category=CPendingDeprecationWarning
+)
 
 
 def create_app(settings: Settings, *, broker_url: str) -> Celery:

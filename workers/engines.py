@@ -30,7 +30,11 @@ def open_engine(settings: Settings, resources: ExitStack) -> tuple[Engine, str]:
         engine = client(s, s.engine_url, model=s.engine_model, retries=s.engine_retries)
         return engine, f"OpenAI-compatible engine at {s.engine_url}"
     embedded = EmbeddedEngine(
-        port=s.embedded_engine_port, context_window=s.embedded_context_window, log_dir=s.llmos_home / "logs"
+        port=s.embedded_engine_port,
+        context_window=s.embedded_context_window,
+        parallel=s.embedded_parallel,
+        model_cache=s.embedded_model_cache,
+        log_dir=s.llmos_home / "logs",
     )
     resources.enter_context(embedded)
     engine = OpenAICompatEngine(
@@ -41,7 +45,7 @@ def open_engine(settings: Settings, resources: ExitStack) -> tuple[Engine, str]:
         retry_backoff=s.engine_retry_backoff,
         context_window=s.embedded_context_window,
     )
-    return engine, f"embedded SmolLM2-135M-Instruct (llama.cpp, CPU) at {embedded.url}"
+    return engine, f"embedded SmolLM2-135M-Instruct (llama.cpp, CPU, {s.embedded_parallel} slots) at {embedded.url}"
 
 
 def client(settings: Settings, url: str, *, model: str | None, retries: int) -> OpenAICompatEngine:

@@ -160,7 +160,7 @@ def _unclaimed(key: str, claim: events.NotClaimed, runtime: Runtime, lease: Leas
     if claim.poisoned and claim.payload is not None:
         log.error("event %s failed: it used its %d attempts", key, runtime.settings.event_max_attempts)
         sink = runtime.sinks.for_event(Event.from_dict(claim.payload), runtime)
-        _tell(sink, POISONED, key, resume=lease.resume)
+        _tell(sink, POISONED, key, resume=lease.resume, started=False)
         return Result(Outcome.FAILED)
     if claim.status is Status.DONE and claim.payload is not None and lease.resume is not None:
         # Stored, but the worker died before the platform showed all of it: show the stored answer.
@@ -179,9 +179,9 @@ def _show_stored(event: Event, tenant_id: int | None, runtime: Runtime, resume: 
         sink.finish(stored.content)
 
 
-def _tell(sink: ReplySink, message: str, key: str, *, resume: str | None = None) -> None:
+def _tell(sink: ReplySink, message: str, key: str, *, resume: str | None = None, started: bool = True) -> None:
     try:
-        if resume is not None:
+        if not started:
             sink.start(resume_ref=resume)
         sink.fail(message)
     except Exception:
@@ -190,7 +190,7 @@ def _tell(sink: ReplySink, message: str, key: str, *, resume: str | None = None)
 
 def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, place: Place) -> Result:
     models: tuple[str, ...] = ()
-    if event.args.get("key") == "model":
+    if event.kind is Kind.PREFS and event.args.get("key") == "model":
         models = runtime.engine.health().models
     with runtime.sessions.begin() as session:
         text = commands.run(session, kind=event.kind, place=place, args=event.args, models=models)

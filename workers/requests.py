@@ -36,11 +36,29 @@ _ALIASES = {
 
 # "remember that I take my coffee black" saves a memory the way /remember does.
 _REMEMBER_THAT = re.compile(r"^remember\s+that\s+(?P<fact>\S.*)$", re.IGNORECASE | re.DOTALL)
+# Largest `n` a skill accepts (messages to summarize, quiz questions); more digits than this are clamped.
+MAX_COUNT = 200
+_COUNT_DIGITS = len(str(MAX_COUNT))
+
+
+def clean(text: str) -> str:
+    """The text with lone UTF-16 surrogates replaced and NULs dropped: neither can be stored or sent on.
+
+    JSON (`"\\ud800"`) and some platform payloads can carry them; PostgreSQL and UTF-8 encoders refuse
+    them, which would turn one odd character into a failed request.
+    """
+    if text.isascii():
+        return text.replace("\x00", "")
+    paired = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return paired.replace("\x00", "")
 
 
 def parse(text: str, *, prefix: str = "/") -> Request:
-    """A line without the prefix is a question; `/word ...` names a skill or command."""
-    stripped = text.strip()
+    """A line without the prefix is a question; `/word ...` names a skill or command.
+
+    Any line gets a request: what does not fit a command's arguments becomes help with the reason.
+    """
+    stripped = clean(text).strip()
     if not stripped.startswith(prefix):
         said = _REMEMBER_THAT.match(stripped)
         if said:
@@ -55,10 +73,25 @@ def parse(text: str, *, prefix: str = "/") -> Request:
     return _with_args(kind, rest.strip())
 
 
-def _leading_number(rest: str) -> tuple[str | None, str]:
+def count(value: str) -> int | None:
+    """A count typed as ASCII digits, clamped to 1..MAX_COUNT; None for anything else.
+
+    `str.isdigit` accepts `²` and `٣`, which `int()` then refuses or reads unexpectedly, and a
+    5,000-digit number exceeds `int()`'s string limit: neither may reach `int()`.
+    """
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    digits = value.lstrip("0")
+    if len(digits) > _COUNT_DIGITS:
+        return MAX_COUNT
+    return min(int(digits or "0"), MAX_COUNT) or 1
+
+
+def _leading_number(rest: str) -> tuple[int | None, str]:
     head, _, tail = rest.partition(" ")
-    if head.isdigit():
-        return head, tail.strip()
+    n = count(head)
+    if n is not None:
+        return n, tail.strip()
     return None, rest
 
 
@@ -67,7 +100,7 @@ def _with_args(kind: Kind, rest: str) -> Request:
     if kind in {Kind.SUMMARIZE, Kind.MINUTES, Kind.QUIZ}:
         n, rest = _leading_number(rest)
         if n is not None:
-            args["n"] = str(min(int(n), 200) or 1)
+            args["n"] = str(n)
     elif kind is Kind.TRANSLATE:
         first = rest.split(" ", 1)[0].lower()
         words = rest.split(" ", 2)[1:] if first in {"to", "into"} else rest.split(" ", 1)

@@ -50,7 +50,13 @@ class Settings(BaseSettings):
     engine_retry_backoff: Annotated[float, Field(ge=0)] = 0.5
 
     embedded_engine_port: Annotated[int, Field(ge=0, le=65535)] = 0
+    # Tokens one request may use with the embedded engine (it holds one such window per slot).
     embedded_context_window: Annotated[int, Field(ge=512)] = 4096
+    # Requests the embedded engine decodes together; the scheduler admits exactly this many, keeping
+    # SCHED_RESERVED_SLOTS of them for interactive work.
+    embedded_parallel: Annotated[int, Field(ge=2, le=64)] = 4
+    # Where the embedded model file is kept once fetched (default: ~/.cache/llmos/models).
+    embedded_model_cache: Path | None = None
 
     # Kept short on purpose: small models answer worse under long instructions.
     system_prompt: str = "You are a helpful assistant."
@@ -58,6 +64,8 @@ class Settings(BaseSettings):
     answer_temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     answer_max_tokens: Annotated[int, Field(ge=16)] = 512
     history_messages: Annotated[int, Field(ge=0)] = 40
+    # Days LLMOS keeps processed events, finished jobs, delivery logs, notices and idle conversations.
+    retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     # Models that are shown attached images: comma-separated names, or * for every model.
     vision_models: str = ""
 
@@ -85,6 +93,9 @@ class Settings(BaseSettings):
     mcp_config: Path | None = None
     # Tokens of a person's memories put into the system prompt at most (the most recent first).
     memory_max_tokens: Annotated[int, Field(ge=0, le=8000)] = 300
+    # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default
+    # because every task then writes several extra broker messages.
+    celery_task_events: bool = False
 
     log_level: str = "INFO"
 
@@ -133,6 +144,10 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"{value} is not a file")
         return value
+
+    @property
+    def uses_embedded_engine(self) -> bool:
+        return not (self.engine_url or self.engine_endpoints)
 
     @property
     def resolved_database_url(self) -> str:

@@ -28,7 +28,7 @@ from workers.queues import Queue
 from workers.replybus import MemoryReplyBus, RedisReplyBus, ReplyBus
 from workers.runtime import Runtime, install
 from workers.scheduler.reconcile import Reconciler
-from workers.scheduler.settings import SchedulerSettings, load_scheduler_settings
+from workers.scheduler.settings import SchedulerSettings, embedded_slots, load_scheduler_settings
 from workers.scheduler.sweeper import Sweeper
 from workers.scheduler.wiring import build_scheduler, start_sweeper
 from workers.settings import Settings, SettingsError
@@ -85,7 +85,7 @@ class Stack:
         self, settings: Settings, *, engine: Engine | None = None, scheduling: SchedulerSettings | None = None
     ) -> None:
         self.settings = settings
-        self.scheduling = scheduling or load_scheduler_settings()
+        self.scheduling = embedded_slots(settings, scheduling or load_scheduler_settings(), given=engine)
         self.database_url = settings.resolved_database_url
         self.broker = choose_broker(settings)
         self._given_engine = engine

@@ -7,17 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic.json_schema import models_json_schema
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from bots.admin import errors
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
+from bots.admin.limits import BodyLimit
 from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, tools, webchat, webhooks
 
 HERE = Path(__file__).resolve().parent
+SWAGGER = "/static/swagger-ui"
 ROUTERS = (
     ops.router,
     keys.router,
@@ -67,13 +72,27 @@ async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Re
     return response
 
 
+def _docs() -> HTMLResponse:
+    """Swagger UI from our own static files (swagger-ui-dist, vendored), so /docs works offline."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="LLMOS admin API",
+        swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+    )
+
+
 def build_app(services: Services) -> FastAPI:
-    app = FastAPI(title="LLMOS admin", version="1", description=DESCRIPTION, redoc_url=None)
+    app = FastAPI(title="LLMOS admin", version="1", description=DESCRIPTION, redoc_url=None, docs_url=None)
     app.state.services = services
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.get("/docs", include_in_schema=False)(_docs)
     app.middleware("http")(_headers)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=services.settings.trusted_hosts)
+    app.add_middleware(BodyLimit, read_timeout=services.settings.body_timeout_seconds)
+    errors.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

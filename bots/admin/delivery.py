@@ -8,12 +8,13 @@ reschedules failures with doubling, jittered delays until the last attempt.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +24,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bots.admin import signing, urls
+from bots.admin import outbound, signing
+from bots.admin.sealing import SecretBox, SecretUnreadable
 from bots.admin.settings import AdminSettings
 from db import notices
 from db.admin import AdminCursor, Delivery, InboundHook, Job, Webhook
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 CURSOR = "notices"
 LEASE_SECONDS = 60.0
 BATCH = 50
+# Deliveries sent at once, in all and per tenant (so one tenant's slow receivers cannot hold them all).
+MAX_IN_FLIGHT = 16
+PER_TENANT = 2
 
 
 def backoff(attempts: int, *, base: float, cap: float) -> float:
@@ -97,20 +102,34 @@ def fan_out(session: Session) -> int:
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     id: int
+    tenant_id: int | None
     url: str
     kind: str
     body: bytes
     secret: str | None
 
 
-def claim(session: Session, *, now: float, limit: int = BATCH) -> list[Outgoing]:
-    due = select(Delivery.id).where(
+def claim(
+    session: Session,
+    *,
+    now: float,
+    box: SecretBox,
+    in_flight: Mapping[int | None, int] | None = None,
+    limit: int = BATCH,
+) -> list[Outgoing]:
+    """Lease due deliveries, oldest first, at most PER_TENANT in flight per tenant (the rest wait their turn)."""
+    due = select(Delivery.id, Delivery.tenant_id).where(
         Delivery.status == "pending",
         Delivery.next_attempt_at <= now,
         or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
     )
     claimed: list[Outgoing] = []
-    for delivery_id in session.scalars(due.order_by(Delivery.next_attempt_at).limit(limit)).all():
+    taken_per: dict[int | None, int] = dict(in_flight or {})
+    for delivery_id, tenant_id in session.execute(due.order_by(Delivery.next_attempt_at).limit(limit * 4)).all():
+        if len(claimed) >= limit:
+            break
+        if taken_per.get(tenant_id, 0) >= PER_TENANT:
+            continue
         taken = session.execute(
             update(Delivery)
             .where(Delivery.id == delivery_id, or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
@@ -121,7 +140,10 @@ def claim(session: Session, *, now: float, limit: int = BATCH) -> list[Outgoing]
             row = session.get(Delivery, delivery_id)
             assert row is not None
             body = json.dumps(row.payload, separators=(",", ":"), sort_keys=True).encode()
-            claimed.append(Outgoing(row.id, row.url, row.kind, body, _secret(session, row)))
+            claimed.append(
+                Outgoing(row.id, row.tenant_id, row.url, row.kind, body, _opened(box, _secret(session, row)))
+            )
+            taken_per[tenant_id] = taken_per.get(tenant_id, 0) + 1
     return claimed
 
 
@@ -135,70 +157,109 @@ def _secret(session: Session, row: Delivery) -> str | None:
     return inbound.secret if inbound is not None else None
 
 
+def _opened(box: SecretBox, secret: str | None) -> str | None:
+    try:
+        return box.open(secret) if secret is not None else None
+    except SecretUnreadable:
+        log.error("a webhook or hook secret does not open with ADMIN_SECRET_KEY; its deliveries fail")
+        return None
+
+
 def _host(url: str) -> str:
     """Enough of a URL for a log line: some receivers put a token in the path."""
     return urlsplit(url).hostname or "?"
 
 
 class Deliverer:
-    """The background loop of the admin service that fans notices out and sends what is due."""
+    """The background loop of the admin service that fans notices out and sends what is due.
 
-    def __init__(self, *, sessions: sessionmaker[Session], settings: AdminSettings) -> None:
+    Sends run concurrently on one event loop, at most PER_TENANT per tenant and MAX_IN_FLIGHT in all,
+    each under one total deadline: a receiver that answers slowly, or never, holds only its own
+    tenant's slots, and everyone else's deliveries go on being claimed and sent.
+    """
+
+    def __init__(self, *, sessions: sessionmaker[Session], settings: AdminSettings, box: SecretBox) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._http = httpx.Client(timeout=settings.delivery_timeout_seconds, follow_redirects=False)
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="admin-delivery")
+        self._box = box
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._busy: dict[int | None, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="admin-deliverer", daemon=True)
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), name="admin-deliverer", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=self._settings.delivery_timeout_seconds + 5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._http.close()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self._settings.poll_seconds):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("delivery round failed; trying again next round")
+    async def _main(self) -> None:
+        limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=0)
+        async with httpx.AsyncClient(timeout=self._settings.delivery_timeout_seconds, limits=limits) as client:
+            while not self._stop.is_set():
+                try:
+                    await self.run_once(client)
+                except Exception:
+                    log.exception("delivery round failed; trying again next round")
+                await asyncio.sleep(self._settings.poll_seconds)
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def run_once(self) -> int:
-        """One round: fan out new notices, send every delivery now due; returns how many were sent."""
+    def _round(self, busy: dict[int | None, int]) -> list[Outgoing]:
+        """Fan out and claim (on a thread: the database calls block), given what is in flight right now."""
         with self._sessions.begin() as session:
             fan_out(session)
+        free = MAX_IN_FLIGHT - sum(busy.values())
+        if free <= 0:
+            return []
         with self._sessions.begin() as session:
-            batch = claim(session, now=time.time())
-        list(self._pool.map(self._send, batch))
+            return claim(session, now=time.time(), box=self._box, in_flight=busy, limit=min(BATCH, free))
+
+    async def run_once(self, client: httpx.AsyncClient) -> int:
+        """One round: fan out new notices and start every delivery now due; returns how many were started."""
+        batch = await asyncio.to_thread(self._round, dict(self._busy))
+        for item in batch:
+            self._busy[item.tenant_id] = self._busy.get(item.tenant_id, 0) + 1
+            task = asyncio.create_task(self._send(client, item))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return len(batch)
 
-    def _send(self, item: Outgoing) -> None:
+    async def _send(self, client: httpx.AsyncClient, item: Outgoing) -> None:
         started = time.monotonic()
-        code: int | None = None
-        error: str | None = None
         try:
-            if item.secret is None:
-                raise RuntimeError("the hook or webhook it belongs to was removed; nothing to sign with")
-            urls.check(item.url, allow_private=self._settings.allow_private_urls)
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": "LLMOS-Webhooks/1",
-                "X-LLMOS-Delivery": str(item.id),
-                "X-LLMOS-Event": item.kind,
-                **signing.signed_headers(item.secret, item.body),
-            }
-            code = self._http.post(item.url, content=item.body, headers=headers).status_code
-            if not 200 <= code < 300:
-                error = f"HTTP {code}"
-        except (httpx.HTTPError, urls.UnsafeURL, RuntimeError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        self._settle(item, code=code, error=error, millis=int((time.monotonic() - started) * 1000))
+            outcome = await self._attempt(client, item)
+            millis = int((time.monotonic() - started) * 1000)
+            await asyncio.to_thread(self._settle, item, code=outcome.status, error=outcome.error, millis=millis)
+        except Exception:
+            log.exception("delivery %s: could not record its attempt", item.id)
+        finally:
+            self._busy[item.tenant_id] -= 1
+
+    async def _attempt(self, client: httpx.AsyncClient, item: Outgoing) -> outbound.Outcome:
+        if item.secret is None:
+            return outbound.Outcome(None, "the hook or webhook it belongs to was removed; nothing to sign with")
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "LLMOS-Webhooks/1",
+            "X-LLMOS-Delivery": str(item.id),
+            "X-LLMOS-Event": item.kind,
+            **signing.signed_headers(item.secret, item.body),
+            # The delivery's id: the same on every retry, so a receiver can drop duplicates.
+            **signing.standard_headers(item.secret, item.body, message_id=f"llmos-delivery-{item.id}"),
+        }
+        return await outbound.post(
+            client,
+            item.url,
+            body=item.body,
+            headers=headers,
+            deadline=self._settings.delivery_timeout_seconds,
+            allow_private=self._settings.allow_private_urls,
+        )
 
     def _settle(self, item: Outgoing, *, code: int | None, error: str | None, millis: int) -> None:
         with self._sessions.begin() as session:

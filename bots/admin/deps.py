@@ -18,9 +18,11 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin import keys
+from bots.admin.destinations import DestinationCheck
 from bots.admin.health import BrokerProbe, EngineWatch
 from bots.admin.keys import Principal
 from bots.admin.metrics import Metrics
+from bots.admin.sealing import SecretBox
 from bots.admin.settings import AdminSettings
 from db.models import Tenant
 from workers.intake import Enqueue
@@ -39,6 +41,10 @@ class Services:
     watch: EngineWatch
     metrics: Metrics
     templates: Environment
+    # Seals and opens hook and webhook secrets.
+    box: SecretBox
+    # Whether a job's Slack/Discord channel is its tenant's (None: only the worker checks, before sending).
+    destinations: DestinationCheck | None = None
 
 
 def services(request: Request) -> Services:
@@ -50,15 +56,18 @@ Svc = Annotated[Services, Depends(services)]
 _bearer = HTTPBearer(auto_error=False, description="An admin key from `llmos admin create-key`")
 
 
-def _authenticate(svc: Services, token: str | None) -> Principal | None:
+def authenticate(svc: Services, token: str | None) -> Principal | None:
     if not token:
         return None
     with svc.sessions.begin() as session:
         return keys.authenticate(session, token)
 
 
-def api_principal(svc: Svc, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    found = _authenticate(svc, credentials.credentials if credentials else None)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def api_principal(svc: Svc, credentials: Bearer) -> Principal:
+    found = authenticate(svc, credentials.credentials if credentials else None)
     if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -72,7 +81,7 @@ Caller = Annotated[Principal, Depends(api_principal)]
 
 
 def page_principal(request: Request, svc: Svc) -> Principal:
-    found = _authenticate(svc, request.cookies.get(COOKIE))
+    found = authenticate(svc, request.cookies.get(COOKIE))
     if found is None:
         target = quote(request.url.path, safe="/")
         raise HTTPException(status.HTTP_303_SEE_OTHER, headers={"Location": f"/login?next={target}"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bots.admin import jobstore
+from bots.admin.destinations import DestinationRefused, Unverifiable, refusal_for
 from db import notices
 from db.admin import Delivery, Job
 from db.models import utcnow
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 _PLATFORMS = {"slack": Platform.SLACK, "discord": Platform.DISCORD}
 
 
-def destination_event(event: Event, destination: dict[str, Any]) -> Event:
+def destination_event(event: Event, destination: Mapping[str, Any]) -> Event:
     """The event a Slack or Discord sink needs to post the job's answer in the destination channel."""
     thread = destination.get("thread")
     return Event(
@@ -50,7 +52,7 @@ def destination_event(event: Event, destination: dict[str, Any]) -> Event:
     )
 
 
-def _platform_ref(kind: str, tenant: str, destination: dict[str, Any]) -> dict[str, Any]:
+def _platform_ref(kind: str, tenant: str, destination: Mapping[str, Any]) -> dict[str, Any]:
     """The platform ids each sink reads from `Event.ref`, for a post that answers nobody in particular."""
     channel, thread = str(destination["channel"]), destination.get("thread")
     if kind == "slack":
@@ -71,7 +73,12 @@ class JobSink:
         self._inner_error: str | None = None
         if self._destination.get("type") in _PLATFORMS:
             try:
-                self._inner = runtime.sinks.for_event(destination_event(event, self._destination), runtime)
+                inner = runtime.sinks.for_event(destination_event(event, self._destination), runtime)
+                # Asked again here, where the answer is sent: the channel may have moved since intake.
+                refusal = refusal_for(inner, tenant=event.tenant, destination=self._destination)
+                if refusal:
+                    raise DestinationRefused(refusal)
+                self._inner = inner
             except Exception as exc:
                 self._drop(exc)
 
@@ -163,3 +170,26 @@ class JobSink:
 
 def job_sink(event: Event, runtime: Runtime) -> JobSink:
     return JobSink(event=event, runtime=runtime)
+
+
+class RuntimeCheck:
+    """The intake's destination check, through the same sinks the answer would be sent with."""
+
+    def __init__(self, runtime: Callable[[], Runtime | None]) -> None:
+        self._runtime = runtime
+
+    def refusal(self, *, tenant: str, destination: Mapping[str, Any]) -> str | None:
+        runtime = self._runtime()
+        if runtime is None:
+            raise Unverifiable("no worker runtime in this process")
+        probe = Event(
+            platform=Platform.ADMIN,
+            tenant=tenant,
+            channel=str(destination.get("channel") or "-"),
+            thread="job-check",
+            user="hook-check",
+            message_id="check",
+            text="",
+        )
+        sink = runtime.sinks.for_event(destination_event(probe, destination), runtime)
+        return refusal_for(sink, tenant=tenant, destination=destination)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin.jobs import JobRequest, event_for
+from bots.admin.sealing import SecretBox
 from db import events
 from db.admin import Delivery, InboundHook, Job
 from db.models import Tenant, Usage, utcnow
@@ -21,9 +22,10 @@ from workers.intake import Enqueue, IntakeError, submit
 log = logging.getLogger(__name__)
 
 
-def create_hook(session: Session, *, tenant_id: int, name: str) -> tuple[InboundHook, str]:
+def create_hook(session: Session, *, tenant_id: int, name: str, box: SecretBox) -> tuple[InboundHook, str]:
+    """A new hook; its secret is returned once and stored sealed."""
     secret = secrets.token_urlsafe(32)
-    hook = InboundHook(tenant_id=tenant_id, name=name, secret=secret)
+    hook = InboundHook(tenant_id=tenant_id, name=name, secret=box.seal(secret))
     session.add(hook)
     session.flush()
     return hook, secret

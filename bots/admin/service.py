@@ -10,6 +10,7 @@ import logging
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,8 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bots.admin.app import build_app, templates
 from bots.admin.delivery import Deliverer
 from bots.admin.deps import Services
+from bots.admin.destinations import DestinationCheck
 from bots.admin.health import BrokerProbe, EngineWatch
+from bots.admin.jobsink import RuntimeCheck
+from bots.admin.limits import MAX_HEADER_BYTES
 from bots.admin.metrics import Metrics
+from bots.admin.pruner import Pruner
+from bots.admin.sealing import box_for, reseal_all
 from bots.admin.settings import AdminSettings
 from engine.base import Engine
 from workers.intake import Enqueue
@@ -27,6 +33,11 @@ from workers.settings import SettingsError
 from workers.stack import Stack
 
 log = logging.getLogger(__name__)
+
+# Connections served at once before uvicorn answers 503: a flood costs a bounded number of tasks.
+LIMIT_CONCURRENCY = 1000
+DEFAULT_HOME = Path(".llmos")
+DEFAULT_RETENTION_DAYS = 30
 
 
 class AdminService:
@@ -42,13 +53,19 @@ class AdminService:
         broker_url: str | None,
         engine: Engine | None,
         metrics_settle: float | None = None,
+        destinations: DestinationCheck | None = None,
+        home: Path = DEFAULT_HOME,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         self.settings = settings
+        self.box = box_for(settings.secret_key.get_secret_value() if settings.secret_key else None, home=home)
+        self._sessions = sessions
         self.watch = EngineWatch(engine=engine, sessions=sessions, interval=settings.engine_check_seconds)
         self.broker = BrokerProbe(broker_url)
         extra = {} if metrics_settle is None else {"settle": metrics_settle}
         self.metrics = Metrics(sessions=sessions, broker=self.broker, watch=self.watch, **extra)
-        self.deliverer = Deliverer(sessions=sessions, settings=settings)
+        self.deliverer = Deliverer(sessions=sessions, settings=settings, box=self.box)
+        self.pruner = Pruner(sessions=sessions, days=retention_days)
         self.services = Services(
             settings=settings,
             sessions=sessions,
@@ -58,6 +75,8 @@ class AdminService:
             watch=self.watch,
             metrics=self.metrics,
             templates=templates(),
+            box=self.box,
+            destinations=destinations,
         )
         self.app = build_app(self.services)
         self.port = settings.port
@@ -73,6 +92,9 @@ class AdminService:
             bus=stack.bus,
             broker_url=None if stack.broker.in_process else stack.broker.url,
             engine=stack.engine,
+            destinations=RuntimeCheck(lambda: stack.runtime),
+            home=stack.settings.llmos_home,
+            retention_days=stack.settings.retention_days,
             **extra,
         )
 
@@ -101,7 +123,15 @@ class AdminService:
     def start(self, *, timeout: float = 15.0) -> None:
         sock = self._listen()
         config = uvicorn.Config(
-            self.app, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=3
+            self.app,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+            # Bodies are capped per route by BodyLimit; these bound the rest of a request and idle connections.
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            timeout_keep_alive=5,
+            limit_concurrency=LIMIT_CONCURRENCY,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -113,8 +143,10 @@ class AdminService:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the admin service did not start on {self.url}")
             time.sleep(0.02)
+        reseal_all(self._sessions, self.box)
         self.watch.start()
         self.deliverer.start()
+        self.pruner.start()
         log.info("admin service listening at %s", self.url)
 
     def stop(self) -> None:
@@ -124,6 +156,7 @@ class AdminService:
             self._thread.join(timeout=10)
         self.watch.stop()
         self.deliverer.stop()
+        self.pruner.stop()
         self.broker.close()
 
     def describe(self) -> str:

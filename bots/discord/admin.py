@@ -97,10 +97,20 @@ def list_access(sessions: sessionmaker[Session], *, guild: Guild) -> str:
     return "\n".join(lines)
 
 
-def rate_limit(sessions: sessionmaker[Session], *, guild: Guild, per_minute: int) -> str:
-    """Requests one user may make per minute in this guild; 0 returns to the deployment default."""
+# Whatever the deployment allows, a server's own rate stays within what the command declares.
+MAX_PER_MINUTE = 1000
+
+
+def rate_limit(sessions: sessionmaker[Session], *, guild: Guild, per_minute: int, ceiling: int | None = None) -> str:
+    """Requests one user may make per minute in this guild; 0 returns to the deployment default.
+
+    `ceiling` is the deployment's own rate: a server's admins may tighten it, never loosen it.
+    """
     if per_minute < 0:
         return "The rate must be 0 (no limit of this server's own) or more."
+    highest = min(ceiling or MAX_PER_MINUTE, MAX_PER_MINUTE)
+    if per_minute > highest:
+        return f"The rate can be at most {highest} per minute here (the deployment's limit)."
     with sessions.begin() as session:
         limits.update(
             session,

@@ -66,6 +66,13 @@ async def _tools_or_memory(
     )
 
 
+def count_option(value: object) -> int | None:
+    """An integer option as sent; anything else (a string, a float, a 400-digit number) is None."""
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 10**9:
+        return None
+    return value
+
+
 def _subject(options: Mapping[str, Any]) -> tuple[Subject, str] | None:
     named = [(kind, options[name]) for name, kind in (("user", Subject.USER), ("role", Subject.ROLE),
                                                       ("channel", Subject.CHANNEL)) if options.get(name)]  # fmt: skip
@@ -118,7 +125,14 @@ async def run_admin(
     elif path and path[0] in {"tools", "memory"}:
         text = await _tools_or_memory(interaction, path, options, data, sessions=sessions, guild=guild)
     elif path == ("ratelimit",):
-        text = await asyncio.to_thread(admin.rate_limit, sessions, guild=guild, per_minute=int(options["per_minute"]))
+        per_minute = count_option(options.get("per_minute"))
+        text = (
+            "Give the rate as a whole number of requests per minute."
+            if per_minute is None
+            else await asyncio.to_thread(
+                admin.rate_limit, sessions, guild=guild, per_minute=per_minute, ceiling=store.rate_ceiling
+            )
+        )
     elif path == ("sync",):
         count = await sync()
         text = f"Registered {count} commands with Discord."

@@ -34,7 +34,10 @@ def intents(*, message_content: bool) -> discord.Intents:
     return wanted
 
 
-class LLMOSBot(discord.Client):
+class LLMOSBot(discord.AutoShardedClient):
+    """discord.py's sharded client: one gateway connection per shard, Discord's recommended number unless
+    DISCORD_SHARD_COUNT says; with DISCORD_SHARD_IDS this process runs only those shards."""
+
     def __init__(
         self,
         *,
@@ -45,6 +48,10 @@ class LLMOSBot(discord.Client):
         register_commands: bool = True,
         **options: Any,
     ) -> None:
+        if settings.shard_count is not None:
+            options.setdefault("shard_count", settings.shard_count)
+        if settings.shard_ids:
+            options.setdefault("shard_ids", list(settings.shard_ids))
         super().__init__(
             intents=intents(message_content=message_content),
             allowed_mentions=discord.AllowedMentions.none(),

@@ -16,7 +16,7 @@ from typing import Any
 import discord
 
 from bots.discord import commands
-from bots.discord.admin_commands import run_admin
+from bots.discord.admin_commands import count_option, run_admin
 from bots.discord.places import ChannelCache, Place, locate, role_ids
 from bots.discord.responder import Responder
 from bots.discord.store import Store
@@ -41,6 +41,8 @@ SLASH_KINDS = {
 }
 THREAD_HISTORY = 100
 DEFAULT_HISTORY = 20
+# The most messages /summarize reads, whatever an interaction claims to ask for.
+MAX_HISTORY = 200
 # Discord locales, by the language a "Translate" click translates into.
 LANGUAGES = {
     "id": "Indonesian", "da": "Danish", "de": "German", "en": "English", "es": "Spanish", "fr": "French",
@@ -112,7 +114,8 @@ class InteractionHandler:
             text, args = request.text, dict(request.args)
         elif kind is Kind.SUMMARIZE:
             default = THREAD_HISTORY if place.thread_id else DEFAULT_HISTORY
-            count = int(options.get("count") or default)
+            asked = count_option(options.get("count"))
+            count = min(asked, MAX_HISTORY) if asked and asked > 0 else default
             context = await self._history(place.post_to, place.guild_id, count, before=interaction.id)
             if not context:
                 await responder.send(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from workers.settings import SettingsError
 
@@ -48,6 +48,11 @@ class DiscordSettings(BaseSettings):
     max_images: Annotated[int, Field(ge=0, le=10)] = 4
     # How many messages of a reply chain are followed to find where the conversation began.
     chain_depth: Annotated[int, Field(ge=1, le=200)] = 50
+    # Sharding (Discord requires it from 2,500 servers). Unset: as many shards as Discord recommends, all
+    # in this process. Several processes: the same DISCORD_SHARD_COUNT in each, and DISCORD_SHARD_IDS
+    # (comma-separated, e.g. 0,1) naming the shards each one runs.
+    shard_count: Annotated[int, Field(ge=1, le=65536)] | None = None
+    shard_ids: Annotated[tuple[int, ...], NoDecode] = ()
 
     @field_validator("token")
     @classmethod
@@ -57,6 +62,16 @@ class DiscordSettings(BaseSettings):
         if value.get_secret_value().strip().lower() in _PLACEHOLDERS:
             raise ValueError("is a placeholder; paste the bot token from the Discord developer portal")
         return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _shard_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return tuple(int(part) for part in value.split(",") if part.strip())
+            except ValueError:
+                raise ValueError("must be shard numbers separated by commas, e.g. 0,1") from None
+        return value
 
     @field_validator("api_url")
     @classmethod
@@ -88,6 +103,13 @@ class DiscordSettings(BaseSettings):
     def interactions_enabled(self) -> bool:
         return self.interactions_port is not None
 
+    def shard_problem(self) -> str | None:
+        if self.shard_ids and self.shard_count is None:
+            return "DISCORD_SHARD_IDS: needs DISCORD_SHARD_COUNT (the number of shards over every process)"
+        if self.shard_count is not None and any(not 0 <= i < self.shard_count for i in self.shard_ids):
+            return f"DISCORD_SHARD_IDS: must lie in 0..{self.shard_count - 1} (DISCORD_SHARD_COUNT)"
+        return None
+
     def require_token(self) -> str:
         if self.token is None:
             raise SettingsError("DISCORD_TOKEN: not set; the Discord bot needs its token")
@@ -101,6 +123,8 @@ def load_discord_settings(**overrides: object) -> DiscordSettings:
     except ValidationError as exc:
         lines = [f"DISCORD_{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors() if e["loc"]]
         raise SettingsError("invalid Discord configuration:\n  " + "\n  ".join(lines)) from None
+    if problem := settings.shard_problem():
+        raise SettingsError(problem)
     if settings.interactions_enabled and settings.public_key is None:
         raise SettingsError("DISCORD_PUBLIC_KEY: needed to verify requests to the HTTP interactions endpoint")
     return settings

@@ -20,6 +20,8 @@ from workers.intake import Enqueue, Submitted, submit
 class Store:
     sessions: sessionmaker[Session]
     enqueue: Enqueue
+    # The deployment's per-user rate (SCHED_USER_REQUESTS_PER_MINUTE): a server's admins may lower it, not raise it.
+    rate_ceiling: int | None = None
 
     def submit(self, event: Event) -> Submitted:
         """Store and queue; raises `IntakeError` (with a message for the user) when it cannot queue."""

@@ -115,4 +115,7 @@ def surface(stack: Stack) -> DiscordSurface | None:
     if settings.token is None:
         return None
     rest.configure(settings)
-    return DiscordSurface(settings=settings, store=Store(sessions=stack.sessions, enqueue=stack.enqueue))
+    store = Store(
+        sessions=stack.sessions, enqueue=stack.enqueue, rate_ceiling=stack.scheduling.user_requests_per_minute
+    )
+    return DiscordSurface(settings=settings, store=store)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 import httpx
 
@@ -49,9 +49,17 @@ class FileTooLarge(Exception):
 
 class FileReader:
     def __init__(
-        self, *, text_limit: int, image_limit: int, max_images: int, trusted_hosts: Iterable[str] = ()
+        self,
+        *,
+        text_limit: int,
+        image_limit: int,
+        max_images: int,
+        trusted_hosts: Iterable[str] = (),
+        vision: Callable[[], bool] = lambda: True,
     ) -> None:
         self._text_limit = text_limit
+        # Whether any served model sees images (VISION_MODELS): if none does, images are not fetched at all.
+        self._vision = vision
         self._image_limit = image_limit
         self._max_images = max_images
         self._hosts = {host.lower() for host in trusted_hosts}
@@ -64,6 +72,9 @@ class FileReader:
             name = str(file.get("name") or file.get("title") or "a file")
             mime = str(file.get("mimetype") or "")
             is_image = mime in IMAGE_TYPES
+            if is_image and not self._vision():
+                notes.append(f"I can't look at images here (no model that sees them is set up); {name} was left out.")
+                continue
             if is_image and images >= self._max_images:
                 notes.append(f"I look at {self._max_images} images per message at most; {name} was left out.")
                 continue
@@ -116,7 +127,8 @@ class FileReader:
 
     def _download(self, url: str, *, token: str, limit: int, name: str, html: bool) -> bytes | None:
         if not url or not self._trusted(url):
-            log.warning("file %s has no Slack download URL (%r); not fetched with the bot token", name, url[:100])
+            host = urlsplit(url).hostname if url else None
+            log.warning("file %s has no Slack download URL (host %r); not fetched with the bot token", name, host)
             return None
         try:
             with (

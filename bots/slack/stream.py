@@ -61,6 +61,11 @@ class ThreadSink:
         self._posted: list[tuple[str, str]] = []
         self._limit = MESSAGE_LIMIT
 
+    @property
+    def client(self) -> WebClient:
+        """The Web API client with this workspace's token (job destinations are checked with it)."""
+        return self._client
+
     # -- the ReplySink interface --------------------------------------------------------------
 
     def start(self, *, resume_ref: str | None) -> str:

@@ -58,6 +58,7 @@ class SlackSurface:
                 image_limit=s.image_max_bytes,
                 max_images=s.max_images,
                 trusted_hosts=[host for host in [_host(api_url(s))] if host],
+                vision=lambda: bool(self._stack.settings.vision_models.strip()),
             ),
             models=_models(self._stack),
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -26,12 +27,21 @@ class SlackAuthError(RuntimeError):
     """Slack refused the bot token; the workspace must reinstall the app or fix SLACK_BOT_TOKEN."""
 
 
+def loggable(url: str) -> str:
+    """A Web API method's URL as it is; any other URL (a response_url carries its secret in the path) as its host."""
+    parts = urlsplit(url)
+    if "/api/" in parts.path:
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{parts.scheme}://{parts.hostname or '?'}/…"
+
+
 class _LoggedRateLimit(RateLimitErrorRetryHandler):
     def prepare_for_next_attempt(self, **kwargs: Any) -> None:
         response = kwargs.get("response")
         headers = response.headers if response is not None else {}
         wait = next((v for k, v in headers.items() if k.lower() == "retry-after"), ["?"])
-        log.warning("Slack rate-limited %s; waiting %s s (Retry-After) and retrying", kwargs["request"].url, wait[0])
+        shown = loggable(kwargs["request"].url)
+        log.warning("Slack rate-limited %s; waiting %s s (Retry-After) and retrying", shown, wait[0])
         super().prepare_for_next_attempt(**kwargs)
 
 

@@ -55,9 +55,9 @@ def test_the_model_calls_tools_and_the_client_returns_them_whole(simulator: Simu
 
 
 def test_a_server_without_tool_calling_is_asked_again_without_tools(simulator: SimulatedEngine) -> None:
-    simulator.config = SimulatorConfig(vllm=True, refuse_tools=True, priority_scheduling=False)
+    simulator.config = SimulatorConfig(vllm=True, tool_calling=False, priority_scheduling=False)
     engine = client(simulator.url)
-    done = complete(engine, ChatRequest(messages=HELLO, tools=(CLOCK,), tool_choice="required", priority=5))
+    done = complete(engine, ChatRequest(messages=HELLO, tools=(CLOCK,), priority=5))
     assert done.text == "You said: hello there"
     bodies = [r.body for r in simulator.requests if "messages" in r.body]
     # Refused for its tools, then for its priority, then answered without either.

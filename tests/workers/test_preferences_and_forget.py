@@ -107,3 +107,16 @@ def test_blocked_users_are_told_and_nothing_is_queued(clean_stack: Stack, simula
     assert said.code == 1 and "this user is blocked" in said.err
     assert messages(clean_stack) == [] and simulator.requests == []
     assert chat(clean_stack, "hi", user="alice").code == 0
+
+
+def test_forget_leaves_other_peoples_messages_in_a_conversation_i_started(
+    clean_stack: Stack, simulator: SimulatedEngine
+) -> None:
+    chat(clean_stack, "my question", user="alice", thread="shared")
+    chat(clean_stack, "bob joins in", user="bob", thread="shared")
+    said = chat(clean_stack, "/forget", user="alice", thread="elsewhere")
+    # The two of the shared thread and the /forget line itself, whose thread held nothing else.
+    assert "1 conversation(s) and 3 message(s)" in said.out
+    with clean_stack.sessions() as session:
+        left = [m.content for m in session.scalars(select(Message).order_by(Message.id))]
+    assert left == ["bob joins in", "You said: bob joins in"]

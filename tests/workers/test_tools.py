@@ -99,7 +99,7 @@ def test_unknown_tools_and_bad_arguments_are_told_to_the_model(clean_stack: Stac
 def test_an_engine_that_refuses_tools_is_asked_again_without_them(
     clean_stack: Stack, simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    simulator.config.refuse_tools = True
+    simulator.config.tool_calling = False
     said = chat(clean_stack, "Hello there")
     assert said.code == 0 and said.out == "You said: Hello there\n"
     assert [bool(r.body.get("tools")) for r in simulator.requests] == [True, False]
@@ -107,7 +107,7 @@ def test_an_engine_that_refuses_tools_is_asked_again_without_them(
     chat(clean_stack, "Hello again")
     assert [bool(r.body.get("tools")) for r in simulator.requests] == [True, False, False]
     monkeypatch.setattr(OpenAICompatEngine, "TOOLS_RECHECK", 0.0)
-    simulator.config.refuse_tools = False
+    simulator.config.tool_calling = True
     chat(clean_stack, "And now?")
     assert bool(simulator.requests[-1].body.get("tools"))
 

@@ -4,8 +4,9 @@ vLLM reports on `/metrics` how many requests it is running and how many it has q
 queues nothing and LLMOS fills every slot it was given, the engine has room: the limit grows (doubling
 up to the last level at which the engine started to queue, then one at a time). Once the engine queues
 requests, its batch is full: the limit falls to what it actually runs of ours. An engine without such
-metrics (llama.cpp's server, which answers one request at a time) gets a fixed in-flight count. Work
-held back this way waits in LLMOS's queues, in priority and fairness order, not in the engine's FIFO.
+metrics gets a fixed in-flight count; llama.cpp's server reports the same two numbers under its own
+names (requests processing, requests deferred while every slot is busy). Work held back this way waits
+in LLMOS's queues, in priority and fairness order, not in the engine's FIFO.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from dataclasses import dataclass
 
 import httpx
 
+from engine.vllm_metrics import parse
+
 log = logging.getLogger(__name__)
 
-RUNNING = "vllm:num_requests_running"
-WAITING = "vllm:num_requests_waiting"
+# (running, waiting) gauges of vLLM and of llama.cpp's server.
+GAUGES = (
+    ("vllm:num_requests_running", "vllm:num_requests_waiting"),
+    ("llamacpp:requests_processing", "llamacpp:requests_deferred"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,21 +35,11 @@ class EngineLoad:
 
 def parse_metrics(text: str) -> EngineLoad | None:
     """Sum the running and waiting gauges over every label set; None if the engine exports neither."""
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name, _, rest = line.partition("{") if "{" in line.split(" ", 1)[0] else line.partition(" ")
-        if name not in (RUNNING, WAITING):
-            continue
-        value = rest.rsplit("}", 1)[-1].split()
-        try:
-            found[name] = found.get(name, 0.0) + float(value[0])
-        except (IndexError, ValueError):
-            log.debug("unreadable metrics line: %s", line)
-    if RUNNING not in found:
-        return None
-    return EngineLoad(running=found[RUNNING], waiting=found.get(WAITING, 0.0))
+    values = parse(text)
+    for running, waiting in GAUGES:
+        if running in values:
+            return EngineLoad(running=values[running], waiting=values.get(waiting, 0.0))
+    return None
 
 
 def read_load(client: httpx.Client, url: str) -> EngineLoad | None:

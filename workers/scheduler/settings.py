@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.settings import SettingsError
+from workers.settings import Settings, SettingsError
 
 
 class SchedulerSettings(BaseSettings):
@@ -46,3 +46,11 @@ def load_scheduler_settings(**overrides: object) -> SchedulerSettings:
             name = f"SCHED_{str(error['loc'][0]).upper()}" if error["loc"] else "?"
             lines.append(f"{name}: {error['msg']}")
         raise SettingsError("invalid scheduler configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def embedded_slots(settings: Settings, scheduling: SchedulerSettings, *, given: object | None) -> SchedulerSettings:
+    """The embedded engine's slots are known: admit exactly that many (unless SCHED_ENGINE_SLOTS says otherwise),
+    so the reserved ones stay free at the engine itself for interactive work."""
+    if given is not None or not settings.uses_embedded_engine or scheduling.engine_slots is not None:
+        return scheduling
+    return scheduling.model_copy(update={"engine_slots": settings.embedded_parallel})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bots.admin.deps import GlobalCaller, Svc
+from bots.admin.deps import Bearer, GlobalCaller, Svc, authenticate
 from bots.admin.health import readiness
 
 router = APIRouter(tags=["operations"])
@@ -19,11 +19,18 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready only when the database, the broker and the engine answer")
-def readyz(svc: Svc) -> JSONResponse:
+@router.get(
+    "/readyz",
+    summary="Ready only when the database, the broker and the engine answer; details for a global key only",
+)
+def readyz(svc: Svc, credentials: Bearer) -> JSONResponse:
     checks = readiness(sessions=svc.sessions, broker=svc.broker, watch=svc.watch)
     ready = all(check["ok"] for check in checks.values())
-    body: dict[str, Any] = {"ready": ready, "checks": checks}
+    body: dict[str, Any] = {"ready": ready}
+    # Which check failed and why names internal addresses and errors: not for whoever asks.
+    caller = authenticate(svc, credentials.credentials if credentials else None)
+    if caller is not None and caller.is_global:
+        body["checks"] = checks
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

@@ -121,13 +121,17 @@ def remove_rule(
     return {"removed": True}
 
 
+INT32_MAX = 2**31 - 1
+
+
 class Limits(BaseModel):
     """Only the fields sent change; an explicit null goes back to the deployment's default."""
 
     model_config = ConfigDict(extra="forbid")
-    user_requests_per_minute: int | None = Field(default=None, ge=1)
-    tenant_tokens_per_day: int | None = Field(default=None, ge=1)
-    weight: float | None = Field(default=None, gt=0, le=1000)
+    # Bounded by the 32-bit columns that hold them.
+    user_requests_per_minute: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    tenant_tokens_per_day: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    weight: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
 
 
 def _limits_view(session: Session, tenant_id: int) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """The web chat: a browser page on the same queue, worker, engine and store as every other surface.
 
 The page posts a line, gets the event's key back, and follows the reply bus for that key as
-server-sent events. Who is chatting is a random id in an HttpOnly cookie (or, when the chat is not
-open, the admin key the person signed in with); each person's threads are their own, and a stream
-is only shown to the person whose message it answers.
+server-sent events. Who is chatting is decided in `bots.admin.chatter`: a random id in an HttpOnly
+cookie on the open chat (only for requests from this machine), else the admin key the person signed
+in with; each browser's threads are its own, and a stream is only shown to the browser whose message
+it answers.
 """
 
 from __future__ import annotations
@@ -16,42 +17,37 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from bots.admin import keys
-from bots.admin.deps import COOKIE, Services, Svc
+from bots.admin.chatter import WEB_USER, Chatter, identify, is_open
+from bots.admin.deps import Services, Svc
 from bots.admin.routes.dashboard import render
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers.events import Event, Kind, Platform
 from workers.intake import IntakeError, submit
 from workers.replybus import follow
-from workers.requests import parse
+from workers.requests import clean, parse
 
 router = APIRouter(tags=["web chat"], include_in_schema=False)
 
-WEB_USER = "llmos_web_user"
-TENANT, CHANNEL = "local", "web"
+CHANNEL = "web"
 THREAD = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
-def chatter(request: Request, svc: Services) -> str | None:
-    """Who is chatting: the signed-in key when the chat needs one, else the browser's own id."""
-    if not svc.settings.chat_is_open:
-        token = request.cookies.get(COOKIE)
-        with svc.sessions.begin() as session:
-            principal = keys.authenticate(session, token) if token else None
-        return f"key-{principal.key_id}" if principal else None
-    found = request.cookies.get(WEB_USER, "")
-    return found if re.fullmatch(r"web-[A-Za-z0-9_-]{16,64}", found) else None
+def chatter(request: Request, svc: Services) -> Chatter | None:
+    """Who is chatting: the browser on the open chat, else the key the person signed in with."""
+    with svc.sessions.begin() as session:
+        return identify(request, svc.settings, session)
 
 
-def _who(request: Request, svc: Services) -> str:
-    user = chatter(request, svc)
-    if user is None:
+def _who(request: Request, svc: Services) -> Chatter:
+    found = chatter(request, svc)
+    if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="open /chat first (or sign in) to get a chat identity")
-    return user
+    return found
 
 
 @router.get("/")
@@ -61,10 +57,11 @@ def home() -> RedirectResponse:
 
 @router.get("/chat")
 def page(request: Request, svc: Svc) -> Response:
-    if not svc.settings.chat_is_open and chatter(request, svc) is None:
+    open_chat = is_open(request, svc.settings)
+    if not open_chat and chatter(request, svc) is None:
         return RedirectResponse("/login?next=/chat", status_code=303)
     response = render(svc, "chat.html", page="chat", who=None, timeout=int(svc.settings.chat_reply_timeout_seconds))
-    if svc.settings.chat_is_open and chatter(request, svc) is None:
+    if open_chat and chatter(request, svc) is None:
         response.set_cookie(
             WEB_USER, f"web-{secrets.token_urlsafe(18)}", httponly=True, samesite="strict", max_age=365 * 86400
         )
@@ -76,27 +73,34 @@ class Line(BaseModel):
     text: str = Field(min_length=1, max_length=20_000)
     thread: str = Field(pattern=THREAD.pattern)
 
+    @field_validator("text", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        """A lone surrogate (valid JSON, not valid Unicode) becomes U+FFFD instead of refusing the line."""
+        return clean(value) if isinstance(value, str) else value
+
 
 @router.post("/chat/messages")
 def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     # A JSON body cannot be sent cross-site without a CORS preflight, which this service never grants.
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
-    user = _who(request, svc)
+    who = _who(request, svc)
     asked = parse(body.text)
     event = Event(
         platform=Platform.WEB,
-        tenant=TENANT,
+        tenant=who.tenant,
         channel=CHANNEL,
-        thread=f"{user}:{body.thread}",
-        user=user,
+        thread=f"{who.browser}:{body.thread}",
+        user=who.user,
         message_id=uuid.uuid4().hex,
         text=asked.text,
         kind=asked.kind,
         priority=asked.priority,
         args=asked.args,
-        tenant_name="this machine",
+        tenant_name=who.tenant_name,
         channel_name="web chat",
+        ref=who.ref,
     )
     try:
         submitted = submit(event, sessions=svc.sessions, enqueue=svc.enqueue)
@@ -108,35 +112,38 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
 
 
 def _owner(svc: Services, key: str) -> str | None:
+    """The browser a web chat answer belongs to."""
     with svc.sessions() as session:
         payload = session.scalar(select(ProcessedEvent.payload).where(ProcessedEvent.key == key))
     if not payload or payload.get("platform") != Platform.WEB:
         return None
-    return str(payload.get("user"))
+    return str((payload.get("ref") or {}).get("browser") or "") or None
 
 
-def _sse(items: Iterator[dict[str, Any]]) -> Iterator[str]:
+def _events(items: Iterator[dict[str, Any]]) -> Iterator[ServerSentEvent]:
     try:
         for item in items:
-            yield f"event: {item.get('type', 'delta')}\ndata: {json.dumps(item)}\n\n"
+            yield ServerSentEvent(data=json.dumps(item), event=str(item.get("type", "delta")))
     except TimeoutError as exc:
-        yield f"event: error\ndata: {json.dumps({'type': 'error', 'text': f'No answer came: {exc}.'})}\n\n"
+        yield ServerSentEvent(data=json.dumps({"type": "error", "text": f"No answer came: {exc}."}), event="error")
 
 
 @router.get("/chat/stream")
-def stream(key: str, request: Request, svc: Svc) -> StreamingResponse:
-    user = _who(request, svc)
-    if _owner(svc, key) != user:
+def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
+    """Server-sent events (sse-starlette), with a comment ping while the answer is slow to start, so
+    proxies that close idle connections keep this one open."""
+    who = _who(request, svc)
+    if _owner(svc, key) != who.browser:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such answer for you")
     items = follow(svc.bus, key, idle_timeout=svc.settings.chat_reply_timeout_seconds)
-    return StreamingResponse(
-        _sse(items), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return EventSourceResponse(
+        _events(items), ping=svc.settings.chat_ping_seconds, headers={"Cache-Control": "no-store"}
     )
 
 
 @router.get("/chat/history")
 def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
-    user = _who(request, svc)
+    who = _who(request, svc)
     if not THREAD.fullmatch(thread):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="bad thread id")
     with svc.sessions() as session:
@@ -146,10 +153,10 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
             .join(Channel, Channel.id == Conversation.channel_id)
             .join(Tenant, Tenant.id == Message.tenant_id)
             .where(
-                Tenant.platform == Platform.WEB,
-                Tenant.external_id == TENANT,
+                Tenant.platform == who.tenant_platform,
+                Tenant.external_id == who.tenant,
                 Channel.external_id == CHANNEL,
-                Conversation.thread_key == f"{user}:{thread}",
+                Conversation.thread_key == f"{who.browser}:{thread}",
             )
             .order_by(Message.id)
         ).all()

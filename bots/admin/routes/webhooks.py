@@ -87,7 +87,7 @@ def create_webhook(body: NewWebhook, svc: Svc, caller: Caller) -> dict[str, Any]
         if tenant_id is not None:
             tenant_row(session, caller, tenant_id)
         secret = secrets.token_urlsafe(32)
-        hook = Webhook(tenant_id=tenant_id, url=body.url, secret=secret, kinds=sorted(set(body.kinds)))
+        hook = Webhook(tenant_id=tenant_id, url=body.url, secret=svc.box.seal(secret), kinds=sorted(set(body.kinds)))
         session.add(hook)
         session.flush()
         return {**webhook_view(hook), "secret": secret}

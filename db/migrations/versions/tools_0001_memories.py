@@ -1,7 +1,7 @@
 """Memories: what people ask the assistant to remember, per person (or per channel) within a tenant
 
 Revision ID: tools_0001
-Revises: ledger_0001
+Revises: admin_0002
 Create Date: 2026-11-30 10:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "tools_0001"
-down_revision: str | None = "ledger_0001"
+down_revision: str | None = "admin_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

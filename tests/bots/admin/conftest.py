@@ -18,6 +18,7 @@ from bots.admin.service import AdminService
 from bots.admin.settings import load_admin_settings
 from db import directory
 from db.models import Tenant
+from tests.fixtures.secret_scan import remember
 from workers.stack import Stack
 
 
@@ -62,12 +63,12 @@ class Admin:
 
     def key_for(self, tenant_id: int | None, name: str = "test") -> str:
         with self.stack.sessions.begin() as session:
-            return keys.create(session, tenant_id=tenant_id, name=name).token
+            return remember(keys.create(session, tenant_id=tenant_id, name=name).token, "admin key")
 
     def hook(self, tenant_id: int, name: str = "ci") -> tuple[int, str]:
         body = self.api().post(f"/api/tenants/{tenant_id}/hooks", json={"name": name})
         assert body.status_code == 201, body.text
-        return body.json()["id"], body.json()["secret"]
+        return body.json()["id"], remember(body.json()["secret"], "hook secret")
 
 
 def signed_post(
@@ -95,7 +96,7 @@ def admin(clean_stack: Stack) -> Iterator[Admin]:
     service.start()
     try:
         with clean_stack.sessions.begin() as session:
-            token = keys.create(session, tenant_id=None, name="global test key").token
+            token = remember(keys.create(session, tenant_id=None, name="global test key").token, "admin key")
         yield Admin(service=service, stack=clean_stack, global_key=token)
     finally:
         service.stop()

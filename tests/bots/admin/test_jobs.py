@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -40,6 +40,10 @@ class RecordingSink:
 
     def fail(self, message: str) -> None:
         self.calls.append(("fail", message))
+
+    def destination_refusal(self, *, tenant: str, destination: Mapping[str, Any]) -> str | None:
+        """The platform's ownership check (asked before anything is sent); these tests' channels are the tenant's."""
+        return None
 
 
 @pytest.fixture

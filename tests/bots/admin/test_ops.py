@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -21,7 +22,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_health_and_readiness(admin: Admin, simulator) -> None:
-    with admin.client() as client:
+    with admin.api() as client, admin.client() as anyone:
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json()["ready"] is True
@@ -32,6 +33,11 @@ def test_health_and_readiness(admin: Admin, simulator) -> None:
         assert down.status_code == 503
         assert down.json()["checks"]["engine"]["ok"] is False
         assert down.json()["checks"]["database"]["ok"] is True
+        # Without a global key: ready or not, nothing about addresses or errors.
+        tenant_key = admin.key_for(admin.tenant("admin", "acme"))
+        for headers in ({}, {"Authorization": f"Bearer {tenant_key}"}, {"Authorization": "Bearer llmos_x_y"}):
+            told = anyone.get("/readyz", headers=headers)
+            assert (told.status_code, told.json()) == (503, {"ready": False})
         assert client.get("/healthz").status_code == 200  # alive, just not ready
         simulator.config.mode = "ok"
         time.sleep(0.5)
@@ -104,3 +110,16 @@ def test_pages_ask_for_a_key_and_carry_safeguards(admin: Admin) -> None:
         assert client.get("/chat", headers={"Host": "evil.example"}).status_code == 400
         client.post("/logout")
         assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_docs_are_served_from_this_service_without_a_cdn(admin: Admin) -> None:
+    with admin.client() as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and all(url.startswith("/static/swagger-ui/") for url in assets), assets
+        assert "cdn" not in page.text and "'/openapi.json'" in page.text
+        for url in assets:
+            response = client.get(url)
+            assert response.status_code == 200 and len(response.content) > 500, url
+        assert "SwaggerUIBundle" in client.get("/static/swagger-ui/swagger-ui-bundle.js").text

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
+from standardwebhooks import Webhook
 
 from bots.admin import signing
 from db.admin import Job
@@ -122,3 +124,26 @@ def test_unknown_or_disabled_hooks_and_bad_bodies(admin: Admin, hook) -> None:
         assert api.delete(f"/api/tenants/{tenant_id}/hooks/{hook_id}").json()["disabled"] is True
     assert signed_post(admin, hook_id, secret, job("http://127.0.0.1:9/x")).status_code == 404
     nothing_changed(admin)
+
+
+def test_a_job_signed_the_standard_webhooks_way_is_accepted(admin: Admin, hook) -> None:
+    """Inbound hooks accept Standard Webhooks headers as made by the `standardwebhooks` package itself."""
+    hook_id, secret = hook
+    body = json.dumps(job("http://127.0.0.1:9/x", id="standard")).encode()
+    now = datetime.now(tz=UTC)
+    signature = Webhook(secret.encode()).sign("msg_1", now, body.decode())
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": f"v1,bm90LXRoZS1zaWduYXR1cmU= {signature}",  # a rotated-out key's, then ours
+    }
+    with admin.client() as client:
+        assert client.post(f"/hooks/{hook_id}/jobs", content=body, headers=headers).status_code == 202
+        forged = {**headers, "webhook-signature": Webhook(b"another secret").sign("msg_1", now, body.decode())}
+        refused = client.post(f"/hooks/{hook_id}/jobs", content=body, headers=forged)
+        assert refused.status_code == 401 and "does not match" in refused.json()["detail"]
+        no_id = {k: v for k, v in headers.items() if k != "webhook-id"}
+        assert "needs webhook-id" in client.post(f"/hooks/{hook_id}/jobs", content=body, headers=no_id).text
+        stale = {**headers, "webhook-timestamp": str(int(now.timestamp()) - 400)}
+        assert "stale request" in client.post(f"/hooks/{hook_id}/jobs", content=body, headers=stale).text

@@ -7,9 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import pytest
+from sqlalchemy import select
 
+from bots.admin import keys
 from bots.admin.service import AdminService
+from db import directory
+from db.models import Message, Tenant
 from tests.bots.admin.conftest import Admin, admin_settings, tenant_ids
+from workers.settings import SettingsError
 from workers.stack import Stack
 
 
@@ -88,8 +94,6 @@ def test_a_chat_that_is_not_open_asks_for_a_key(clean_stack: Stack, simulator) -
             page = client.get("/chat")
             assert page.status_code == 303 and page.headers["location"] == "/login?next=/chat"
             assert client.post("/chat/messages", json={"text": "hi", "thread": "t"}).status_code == 401
-            from bots.admin import keys
-
             with clean_stack.sessions.begin() as session:
                 token = keys.create(session, tenant_id=None, name="me").token
             client.post("/login", data={"key": token, "next": "/chat"})
@@ -97,5 +101,116 @@ def test_a_chat_that_is_not_open_asks_for_a_key(clean_stack: Stack, simulator) -
             sent = client.post("/chat/messages", json={"text": "signed in", "thread": "t"})
             assert sent.status_code == 202
             assert events(client, sent.json()["stream"])[-1][1]["text"] == "You said: signed in"
+    finally:
+        service.stop()
+
+
+# -- hostile input and who may chat without a key ---------------------------------------------
+
+
+def test_odd_lines_get_an_answer_not_an_error(admin: Admin, simulator) -> None:
+    with browser(admin.url) as client:
+        for text in (
+            "/summarize \u00b2",
+            "/quiz \u2075 planets",
+            "/minutes " + "9" * 5000,
+            "hi \ud800 there\x00",
+            "/nope",
+        ):
+            sent = client.post(
+                "/chat/messages",
+                content=json.dumps({"text": text, "thread": "odd"}),  # keeps the lone surrogate as \ud800
+                headers={"Content-Type": "application/json"},
+            )
+            assert sent.status_code == 202, (text[:20], sent.text)
+            assert events(client, sent.json()["stream"])[-1][0] == "done"
+
+
+FORWARDED = [
+    {"X-Forwarded-For": "203.0.113.9"},
+    {"Forwarded": "for=203.0.113.9"},
+    {"X-Real-IP": "203.0.113.9"},
+    {"Via": "1.1 proxy"},
+]
+
+
+def test_a_request_through_a_proxy_gets_no_keyless_chat(admin: Admin) -> None:
+    for headers in FORWARDED:
+        with httpx.Client(base_url=admin.url, timeout=15, headers=headers) as proxied:
+            page = proxied.get("/chat", follow_redirects=False)
+            assert page.status_code == 303 and "set-cookie" not in page.headers, headers
+        # Even with a cookie the open chat handed out before, a forwarded request is a stranger.
+        with browser(admin.url) as client:
+            sent = client.post("/chat/messages", json={"text": "hi", "thread": "t"}, headers=headers)
+            assert sent.status_code == 401, headers
+
+
+def test_a_public_allowed_host_closes_the_keyless_chat(clean_stack: Stack) -> None:
+    settings = admin_settings(open_chat="auto", allowed_hosts=["llmos.example.org", "127.0.0.1"])
+    assert settings.chat_is_open is False
+    service = AdminService.for_stack(clean_stack, settings)
+    service.start()
+    try:
+        with httpx.Client(base_url=service.url, timeout=15) as client:
+            assert client.get("/chat", follow_redirects=False).status_code == 303
+    finally:
+        service.stop()
+    with pytest.raises(SettingsError, match="ADMIN_OPEN_CHAT"):
+        admin_settings(open_chat="true", allowed_hosts=["llmos.example.org"])
+
+
+def test_fresh_cookies_do_not_reset_the_rate_limit(admin: Admin) -> None:
+    tenant_id = admin.tenant("web", "local", "this machine")
+    with admin.api() as api:
+        assert api.put(f"/api/tenants/{tenant_id}/limits", json={"user_requests_per_minute": 2}).status_code == 200
+    codes = []
+    for _ in range(4):
+        with browser(admin.url) as fresh:
+            codes.append(fresh.post("/chat/messages", json={"text": "hi", "thread": "t"}).status_code)
+    assert codes == [202, 202, 403, 403]
+
+
+def test_a_tenant_key_chats_in_its_own_tenant(clean_stack: Stack, simulator) -> None:
+    service = AdminService.for_stack(clean_stack, admin_settings(open_chat="false"))
+    service.start()
+    try:
+        with clean_stack.sessions.begin() as session:
+            tenant = directory.tenant(session, platform="slack", external_id="T0ACME", name="Acme")
+            session.flush()
+            acme = tenant.id
+            token = keys.create(session, tenant_id=acme, name="acme chat").token
+        with httpx.Client(base_url=service.url, timeout=15) as client:
+            client.post("/login", data={"key": token, "next": "/chat"})
+            sent = client.post("/chat/messages", json={"text": "in acme", "thread": "t"})
+            assert sent.status_code == 202
+            events(client, sent.json()["stream"])
+            assert client.get("/chat/history", params={"thread": "t"}).json()[0]["content"] == "in acme"
+        with clean_stack.sessions() as session:
+            stored = session.scalars(select(Message.tenant_id).where(Message.role == "user")).all()
+        assert stored == [acme]
+        assert "web:local" not in tenant_ids_of(clean_stack)
+    finally:
+        service.stop()
+
+
+def tenant_ids_of(stack: Stack) -> set[str]:
+    with stack.sessions() as session:
+        return {f"{t.platform}:{t.external_id}" for t in session.scalars(select(Tenant))}
+
+
+def test_a_slow_answer_keeps_its_stream_alive_with_pings(clean_stack: Stack, simulator) -> None:
+    """sse-starlette's comment pings flow while the engine has not started answering."""
+    simulator.config.ttft = 1.0
+    service = AdminService.for_stack(clean_stack, admin_settings(chat_ping_seconds=0.2))
+    service.start()
+    try:
+        with browser(service.url) as client:
+            stream = client.post("/chat/messages", json={"text": "slow", "thread": "t"}).json()["stream"]
+            lines = []
+            with client.stream("GET", stream) as response:
+                lines = [line for line in response.iter_lines() if line]
+        first_text = lines.index("event: delta")
+        assert sum(line.startswith(": ping") for line in lines[:first_text]) >= 2, lines[:first_text]
+        assert json.loads(lines[-1].removeprefix("data: "))["text"] == "You said: slow"
     finally:
         service.stop()

@@ -6,6 +6,8 @@ import itertools
 import json
 import time
 
+from standardwebhooks import Webhook
+
 from bots.admin import signing
 from db import notices
 from tests.bots.admin.conftest import Admin
@@ -58,6 +60,10 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_accepts(admin: Admi
             body=call.body,
             window=300,
         )
+        # The same notice in the Standard Webhooks format, checked with its own library; one id for every try.
+        standard = {k: v for k, v in call.headers.items() if k.startswith("webhook-")}
+        Webhook(str(hook["secret"]).encode()).verify(call.body, standard, json_parse=False)
+    assert len({c.headers["webhook-id"] for c in calls}) == 1
     sent = json.loads(calls[0].body)
     assert sent["type"] == "quota.exceeded" and sent["tenant_id"] == tenant_id
     assert sent["data"] == {"limit": 1000, "used": 1234}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bots.discord import admin as discord_admin
 from bots.discord.surface import DiscordSurface
 from db.models import TenantLimits
 from tests.bots.discord.commands import admin, slash
@@ -148,3 +149,19 @@ def test_an_admin_gives_a_channel_memories(bot: DiscordSurface, fake_discord: Fa
     wait_done(clean_stack, elsewhere["id"])
     assert "Falcon" not in simulator.requests[-1].body["messages"][0]["content"]
     assert _run(fake, clean_stack, admin("memory", "forget", which="1")) == "Removed 1 channel memory(ies)."
+
+
+def test_a_server_cannot_raise_its_rate_past_the_deployments(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack
+) -> None:
+    fake = fake_discord
+    too_many = _run(fake, clean_stack, admin("ratelimit", per_minute=5000))
+    assert too_many == "The rate can be at most 1000 per minute here (the deployment's limit)."
+    odd = _run(fake, clean_stack, admin("ratelimit", per_minute="10"))
+    assert odd == "Give the rate as a whole number of requests per minute."
+    guild = discord_admin.Guild(id=str(fake.world.guild_id), name="")
+    said = discord_admin.rate_limit(clean_stack.sessions, guild=guild, per_minute=31, ceiling=30)
+    assert said == "The rate can be at most 30 per minute here (the deployment's limit)."
+    assert discord_admin.rate_limit(clean_stack.sessions, guild=guild, per_minute=30, ceiling=30).startswith("Each")
+    with clean_stack.sessions() as session:
+        assert session.scalars(select(TenantLimits.user_requests_per_minute)).one() == 30

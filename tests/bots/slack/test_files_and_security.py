@@ -60,7 +60,10 @@ def test_images_go_to_vision_models_only(slack: Running, simulator, monkeypatch,
         assert content[1]["type"] == "image_url"
         assert content[1]["image_url"]["url"].startswith("data:image/png;base64,iVBORw0KGgo")
     else:
-        assert content == "what is this?\n\n[image dot.png: not shown, this model cannot see images]"
+        # No model sees images: the image is never downloaded, and the person is told.
+        assert content == "what is this?"
+        assert slack.fake.answer(CHANNEL, ts).markdown.startswith("_I can't look at images here")
+        assert slack.fake.downloads == []
     settle(slack.stack)
 
 

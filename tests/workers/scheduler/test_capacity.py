@@ -47,3 +47,19 @@ def test_the_simulator_reports_like_vllm() -> None:
         assert read_load(client, f"{plain.url}/metrics") is None
     with httpx.Client() as client:
         assert read_load(client, "http://127.0.0.1:9/metrics") is None
+
+
+LLAMACPP_METRICS = """\
+# HELP llamacpp:requests_processing Number of requests processing.
+# TYPE llamacpp:requests_processing gauge
+llamacpp:requests_processing 4
+# HELP llamacpp:requests_deferred Number of requests deferred.
+# TYPE llamacpp:requests_deferred gauge
+llamacpp:requests_deferred 2
+"""
+
+
+def test_parse_reads_llama_cpp_servers_gauges_too() -> None:
+    assert parse_metrics(LLAMACPP_METRICS) == EngineLoad(running=4.0, waiting=2.0)
+    # A broken line ends the reading; what came before it still counts.
+    assert parse_metrics(VLLM_METRICS + "vllm:broken{ 1\n") == EngineLoad(running=16.0, waiting=3.0)
