@@ -17,13 +17,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
-import mcp_types
 from mcp import Client
+from mcp import types as mcp_types
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CONNECTION_CLOSED
 
 from workers.tools.base import ToolError
 from workers.tools.mcpconfig import ServerConfig
@@ -179,7 +178,7 @@ class McpManager:
             except TimeoutError:
                 raise
             except MCPError as exc:
-                if exc.code != CONNECTION_CLOSED:
+                if exc.code != mcp_types.CONNECTION_CLOSED:
                     raise ToolError(f"the tool refused the call: {exc.message}") from exc
                 await connection.close()
                 raise ServerDown(

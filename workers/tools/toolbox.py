@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import mcp_types
+from mcp import types as mcp_types
 
 from workers.tools import mcpconfig
 from workers.tools.base import Tool, ToolContext, ToolError
