@@ -108,8 +108,8 @@ def run_forget(session: Session, *, place: Place) -> str:
     gone = conversations.forget_user(session, tenant_id=place.tenant_id, user_id=place.user_id)
     forgotten = memories.forget_person(session, tenant_id=place.tenant_id, user_id=place.user_id)
     return (
-        f"Done: I deleted {gone.conversations} conversation(s), {gone.messages} message(s) and "
-        f"{forgotten} memory(ies) of yours. "
+        f"Done: I deleted {gone.conversations} conversation(s) and {gone.messages} message(s) of yours, "
+        f"and {forgotten} memory(ies). "
         "Your preferences and token totals are kept; /prefs reset clears the preferences."
     )
 
