@@ -59,6 +59,8 @@ class Turn:
     role: str
     content: str
     author: str = ""
+    # An answer's rounds of tool calls and results (`workers.tools.loop.round_record`), oldest first.
+    tool_rounds: tuple[dict[str, Any], ...] = ()
 
 
 def history(
@@ -71,7 +73,7 @@ def history(
     exclude_kinds: tuple[str, ...] = (),
 ) -> list[Turn]:
     """The last `limit` messages before `before_id` (an id, or a subquery giving one), oldest first."""
-    query = select(Message.role, Message.content).where(
+    query = select(Message.role, Message.content, Message.attachments).where(
         Message.tenant_id == tenant_id, Message.conversation_id == conversation_id
     )
     if exclude_kinds:
@@ -79,7 +81,10 @@ def history(
     if before_id is not None:
         query = query.where(Message.id < before_id)
     rows = session.execute(query.order_by(Message.id.desc()).limit(limit)).all()
-    return [Turn(role=role, content=content) for role, content in reversed(rows)]
+    return [
+        Turn(role=role, content=content, tool_rounds=tuple((extra or {}).get("tool_rounds", ())))
+        for role, content, extra in reversed(rows)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

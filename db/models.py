@@ -298,3 +298,20 @@ class SlackOAuthState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     state: Mapped[str] = mapped_column(String(200))
     expire_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Memory(Base):
+    """Something a person asked the assistant to remember, put into their system prompt.
+
+    A person's memory has `user_id`; a channel's (set by a channel admin) has `channel_id` and no user.
+    """
+
+    __tablename__ = "memories"
+    __table_args__ = (Index("ix_memories_tenant_user", "tenant_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

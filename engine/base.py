@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call the model asked for: `arguments` is the JSON text exactly as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +24,9 @@ class ChatMessage:
     content: str
     # Image URLs (data URLs) a vision-capable model sees along with `content`.
     images: tuple[str, ...] = ()
+    # An assistant turn that called tools, and (role "tool") the call a result answers.
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +44,10 @@ class ChatRequest:
     affinity: str | None = None
     # Show the model's reasoning (wrapped in <think>…</think>) instead of only its answer.
     show_reasoning: bool = False
+    # Tools offered to the model, in the OpenAI `tools` format, and how it must use them
+    # ("auto", "none", "required" or {"type": "function", "function": {"name": ...}}).
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +56,8 @@ class StreamChunk:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    # The tool calls of this turn, complete (assembled from the stream's deltas), on the last chunk.
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +67,7 @@ class Completion:
     finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +127,10 @@ def complete(engine: Engine, request: ChatRequest) -> Completion:
     parts: list[str] = []
     finish: str | None = None
     prompt_tokens = completion_tokens = 0
+    calls: tuple[ToolCall, ...] = ()
     for chunk in engine.stream(request):
         parts.append(chunk.text)
+        calls = chunk.tool_calls or calls
         finish = chunk.finish_reason or finish
         prompt_tokens = chunk.prompt_tokens or prompt_tokens
         completion_tokens = chunk.completion_tokens or completion_tokens
@@ -119,4 +140,5 @@ def complete(engine: Engine, request: ChatRequest) -> Completion:
         finish_reason=finish,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
+        tool_calls=calls,
     )

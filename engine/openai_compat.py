@@ -31,6 +31,7 @@ from engine.base import (
 )
 from engine.reasoning import Thoughts
 from engine.tokens import TokenCache
+from engine.toolcalls import ToolCallAssembler, wire_message
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ def root_url(url: str) -> str:
 
 
 class OpenAICompatEngine:
+    # Seconds before tools are offered again to a server that refused them (it may be restarted with them).
+    TOOLS_RECHECK = 300.0
+
     def __init__(
         self,
         *,
@@ -77,6 +81,9 @@ class OpenAICompatEngine:
         self._extra_body = dict(extra_body or {})
         # Older vLLM refuses a non-zero priority unless started with --scheduling-policy priority.
         self._priority_accepted = True
+        # vLLM without --enable-auto-tool-choice refuses tools the model may choose freely ("auto"), while a
+        # forced choice of one function still works: after a refusal, "auto" tools wait TOOLS_RECHECK seconds.
+        self._auto_tools_refused_at: float | None = None
         self._model = model
         self._retries = retries
         self._backoff = retry_backoff
@@ -206,7 +213,7 @@ class OpenAICompatEngine:
         if info.is_vllm:
             payload = {
                 "model": model,
-                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "messages": [wire_message(m) for m in messages],
                 "add_generation_prompt": True,
             }
             return int(self._post("/tokenize", payload)["count"]) + images
@@ -245,7 +252,7 @@ class OpenAICompatEngine:
         model = request.model or self.default_model
         kwargs: dict[str, Any] = {
             "model": model,
-            "messages": [_wire(m) for m in request.messages],
+            "messages": [wire_message(m) for m in request.messages],
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "stream": True,
@@ -255,12 +262,22 @@ class OpenAICompatEngine:
             kwargs["stream_options"] = {"include_usage": True}
         if request.user:
             kwargs["user"] = request.user
-        try:
-            return self._retrying("chat request", lambda: self._stream_chat(kwargs))
-        except EngineBadRequest as exc:
-            if not self._refuses_priority(exc.__cause__, kwargs):
-                raise
-            return self._retrying("chat request", lambda: self._stream_chat(kwargs))
+        refused = self._auto_tools_refused_at
+        auto_ok = refused is None or time.monotonic() - refused > self.TOOLS_RECHECK
+        if request.tools and (auto_ok or request.tool_choice not in (None, "auto")):
+            kwargs["tools"] = list(request.tools)
+            if request.tool_choice is not None:
+                kwargs["tool_choice"] = request.tool_choice
+        # A refused `priority` or `tools` is dropped and the request sent again (each at most once).
+        while True:
+            try:
+                opened = self._retrying("chat request", lambda: self._stream_chat(kwargs))
+                if "tools" in kwargs and kwargs.get("tool_choice") in (None, "auto"):
+                    self._auto_tools_refused_at = None  # taken: the server calls tools now
+                return opened
+            except EngineBadRequest as exc:
+                if not (self._refuses_priority(exc.__cause__, kwargs) or self._refuses_tools(exc.__cause__, kwargs)):
+                    raise
 
     def _stream_chat(self, body: dict[str, Any]) -> Any:
         """What `chat.completions.create(stream=True)` sends and returns, without the SDK's typed pass over
@@ -290,6 +307,22 @@ class OpenAICompatEngine:
         kwargs.pop("priority")
         return True
 
+    def _refuses_tools(self, cause: BaseException | None, kwargs: dict[str, Any]) -> bool:
+        """A server without tool calling (vLLM without --enable-auto-tool-choice) refused `tools`: ask again
+        without them, so the person still gets an answer, only one made without tools."""
+        if not isinstance(cause, openai.BadRequestError) or "tools" not in kwargs:
+            return False
+        log.warning(
+            "engine at %s refused a request with tools (%s); asking again without them "
+            "(start vLLM with --enable-auto-tool-choice --tool-call-parser <parser>)",
+            self.url,
+            _describe(cause),
+        )
+        kwargs.pop("tools")
+        if kwargs.pop("tool_choice", None) in (None, "auto"):
+            self._auto_tools_refused_at = time.monotonic()
+        return True
+
     def _retrying(self, what: str, call: Callable[[], T]) -> T:
         """Run `call`, retrying connect errors, 5xx and 429 with exponential backoff (or Retry-After)."""
         attempt = 0
@@ -314,6 +347,7 @@ class OpenAICompatEngine:
         stream = self._open(request)
         finish: str | None = None
         thoughts = Thoughts(show=request.show_reasoning)
+        calls = ToolCallAssembler()
         try:
             for chunk in stream:
                 usage = getattr(chunk, "usage", None)
@@ -321,8 +355,10 @@ class OpenAICompatEngine:
                     yield StreamChunk(prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens)
                 # vLLM's usage chunk has no choices at all; other servers send keep-alive chunks like it.
                 for choice in chunk.choices or ():
-                    if choice.delta is not None and (text := thoughts.feed(choice.delta)):
-                        yield StreamChunk(text=text)
+                    if choice.delta is not None:
+                        calls.feed(choice.delta.tool_calls)
+                        if text := thoughts.feed(choice.delta):
+                            yield StreamChunk(text=text)
                     if choice.finish_reason:
                         finish = choice.finish_reason
         except (openai.APIError, httpx.HTTPError, httpx2.HTTPError) as exc:
@@ -340,22 +376,13 @@ class OpenAICompatEngine:
         if finish is None:
             # A stream that ends without saying why is cut (a proxy or server gave up), not finished.
             raise EngineInterrupted(f"engine at {self.url} ended the answer's stream without a finish reason")
-        yield StreamChunk(finish_reason=finish)
+        yield StreamChunk(finish_reason=finish, tool_calls=calls.calls())
 
 
 def _status(exc: Exception) -> int:
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code
     return int(getattr(exc, "status_code", 0) or 0)
-
-
-def _wire(message: ChatMessage) -> dict[str, Any]:
-    """A chat message as the OpenAI API takes it: plain text, or text and images as content parts."""
-    if not message.images:
-        return {"role": message.role, "content": message.content}
-    parts: list[dict[str, Any]] = [{"type": "text", "text": message.content}]
-    parts += [{"type": "image_url", "image_url": {"url": url}} for url in message.images]
-    return {"role": message.role, "content": parts}
 
 
 def _describe(exc: Exception) -> str:

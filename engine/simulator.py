@@ -68,8 +68,12 @@ class SimulatorConfig:
     priority_scheduling: bool = True
     # False: end the stream without a finish_reason, as some servers do.
     send_finish: bool = True
-    # False: refuse `tool_choice: auto` like vLLM started without --enable-auto-tool-choice.
+    # False: refuse `tool_choice: auto` (or none given, which means auto) like vLLM started without
+    # --enable-auto-tool-choice; a forced choice of one function is still served.
     tool_calling: bool = True
+    # Scripted tool use: given the request body, the calls to make this turn (each `{"name": ...,
+    # "arguments": {...}}`), or None to answer with text. Only asked when the request offers tools.
+    tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None
 
 
 class SimulatedEngine:
@@ -175,7 +179,7 @@ class SimulatedEngine:
             return web.json_response({"detail": "Not Found"}, status=404)
         body = await request.json()
         if "messages" in body:
-            count = sum(len(tokenize(m["content"])) + 5 for m in body["messages"]) + 3
+            count = sum(len(tokenize(text_of(m.get("content") or ""))) + 5 for m in body["messages"]) + 3
         else:
             count = len(tokenize(body.get("prompt", "")))
         return web.json_response({"count": count, "max_model_len": self.config.max_model_len, "tokens": []})
@@ -193,7 +197,7 @@ class SimulatedEngine:
             self._prefixes.update(keys)
 
     def _prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
-        return sum(len(tokenize(text_of(m.get("content", "")))) + 5 for m in messages) + 3
+        return sum(len(tokenize(text_of(m.get("content") or ""))) + 5 for m in messages) + 3
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -207,7 +211,7 @@ class SimulatedEngine:
         if self.config.vllm and body.get("priority") and not self.config.priority_scheduling:
             message = f"Got priority {body['priority']} but Priority scheduling is not enabled."
             return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
-        if body.get("tools") and body.get("tool_choice") == "auto" and not self.config.tool_calling:
+        if body.get("tools") and body.get("tool_choice", "auto") == "auto" and not self.config.tool_calling:
             message = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
             return web.json_response({"object": "error", "message": message, "code": 400}, status=400)
         prompt_tokens = self._prompt_tokens(body["messages"])
@@ -239,6 +243,10 @@ class SimulatedEngine:
         try:
             response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
             await response.prepare(request)
+            script = self.config.tool_calls if body.get("tools") else None
+            calls = script(body) if script is not None else None
+            if calls:
+                return await self._send_calls(response, body, record, calls, prompt_tokens)
             words = re.findall(r"\S+\s*", self.config.answer(body["messages"]))
             limit = int(body.get("max_tokens") or len(words))
             finish = "length" if len(words) > limit else "stop"
@@ -258,30 +266,52 @@ class SimulatedEngine:
                 await self._send(response, body, {"content": word}, None)
             if self.config.send_finish:
                 await self._send(response, body, {}, finish)
-            if self.config.vllm and body.get("stream_options", {}).get("include_usage"):
-                usage = {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": len(words),
-                    "total_tokens": prompt_tokens + len(words),
-                }
-                await response.write(
-                    self._sse(
-                        {
-                            "id": "sim",
-                            "object": "chat.completion.chunk",
-                            "created": int(time.time()),
-                            "model": body["model"],
-                            "choices": [],
-                            "usage": usage,
-                        }
-                    )
-                )
-            await response.write(b"data: [DONE]\n\n")
-            record.finished_at = time.monotonic()
+            await self._end(response, body, record, prompt_tokens, len(words))
             return response
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    async def _send_calls(
+        self,
+        response: web.StreamResponse,
+        body: dict[str, Any],
+        record: Recorded,
+        calls: list[dict[str, Any]],
+        prompt_tokens: int,
+    ) -> web.StreamResponse:
+        """Stream tool calls the way vLLM does: id and name first, then the arguments' JSON in pieces."""
+        record.first_token_at = time.monotonic()
+        used = 0
+        for index, call in enumerate(calls):
+            opening = {"index": index, "id": f"call_{len(self.requests)}_{index}", "type": "function"}
+            opening["function"] = {"name": call["name"], "arguments": ""}
+            await self._send(response, body, {"tool_calls": [opening]}, None)
+            arguments = call["arguments"] if isinstance(call["arguments"], str) else json.dumps(call["arguments"])
+            for start in range(0, len(arguments), 8):
+                piece = {"index": index, "function": {"arguments": arguments[start : start + 8]}}
+                await self._send(response, body, {"tool_calls": [piece]}, None)
+            used += len(tokenize(arguments)) + 1
+        await self._send(response, body, {}, "tool_calls")
+        await self._end(response, body, record, prompt_tokens, used)
+        return response
+
+    async def _end(
+        self, response: web.StreamResponse, body: dict[str, Any], record: Recorded, prompt_tokens: int, used: int
+    ) -> None:
+        if self.config.vllm and body.get("stream_options", {}).get("include_usage"):
+            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": used, "total_tokens": prompt_tokens + used}
+            chunk = {
+                "id": "sim",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [],
+                "usage": usage,
+            }
+            await response.write(self._sse(chunk))
+        await response.write(b"data: [DONE]\n\n")
+        record.finished_at = time.monotonic()
 
     async def _send(
         self, response: web.StreamResponse, body: dict[str, Any], delta: dict[str, Any], finish: str | None

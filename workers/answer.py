@@ -7,28 +7,33 @@ the answer message's handle and the first-token time stay in memory and in `work
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from db import conversations, events, preferences
+from db import conversations, events, memories, preferences
 from db import usage as usage_store
 from db.conversations import Turn
 from db.directory import Place
+from db.memories import Remembered
 from db.models import Message
-from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable
+from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable, ToolCall
 from engine.salt import cache_salt
 from workers import commands, prompt, trim
 from workers.events import Event, Kind
 from workers.queues import route_for
 from workers.runtime import Runtime
-from workers.sinks import ReplySink
+from workers.sinks import ReplySink, StatusSink
 from workers.skills import SKILLS, Skill
+from workers.tools import loop, turn
+from workers.tools.base import Tool
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,8 @@ COMMAND_KINDS = tuple(str(k) for k in commands.COMMANDS)
 STREAM_TRIES = 2
 # How long a finished answer waits for a database that is restarting before the event is handed on.
 STORE_PATIENCE = 20.0
+# Memories read with the context; the prompt then keeps as many as MEMORY_MAX_TOKENS allows.
+MEMORIES_READ = 50
 
 
 class LeaseLost(Exception):
@@ -87,6 +94,7 @@ class Context:
     skill: Skill
     prefs: dict[str, str]
     history: list[Turn]
+    memories: list[Remembered]
 
 
 def load_context(session: Session, event: Event, place: Place, runtime: Runtime) -> Context:
@@ -112,13 +120,50 @@ def load_context(session: Session, event: Event, place: Place, runtime: Runtime)
     prefs = preferences.effective(
         session, tenant_id=place.tenant_id, channel_id=place.channel_id, user_id=place.user_id
     )
-    return Context(place=place, skill=skill, prefs=prefs, history=history)
+    remembered = memories.for_prompt(
+        session,
+        tenant_id=place.tenant_id,
+        user_id=place.user_id,
+        channel_id=place.channel_id,
+        limit=MEMORIES_READ,
+    )
+    return Context(place=place, skill=skill, prefs=prefs, history=history, memories=remembered)
 
 
 def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: Context) -> int:
-    """Stream the engine's answer into `sink` and store it; returns the tokens used."""
-    settings, engine = runtime.settings, runtime.engine
+    """Stream the engine's answer into `sink` (with tool rounds where offered) and store it; returns the
+    tokens used by every round."""
     lease.start(sink)
+    tools = turn.offered(runtime, event, skill=ctx.skill, prefs=ctx.prefs)
+    request, fitted = _request(event, runtime, ctx, tools)
+    outcome, saved = turn.run_rounds(
+        runtime,
+        event_key=event.key,
+        place=ctx.place,
+        request=request,
+        fitted=fitted,
+        tools=tools,
+        stream=lambda asked: _stream(runtime, asked, sink, lease),
+        status=sink.status if isinstance(sink, StatusSink) else None,
+    )
+    said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
+    if saved:
+        # Shown as part of the answer, so the person knows what the model kept about them.
+        note = "\n\n" + "\n".join(f"(Saved to your memories: {fact})" for fact in saved)
+        sink.append(note)
+        said += note
+    tokens = (outcome.prompt_tokens, outcome.completion_tokens)
+    # Stored before the final update: a follow-up sent the moment the answer shows must see it.
+    model = request.model or ""
+    store(runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds)
+    lease.keep()
+    sink.finish(said)
+    lease.release()
+    return tokens[0] + tokens[1]
+
+
+def _request(event: Event, runtime: Runtime, ctx: Context, tools: list[Tool]) -> tuple[ChatRequest, trim.Fitted]:
+    settings, engine = runtime.settings, runtime.engine
     model = ctx.prefs.get("model") or engine.default_model
     max_tokens = commands.LENGTHS.get(ctx.prefs.get("length", ""), ctx.skill.max_tokens or settings.answer_max_tokens)
     window = engine.context_window(model)
@@ -130,10 +175,15 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
         prefs=ctx.prefs,
         history=ctx.history,
         vision=prompt.sees_images(model, settings.vision_models),
+        memories=prompt.capped(
+            ctx.memories, settings.memory_max_tokens, lambda text: engine.count_text(text, model=model)
+        ),
     )
+    # The tools' descriptions travel with every round: the prompt must leave room for them.
+    offered = engine.count_text(json.dumps([t.spec() for t in tools]), model=model) if tools else 0
     fitted = trim.fit(
         messages,
-        budget=window - max_tokens,
+        budget=window - max_tokens - offered,
         count_text=lambda text: engine.count_text(text, model=model),
         count_prompt=lambda kept: engine.count_tokens(kept, model=model),
     )
@@ -150,27 +200,14 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
         affinity=f"{ctx.place.tenant_id}:{ctx.place.conversation_id}",
         show_reasoning=ctx.prefs.get("reasoning") == "show",
     )
-    said, prompt_tokens, completion_tokens = _stream(runtime, request, sink, lease)
-    said = said or "(The model returned an empty answer. Try rephrasing the question.)"
-    if prompt_tokens is None:
-        # The engine sent no usage: count the prompt now, after the answer rather than before it.
-        prompt_tokens = fitted.prompt_tokens or engine.count_tokens(fitted.messages, model=model)
-    if completion_tokens is None:
-        completion_tokens = engine.count_text(said, model=model)
-    # Stored before the final update: a follow-up sent the moment the answer shows must see it.
-    store(runtime, event, lease, ctx.place, text=said, model=model, tokens=(prompt_tokens, completion_tokens))
-    lease.keep()
-    sink.finish(said)
-    lease.release()
-    return prompt_tokens + completion_tokens
+    return request, fitted
 
 
-def _stream(
-    runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Lease
-) -> tuple[str, int | None, int | None]:
-    """The answer's text and token counts; a stream cut before its end is asked again, then reported."""
+def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Lease) -> loop.Round:
+    """One request's text, tool calls and token counts; a stream cut before its end is asked again."""
     for attempt in range(1, STREAM_TRIES + 1):
         parts: list[str] = []
+        calls: tuple[ToolCall, ...] = ()
         prompt_tokens = completion_tokens = None
         try:
             for chunk in runtime.engine.stream(request):
@@ -182,6 +219,7 @@ def _stream(
                     sink.append(chunk.text)
                 prompt_tokens = chunk.prompt_tokens or prompt_tokens
                 completion_tokens = chunk.completion_tokens or completion_tokens
+                calls = chunk.tool_calls or calls
         except EngineUnavailable as exc:
             # Cut mid-answer (the connection dropped, or no finish reason): ask again, where the router
             # sends it to another replica if there is one. A refusal before any text is final here.
@@ -191,7 +229,7 @@ def _stream(
             log.warning("the engine's stream was cut (try %d); asking again", attempt)
             lease.start(sink)
             continue
-        return "".join(parts).strip(), prompt_tokens, completion_tokens
+        return loop.Round("".join(parts).strip(), prompt_tokens, completion_tokens, calls)
     raise AssertionError("unreachable")
 
 
@@ -208,6 +246,7 @@ def store(
     text: str,
     model: str,
     tokens: tuple[int, int],
+    rounds: list[dict[str, Any]] | None = None,
 ) -> None:
     """The answer, its usage and `done` in one transaction, waiting out a database restart."""
     deadline = time.monotonic() + STORE_PATIENCE
@@ -216,7 +255,7 @@ def store(
         lease.keep()
         try:
             with runtime.sessions.begin() as session:
-                record(session, event, lease, place, text=text, model=model, tokens=tokens)
+                record(session, event, lease, place, text=text, model=model, tokens=tokens, rounds=rounds)
                 usage_store.record(
                     session,
                     tenant_id=place.tenant_id,
@@ -245,6 +284,7 @@ def record(
     model: str,
     tokens: tuple[int, int] = (0, 0),
     keep: bool = True,
+    rounds: list[dict[str, Any]] | None = None,
 ) -> None:
     """Mark the event done and (unless `keep` is False) store the answer, if this attempt still holds it."""
     if not events.finish(session, key=event.key, fence=lease.fence, first_token_at=lease.first_token_at):
@@ -263,6 +303,7 @@ def record(
         model=model,
         prompt_tokens=tokens[0],
         completion_tokens=tokens[1],
+        attachments={"tool_rounds": rounds} if rounds else None,
     )
 
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from db import conversations, preferences, usage
+from db import conversations, memories, preferences, usage
 from db.directory import Place
 from db.preferences import Scope
+from workers import memory_commands
 from workers.events import Kind
 from workers.skills import SKILLS, Skill, SkillBook
 
@@ -105,8 +106,10 @@ def run_prefs(session: Session, *, place: Place, args: Mapping[str, str], models
 
 def run_forget(session: Session, *, place: Place) -> str:
     gone = conversations.forget_user(session, tenant_id=place.tenant_id, user_id=place.user_id)
+    forgotten = memories.forget_person(session, tenant_id=place.tenant_id, user_id=place.user_id)
     return (
-        f"Done: I deleted {gone.conversations} conversation(s) and {gone.messages} message(s) of yours. "
+        f"Done: I deleted {gone.conversations} conversation(s) and {gone.messages} message(s) of yours, "
+        f"and {forgotten} memory(ies). "
         "Your preferences and token totals are kept; /prefs reset clears the preferences."
     )
 
@@ -126,13 +129,15 @@ def run_help(*, error: str | None = None, skills: Iterable[Skill] = SKILLS.value
     lines += [f"• {skill.usage} — {skill.summary}" for skill in skills]
     lines += [
         "• /prefs [set <key> <value>] — show or change persona, language, model, length, reasoning",
-        "• /forget — delete your stored conversations",
+        "• /forget — delete your stored conversations and memories",
         "• /usage — your token usage",
+        "• /remember <fact> (or “remember that …”) — something I keep in mind in every conversation",
+        "• /memories — what I remember about you; /forget-memory <n>|all removes one or all",
     ]
     return "\n".join(line for line in lines if line)
 
 
-COMMANDS = frozenset({Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP})
+COMMANDS = frozenset({Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP, Kind.REMEMBER, Kind.MEMORIES, Kind.FORGET_MEMORY})
 
 
 def run(
@@ -150,6 +155,12 @@ def run(
         return run_forget(session, place=place)
     if kind is Kind.USAGE:
         return run_usage(session, place=place)
+    if kind is Kind.REMEMBER:
+        return memory_commands.run_remember(session, place=place, args=args)
+    if kind is Kind.MEMORIES:
+        return memory_commands.run_memories(session, place=place)
+    if kind is Kind.FORGET_MEMORY:
+        return memory_commands.run_forget_memory(session, place=place, args=args)
     book = skills or SkillBook()
     if kind is Kind.SKILL:
         # A plugin skill this worker does not have (installed where the message came in, not here).

@@ -40,6 +40,9 @@ class Kind(StrEnum):
     HELP = "help"
     # A skill from a plugin (`llmos.skills`): `args["skill"]` names which (see `Event.skill`).
     SKILL = "skill"
+    REMEMBER = "remember"
+    MEMORIES = "memories"
+    FORGET_MEMORY = "forget-memory"
 
 
 class PriorityClass(StrEnum):

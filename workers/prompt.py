@@ -7,17 +7,40 @@ what lets vLLM's automatic prefix caching reuse the whole earlier conversation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from db.conversations import Turn
+from db.memories import Remembered
 from engine.base import ChatMessage
 from workers.events import Attachment, Event, Quoted
 from workers.skills import Skill, render
+from workers.tools.loop import replay
 
 MAX_ATTACHMENT_CHARS = 20_000
 
 
-def system_prompt(base: str, prefs: Mapping[str, str]) -> str:
+def capped(remembered: Sequence[Remembered], budget: int, count: Callable[[str], int]) -> list[Remembered]:
+    """The most recent memories that fit in `budget` tokens together."""
+    if sum(len(m.content.encode("utf-8")) + 2 for m in remembered) <= budget:
+        return list(remembered)  # a token is at least a byte: they fit without asking the tokenizer
+    kept: list[Remembered] = []
+    for memory in remembered:
+        budget -= count(memory.content) + 2
+        if budget < 0:
+            break
+        kept.append(memory)
+    return kept
+
+
+def memory_note(memories: Sequence[Remembered]) -> str:
+    """The person's memories, most recent first, as one block of the system prompt."""
+    if not memories:
+        return ""
+    lines = [f"- {m.content}" + (" (this channel)" if m.channel else "") for m in memories]
+    return "What the person asked you to remember (most recent first):\n" + "\n".join(lines)
+
+
+def system_prompt(base: str, prefs: Mapping[str, str], memories: Sequence[Remembered] = ()) -> str:
     parts = [base.strip()]
     if prefs.get("persona"):
         parts.append(f"Act as {prefs['persona'].strip()}.")
@@ -27,7 +50,22 @@ def system_prompt(base: str, prefs: Mapping[str, str]) -> str:
         parts.append(f"Always answer in {prefs['language'].strip()}.")
     if prefs.get("length") == "short":
         parts.append("Keep answers to a few sentences.")
-    return " ".join(p for p in parts if p)
+    text = " ".join(p for p in parts if p)
+    # Last in the system prompt, which stays the same turn after turn until a memory changes.
+    note = memory_note(memories)
+    return f"{text}\n\n{note}" if note else text
+
+
+def turns(history: Sequence[Turn]) -> list[ChatMessage]:
+    """The conversation as chat turns; an answer made with tools brings its calls and results back too."""
+    out: list[ChatMessage] = []
+    for turn in history:
+        if turn.role == "assistant":
+            out += replay(turn.tool_rounds)
+            out.append(ChatMessage("assistant", turn.content))
+        else:
+            out.append(ChatMessage("user", turn.content))
+    return out
 
 
 def transcript(lines: Sequence[Quoted] | Sequence[Turn]) -> str:
@@ -65,11 +103,12 @@ def build(
     prefs: Mapping[str, str],
     history: Sequence[Turn],
     vision: bool = False,
+    memories: Sequence[Remembered] = (),
 ) -> list[ChatMessage]:
-    system = " ".join(part for part in (system_prompt(base_system, prefs), skill.system.strip()) if part)
+    system = " ".join(part for part in (system_prompt(base_system, prefs, memories), skill.system.strip()) if part)
     messages = [ChatMessage("system", system)]
     if skill.history:
-        messages += [ChatMessage("assistant" if t.role == "assistant" else "user", t.content) for t in history]
+        messages += turns(history)
     source: Sequence[Quoted] | Sequence[Turn] = event.context or (history if skill.transcript else ())
     text = with_attachments(event.text, event.attachments, vision=vision)
     if not text.strip() and event.context and not skill.transcript:

@@ -6,6 +6,7 @@ plain messages. Platform-native commands with typed options build the same `Requ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -34,6 +35,8 @@ _ALIASES = {
 }
 
 
+# "remember that I take my coffee black" saves a memory the way /remember does.
+_REMEMBER_THAT = re.compile(r"^remember\s+that\s+(?P<fact>\S.*)$", re.IGNORECASE | re.DOTALL)
 # Largest `n` a skill accepts (messages to summarize, quiz questions); more digits than this are clamped.
 MAX_COUNT = 200
 _COUNT_DIGITS = len(str(MAX_COUNT))
@@ -64,6 +67,9 @@ def parse(text: str, *, prefix: str = "/", skills: Collection[str] = ()) -> Requ
     """
     stripped = clean(text).strip()
     if not stripped.startswith(prefix):
+        said = _REMEMBER_THAT.match(stripped)
+        if said:
+            return _with_args(Kind.REMEMBER, said["fact"].strip())
         return Request(kind=Kind.ASK, text=stripped)
     word, _, rest = stripped[len(prefix) :].partition(" ")
     name = word.lower()
@@ -122,4 +128,8 @@ def _with_args(kind: Kind, rest: str) -> Request:
         if value:
             args["value"] = value.strip()
         rest = ""
+    elif kind is Kind.REMEMBER and rest:
+        args["fact"] = rest
+    elif kind is Kind.FORGET_MEMORY and rest:
+        args["which"] = rest.split(" ", 1)[0].lower()
     return Request(kind=kind, text=rest, args=args)

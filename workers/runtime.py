@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,9 @@ from workers.sinks import SinkRegistry
 from workers.skills import SkillBook
 
 ATTRIBUTE = "llmos_runtime"
+
+if TYPE_CHECKING:
+    from workers.tools.toolbox import Toolset
 
 
 @dataclass
@@ -37,6 +41,8 @@ class Runtime:
     # The built-in skills and the installed plugins' ones.
     skills: SkillBook = field(default_factory=SkillBook)
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # The tools this process offers the model (built-in and MCP); None: no tools at all.
+    tools: Toolset | None = None
     # Told when a task is done with an event (key, kind, outcome, tokens used): the scheduler frees its slot.
     on_finished: Callable[[str, str, str, int], None] | None = None
 

@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     # reconciler takes a dead worker's event over long before this.
     broker_visibility_timeout: Annotated[int, Field(ge=1)] = 900
 
+    # Tools the model may call (workers/tools): per-call timeout (s), rounds of calls per answer, and the
+    # longest result (characters) the model is shown; MCP_CONFIG names the MCP servers' JSON file.
+    tools_enabled: bool = True
+    tool_timeout: Annotated[float, Field(gt=0, le=600)] = 20.0
+    tool_max_rounds: Annotated[int, Field(ge=0, le=16)] = 4
+    tool_result_max_chars: Annotated[int, Field(ge=200, le=200_000)] = 8000
+    mcp_config: Path | None = None
+    # Tokens of a person's memories put into the system prompt at most (the most recent first).
+    memory_max_tokens: Annotated[int, Field(ge=0, le=8000)] = 300
     # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default
     # because every task then writes several extra broker messages.
     celery_task_events: bool = False
@@ -142,6 +151,13 @@ class Settings(BaseSettings):
     def _known_redis(cls, value: str | None) -> str | None:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis:// or rediss://")
+        return value
+
+    @field_validator("mcp_config")
+    @classmethod
+    def _mcp_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
         return value
 
     @property

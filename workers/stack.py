@@ -177,6 +177,10 @@ class Stack:
             self._exit.callback(self.sinks.close)
             keeper = LeaseKeeper(self.leases, ttl=self.settings.event_lease_seconds)
             self._exit.callback(keeper.stop)
+            from workers.tools.toolbox import Toolset  # the MCP SDK loads only where answers are made
+
+            tools = Toolset.from_file(self.settings.mcp_config, timeout=self.settings.tool_timeout)
+            self._exit.callback(tools.close)
             self.runtime = Runtime(
                 settings=self.settings,
                 sessions=self.sessions,
@@ -187,6 +191,7 @@ class Stack:
                 sinks=self.sinks,
                 skills=self.skills,
                 on_finished=self.scheduler.finished,
+                tools=tools if self.settings.tools_enabled else None,
             )
             runtimes.attach(self.app, self.runtime)
             self.reconciler = reconciler = Reconciler(

@@ -57,6 +57,7 @@ def fit(
         history.pop(0)
         sizes.pop(0)
         dropped += 1
+        dropped += _orphans(history, sizes)
     truncated = False
     if fixed > budget:
         last = _cut(last, count_text, budget - count_text(system.content) - 2 * per_message)
@@ -70,12 +71,23 @@ def fit(
             return Fitted(kept, total, dropped, truncated)
         if history:
             history.pop(0)
-            dropped += 1
+            dropped += 1 + _orphans(history, [])
         else:
             shorter = _cut(last, count_text, count_text(last.content) - (total - budget) - 8)
             if shorter.content == last.content:
                 return Fitted(kept, total, dropped, truncated)
             last, truncated = shorter, True
+
+
+def _orphans(history: list[ChatMessage], sizes: list[int]) -> int:
+    """Drop tool results whose calling turn was just dropped: a server refuses a result without its call."""
+    gone = 0
+    while history and history[0].role == "tool":
+        history.pop(0)
+        if sizes:
+            sizes.pop(0)
+        gone += 1
+    return gone
 
 
 def _cut(message: ChatMessage, count_text: Callable[[str], int], target: int) -> ChatMessage:

@@ -19,7 +19,7 @@ from bots.admin import errors
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
 from bots.admin.limits import BodyLimit
-from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, webchat, webhooks
+from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, tools, webchat, webhooks
 
 HERE = Path(__file__).resolve().parent
 SWAGGER = "/static/swagger-ui"
@@ -28,6 +28,7 @@ ROUTERS = (
     keys.router,
     tenants.router,
     prefs.router,
+    tools.router,
     data.router,
     hooks.router,
     jobs.router,

@@ -1,4 +1,4 @@
-"""Deleting one person's data: conversations, messages, preferences, queued copies of their messages.
+"""Deleting one person's data: conversations, messages, memories, preferences, queued copies of their messages.
 
 Usage rows stay for accounting but lose the link to the person (the foreign key is SET NULL), and
 processed-event rows keep their key, so a platform retry of an old message is still recognised, but
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from db import conversations
+from db import conversations, memories
 from db.models import Preference, ProcessedEvent, User
 from db.preferences import Scope
 
@@ -22,11 +22,13 @@ class Erased:
     conversations: int
     messages: int
     preferences: int
+    memories: int
     event_keys: tuple[str, ...]
 
 
 def person(session: Session, *, tenant_id: int, user: User) -> Erased:
     forgotten = conversations.forget_user(session, tenant_id=tenant_id, user_id=user.id)
+    remembered = memories.forget_person(session, tenant_id=tenant_id, user_id=user.id)
     prefs = session.execute(
         delete(Preference).where(
             Preference.tenant_id == tenant_id, Preference.scope == Scope.USER, Preference.scope_ref == str(user.id)
@@ -51,5 +53,6 @@ def person(session: Session, *, tenant_id: int, user: User) -> Erased:
         conversations=forgotten.conversations,
         messages=forgotten.messages,
         preferences=int(getattr(prefs, "rowcount", 0) or 0),
+        memories=remembered,
         event_keys=keys,
     )

@@ -14,7 +14,9 @@ from bots.discord.commands import flatten
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from db.access import Subject
+from workers import memory_commands
 from workers.events import Platform
+from workers.tools import admin as tools_admin
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,39 @@ def label(kind: Subject, subject: str) -> str:
 def _tenancy(interaction: discord.Interaction) -> admin.Tenancy:
     name = interaction.guild.name if interaction.guild else ""
     return admin.Tenancy(platform=str(Platform.DISCORD), id=str(interaction.guild_id), name=name)
+
+
+async def _tools_or_memory(
+    interaction: discord.Interaction,
+    path: tuple[str, ...],
+    options: Mapping[str, Any],
+    data: Mapping[str, Any],
+    *,
+    sessions: Any,
+    guild: admin.Tenancy,
+) -> str:
+    """`/admin tools …` and `/admin memory …`, through the handlers every surface shares."""
+    if path[0] == "tools":
+        words = f"{path[1] if path[1:] != ('list',) else ''} {options.get('names') or ''}"
+        return await asyncio.to_thread(
+            tools_admin.run_for,
+            sessions,
+            platform=Platform.DISCORD,
+            tenant=guild.id,
+            name=guild.name,
+            text=words.strip(),
+        )
+    channel, name = _channel(interaction, options, data)
+    said = {"add": str(options.get("fact") or ""), "forget": f"forget {options.get('which') or ''}"}
+    return await asyncio.to_thread(
+        memory_commands.run_channel_for,
+        sessions,
+        platform=Platform.DISCORD,
+        tenant=guild.id,
+        channel=channel,
+        names=(guild.name, name),
+        text=said.get(path[1] if len(path) > 1 else "list", ""),
+    )
 
 
 def count_option(value: object) -> int | None:
@@ -104,6 +139,8 @@ async def run_admin(
             text = await asyncio.to_thread(
                 admin.change_access, sessions, tenancy=guild, change=change, named=[subject], label=label
             )
+    elif path and path[0] in {"tools", "memory"}:
+        text = await _tools_or_memory(interaction, path, options, data, sessions=sessions, guild=guild)
     elif path == ("ratelimit",):
         per_minute = count_option(options.get("per_minute"))
         text = (

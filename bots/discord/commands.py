@@ -68,11 +68,30 @@ def _admin() -> dict[str, Any]:
         "ratelimit", "requests per minute each member may make (0: no limit of this server's own)", per_minute
     )
     sync = _sub("sync", "register the bot's commands again")
+    names = _option(STRING, "names", "tool names, space-separated (an MCP server's: server__tool)", required=True)
+    tools = _group(
+        "tools",
+        "the tools the assistant may use here",
+        _sub("off", "switch tools off for this server", names),
+        _sub("on", "switch tools back on", names),
+        _sub("list", "list the tools switched off"),
+    )
+    fact = _option(STRING, "fact", "what every answer in the channel keeps in mind", required=True, max_length=500)
+    which = _option(STRING, "which", "a number from the list, or all", required=True)
+    memory = _group(
+        "memory",
+        "memories a channel shares",
+        _sub("add", "save a memory for this channel", fact),
+        _sub("list", "list this channel's memories"),
+        _sub("forget", "remove one of this channel's memories, or all", which),
+    )
     return _command(
         "admin",
         "configure the assistant for this server",
         prompt,
         access,
+        tools,
+        memory,
         ratelimit,
         sync,
         default_member_permissions=str(MANAGE_GUILD),
@@ -119,7 +138,20 @@ def definitions() -> list[dict[str, Any]]:
             _option(STRING, "value", "the new value (for set)"),
             **everywhere,
         ),
-        _command("forget", "delete your stored conversations", **everywhere),
+        _command("forget", "delete your stored conversations and memories", **everywhere),
+        _command(
+            "remember",
+            "something the assistant keeps in mind in every conversation with you",
+            _option(STRING, "fact", "e.g. I am vegetarian", required=True, max_length=500),
+            **everywhere,
+        ),
+        _command("memories", "what the assistant remembers about you", **everywhere),
+        _command(
+            "forget-memory",
+            "remove one memory (its number in /memories) or all of them",
+            _option(STRING, "which", "a number from /memories, or all", required=True),
+            **everywhere,
+        ),
         _command("usage", "your token usage", **everywhere),
         _command("help", "what the assistant can do", **everywhere),
         {"type": MESSAGE, "name": SUMMARIZE_MESSAGE, **everywhere},

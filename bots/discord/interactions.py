@@ -23,10 +23,11 @@ from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
 from bots.discord.store import Store
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
+from workers.requests import parse
 
 log = logging.getLogger(__name__)
 
-PRIVATE = {Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP}
+PRIVATE = {Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP, Kind.REMEMBER, Kind.MEMORIES, Kind.FORGET_MEMORY}
 SLASH_KINDS = {
     "ask": Kind.ASK,
     "summarize": Kind.SUMMARIZE,
@@ -35,6 +36,9 @@ SLASH_KINDS = {
     "forget": Kind.FORGET,
     "usage": Kind.USAGE,
     "help": Kind.HELP,
+    "remember": Kind.REMEMBER,
+    "memories": Kind.MEMORIES,
+    "forget-memory": Kind.FORGET_MEMORY,
 }
 THREAD_HISTORY = 100
 DEFAULT_HISTORY = 20
@@ -123,6 +127,9 @@ class InteractionHandler:
             text, args = str(options.get("text") or ""), {"language": str(options.get("language") or "English")}
         elif kind is Kind.PREFS:
             args = {k: str(options[k]) for k in ("action", "key", "value") if options.get(k) is not None}
+        elif kind in {Kind.REMEMBER, Kind.FORGET_MEMORY}:
+            request = parse(f"/{kind} {options.get('fact') or options.get('which') or ''}")
+            text, args = request.text, dict(request.args)
         elif kind is Kind.SUMMARIZE:
             default = THREAD_HISTORY if place.thread_id else DEFAULT_HISTORY
             asked = count_option(options.get("count"))

@@ -16,7 +16,9 @@ from slack_bolt import BoltContext, Respond
 from bots.core import admin
 from bots.slack.people import People
 from db.access import Subject
+from workers import memory_commands
 from workers.events import Platform
+from workers.tools import admin as tools_admin
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ USAGE = "\n".join(
         "• `/llmos admin remove @someone #channel …` — drop their rules",
         "• `/llmos admin rules` — list the rules",
         "• `/llmos admin rate <n>` — requests one person may make per minute here (`0`: the default)",
+        "• `/llmos admin tools [off|on <tool> …]` — list or switch off the tools the assistant may use",
+        "• `/llmos admin memory [<fact> | forget <n>|all]` — what every answer in this channel keeps in mind",
     ]
 )
 _TARGET = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>|\b([UWCGD][A-Z0-9]{6,})\b")
@@ -93,6 +97,19 @@ class Admin:
             )
         if verb == "rules":
             return admin.list_access(sessions, tenancy=tenancy, label=label)
+        if verb == "tools":
+            return tools_admin.run_for(
+                sessions, platform=Platform.SLACK, tenant=tenancy.id, name=tenancy.name, text=rest
+            )
+        if verb == "memory":
+            return memory_commands.run_channel_for(
+                sessions,
+                platform=Platform.SLACK,
+                tenant=tenancy.id,
+                channel=channel,
+                names=(tenancy.name, ""),
+                text=rest,
+            )
         if verb == "rate" and rest.isascii() and rest.isdigit() and len(rest) <= 6:
             return admin.rate_limit(sessions, tenancy=tenancy, per_minute=int(rest), ceiling=self._ceiling)
         return USAGE

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin import erase
 from bots.admin.deps import Caller, Svc, scope_of, tenant_row
-from db.models import Channel, Conversation, Message, Usage, User
+from db.models import Channel, Conversation, Memory, Message, Usage, User
 
 router = APIRouter(prefix="/api", tags=["data"])
 
@@ -127,6 +127,25 @@ def _lines(sessions: sessionmaker[Session], tenant_id: int, user_id: int | None)
                 "created_at": message.created_at.isoformat(),
             }
             yield json.dumps(record, ensure_ascii=False) + "\n"
+    yield from _memory_lines(sessions, tenant_id, user_id)
+
+
+def _memory_lines(sessions: sessionmaker[Session], tenant_id: int, user_id: int | None) -> Iterator[str]:
+    """What people asked the assistant to remember, one line each (after the messages)."""
+    query = (
+        select(Memory, User.external_id, Channel.external_id)
+        .outerjoin(User, User.id == Memory.user_id)
+        .outerjoin(Channel, Channel.id == Memory.channel_id)
+        .where(Memory.tenant_id == tenant_id)
+        .order_by(Memory.id)
+    )
+    if user_id is not None:
+        query = query.where(Memory.user_id == user_id)
+    with sessions() as session:
+        for memory, user, channel in session.execute(query):
+            record = {"memory": memory.content, "user": user, "channel": channel}
+            record["created_at"] = memory.created_at.isoformat()
+            yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
 @router.get(
@@ -166,5 +185,6 @@ def delete_user(tenant_id: int, user: str, svc: Svc, caller: Caller) -> dict[str
         "conversations": gone.conversations,
         "messages": gone.messages,
         "preferences": gone.preferences,
+        "memories": gone.memories,
         "events_scrubbed": len(gone.event_keys),
     }

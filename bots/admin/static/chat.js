@@ -36,10 +36,15 @@
       };
       source.addEventListener("start", () => node.classList.add("streaming"));
       source.addEventListener("reset", () => { node.textContent = ""; });
+      // Progress while a tool runs ("Using search…"), shown after the text until more text comes.
+      source.addEventListener("status", (e) => { node.dataset.status = JSON.parse(e.data).text; });
       source.addEventListener("delta", (e) => {
+        delete node.dataset.status;
         node.textContent += JSON.parse(e.data).text; log.scrollTop = log.scrollHeight;
       });
-      source.addEventListener("done", (e) => { node.textContent = JSON.parse(e.data).text; end(false); });
+      source.addEventListener("done", (e) => {
+        delete node.dataset.status; node.textContent = JSON.parse(e.data).text; end(false);
+      });
       source.addEventListener("error", (e) => {
         if (finished) return;
         if (e.data) { end(true, JSON.parse(e.data).text); } else { end(true, "The connection to LLMOS was lost."); }

@@ -119,6 +119,39 @@ def test_admins_can_register_the_commands_again(bot: DiscordSurface, fake_discor
     assert fake.world.command_syncs == syncs + 1
 
 
+def test_an_admin_switches_tools_off_for_the_server(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator
+):
+    fake = fake_discord
+    assert _run(fake, clean_stack, admin("tools", "off", names="calculate search_conversations")) == (
+        "Switched off: calculate, search_conversations."
+    )
+    assert _run(fake, clean_stack, admin("tools", "list")) == (
+        "Tools switched off here: calculate, search_conversations."
+    )
+    asked = fake.post(fake.world.general, "what is 2+2?", mention=True)
+    wait_done(clean_stack, asked["id"])
+    names = [tool["function"]["name"] for tool in simulator.requests[-1].body["tools"]]
+    assert "calculate" not in names and "search_conversations" not in names and "current_time" in names
+    assert _run(fake, clean_stack, admin("tools", "on", names="calculate")) == "Switched on: calculate."
+    said = _run(fake, clean_stack, admin("tools", "off", names="calculate"), user="alice")
+    assert said.startswith("Only members with the Manage Server permission")
+
+
+def test_an_admin_gives_a_channel_memories(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):
+    fake = fake_discord
+    said = _run(fake, clean_stack, admin("memory", "add", fact="This channel is about the Falcon project."))
+    assert said == "Everyone's answers in this channel now keep in mind: This channel is about the Falcon project."
+    assert _run(fake, clean_stack, admin("memory", "list")).endswith("1. This channel is about the Falcon project.")
+    asked = fake.post(fake.world.general, "what are we working on?", mention=True)
+    wait_done(clean_stack, asked["id"])
+    assert "Falcon project. (this channel)" in simulator.requests[-1].body["messages"][0]["content"]
+    elsewhere = fake.post(fake.world.random, "and here?", mention=True)
+    wait_done(clean_stack, elsewhere["id"])
+    assert "Falcon" not in simulator.requests[-1].body["messages"][0]["content"]
+    assert _run(fake, clean_stack, admin("memory", "forget", which="1")) == "Removed 1 channel memory(ies)."
+
+
 def test_a_server_cannot_raise_its_rate_past_the_deployments(
     bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack
 ) -> None:

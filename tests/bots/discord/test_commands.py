@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from bots.discord.surface import DiscordSurface
 from tests.bots.discord.commands import on_message, slash
-from tests.bots.discord.helpers import eventually, wait_done
+from tests.bots.discord.helpers import answer_text, eventually, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Interaction
+from tests.workers.toolscript import call_once, tool_messages, use
 
 
 def _original(fake: FakeDiscord, found: Interaction) -> dict:
@@ -135,3 +136,33 @@ def test_a_failure_replaces_the_deferred_answer(bot: DiscordSurface, fake_discor
     found = fake.command(slash("ask", question="anyone?"), channel=fake.world.general)
     wait_done(clean_stack, found.id, status="failed")
     assert _original(fake, found)["content"].startswith("Sorry, the language engine is not answering")
+
+
+def test_memories_through_slash_commands(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):
+    fake = fake_discord
+    saved = fake.command(slash("remember", fact="I work nights"), channel=fake.world.general)
+    wait_done(clean_stack, saved.id)
+    assert saved.ephemeral and _original(fake, saved)["content"].startswith("I will remember: I work nights")
+    listed = fake.command(slash("memories"), channel=fake.world.general)
+    wait_done(clean_stack, listed.id)
+    assert "1. I work nights" in _original(fake, listed)["content"]
+    asked = fake.command(slash("ask", question="when should we meet?"), channel=fake.world.general)
+    wait_done(clean_stack, asked.id)
+    assert "- I work nights" in simulator.requests[-1].body["messages"][0]["content"]
+    gone = fake.command(slash("forget-memory", which="all"), channel=fake.world.general)
+    wait_done(clean_stack, gone.id)
+    assert _original(fake, gone)["content"] == "Done: I forgot all 1 of your memories."
+
+
+def test_a_tool_answer_through_discord(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):
+    fake = fake_discord
+    use(simulator, call_once("calculate", expression="99 + 1"))
+    asked = fake.post(fake.world.general, "what is 99 plus 1?", mention=True)
+    wait_done(clean_stack, asked["id"])
+    assert answer_text(fake, asked) == "The tool said: 99 + 1 = 100"
+    use(simulator, call_once("search_conversations", query="99 plus"))
+    again = fake.post(fake.world.general, "what did I ask before?", mention=True)
+    wait_done(clean_stack, again["id"])
+    found = tool_messages(simulator)[0]
+    guild = fake.run(lambda: fake.world.guild_id)
+    assert f"https://discord.com/channels/{guild}/{fake.world.general}/{asked['id']}" in found

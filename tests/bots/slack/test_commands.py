@@ -11,6 +11,7 @@ from tests.bots.slack.conftest import Running
 from tests.bots.slack.test_conversations import ALICE, BOB, CHANNEL, mention
 from tests.fixtures.slack_wire import shortcut
 from tests.helpers import messages, settle
+from tests.workers.toolscript import call_once, use
 
 ADMIN = "U0ADMIN01"
 
@@ -145,3 +146,54 @@ def test_an_admin_sets_the_channel_prompt_and_restricts_users(slack: Running, si
 
 def shortcut_payload(run: Running, callback_id: str, message: dict[str, Any]) -> dict[str, Any]:
     return shortcut(callback_id, user=ALICE, channel=CHANNEL, message=message, response_url=run.fake.response_url())
+
+
+def test_an_admin_switches_tools_off_and_people_remember_things(slack: Running, simulator) -> None:
+    shown = responses(slack, command(slack, "admin tools off calculate remember", user=ADMIN))
+    assert shown[0]["text"] == "Switched off: calculate, remember."
+    assert responses(slack, command(slack, "admin tools", user=ADMIN))[0]["text"] == (
+        "Tools switched off here: calculate, remember."
+    )
+    assert responses(slack, command(slack, "admin tools off no/slashes", user=ADMIN))[0]["text"].startswith("Usage")
+    assert responses(slack, command(slack, "admin tools off calculate"))[0]["text"].startswith("Only workspace admins")
+    saved = responses(slack, command(slack, "remember my team is Platform"), 2)[1]
+    assert saved["text"].startswith("I will remember: my team is Platform")
+    assert saved["response_type"] == "ephemeral"
+    settle(slack.stack)
+    ts = mention(slack, "which team am I in?")["ts"]
+    slack.fake.answer(CHANNEL, ts)
+    body = simulator.requests[-1].body
+    names = [tool["function"]["name"] for tool in body["tools"]]
+    assert "calculate" not in names and "remember" not in names and "current_time" in names
+    assert "- my team is Platform" in body["messages"][0]["content"]
+    settle(slack.stack)
+    shown = responses(slack, command(slack, "admin tools on calculate", user=ADMIN))
+    assert shown[0]["text"] == "Switched on: calculate."
+
+
+def test_a_tool_answer_through_slack(slack: Running, simulator) -> None:
+    use(simulator, call_once("calculate", expression="12 * 12"))
+    ts = mention(slack, "what is 12 times 12?")["ts"]
+    answer = slack.fake.answer(CHANNEL, ts)
+    assert answer.markdown == "The tool said: 12 * 12 = 144"
+    settle(slack.stack)
+    assert messages(slack.stack, "assistant")[-1].attachments["tool_rounds"][0]["results"] == ["12 * 12 = 144"]
+
+
+def test_a_channel_admin_sets_memories_everyone_in_the_channel_shares(slack: Running, simulator) -> None:
+    shown = responses(slack, command(slack, "admin memory Deploys happen on Thursdays.", user=ADMIN))
+    assert shown[0]["text"] == "Everyone's answers in this channel now keep in mind: Deploys happen on Thursdays."
+    assert responses(slack, command(slack, "admin memory", user=ADMIN))[0]["text"].endswith(
+        "1. Deploys happen on Thursdays."
+    )
+    assert responses(slack, command(slack, "admin memory forget soon", user=ADMIN))[0]["text"].startswith("Usage")
+    ts = mention(slack, "when do we deploy?", user=BOB)["ts"]
+    slack.fake.answer(CHANNEL, ts)
+    assert "- Deploys happen on Thursdays. (this channel)" in simulator.requests[-1].body["messages"][0]["content"]
+    settle(slack.stack)
+    # Bob's own /memories are his alone; the channel's are not among them.
+    mine = responses(slack, command(slack, "memories", user=BOB), 2)[1]["text"]
+    assert mine.startswith("I remember nothing about you yet.")
+    assert responses(slack, command(slack, "admin memory forget all", user=ADMIN))[0]["text"] == (
+        "Removed 1 channel memory(ies)."
+    )
