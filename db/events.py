@@ -229,6 +229,7 @@ class Open:
     # "<platform>:<external id>" of the tenant the event counts in (the scheduler's fairness key).
     tenant: str
     received_at: float
+    attempts: int = 0
 
 
 def open_events(session: Session, *, limit: int = 1000) -> list[Open]:
@@ -250,6 +251,7 @@ def _open(session: Session, *where: Any, limit: int) -> list[Open]:
             Tenant.platform,
             Tenant.external_id,
             ProcessedEvent.received_at,
+            ProcessedEvent.attempts,
         )
         .join(Tenant, Tenant.id == ProcessedEvent.tenant_id)
         .where(*where)
@@ -264,6 +266,7 @@ def _open(session: Session, *where: Any, limit: int) -> list[Open]:
             priority=r.priority,
             tenant=f"{r.platform}:{r.external_id}",
             received_at=r.received_at,
+            attempts=r.attempts,
         )
         for r in rows
     ]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -17,6 +21,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# How long a caller that already told a platform "received" waits out a restarting database.
+DATABASE_PATIENCE = 10.0
+
+
+def patiently(call: Callable[[], T], *, what: str, patience: float = DATABASE_PATIENCE) -> T:
+    """`call()`, tried again while the database refuses connections (a restart), for up to `patience` s.
+
+    For work that must not be lost once a platform was told it arrived (Slack acknowledges an event
+    before its listener runs); `call` must be safe to repeat, as intake is by its idempotency key.
+    """
+    deadline = time.monotonic() + patience
+    delay = 0.1
+    while True:
+        try:
+            return call()
+        except OperationalError:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("%s: the database is not answering; trying again in %.1fs", what, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def make_engine(url: str) -> Engine:

@@ -6,15 +6,14 @@ A platform retry of the same event finds its key and is acknowledged without a s
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import access, conversations, events
+from db.session import patiently
 from workers.events import Event
 from workers.places import place_of
 
@@ -53,27 +52,12 @@ class Gate(Protocol):
     def check(self, session: Session, *, event: Event, tenant_id: int, user_id: int) -> Limited | None: ...
 
 
-# How long intake waits out a database that is restarting before it gives up on the message.
-DATABASE_PATIENCE = 10.0
-
-
 def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:
     carrier: object = enqueue
     if gate is None and isinstance(carrier, Gate):
         gate = carrier
-    deadline = time.monotonic() + DATABASE_PATIENCE
-    delay = 0.1
-    while True:
-        try:
-            return _submit(event, sessions=sessions, enqueue=enqueue, gate=gate)
-        except OperationalError:
-            # A platform may have been told "received" already (Slack acknowledges first): a
-            # restarting database is waited out rather than the message lost.
-            if time.monotonic() + delay > deadline:
-                raise
-            log.warning("event %s: the database is not answering; trying again in %.1fs", event.key, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+    # A platform may have been told "received" already: a restarting database is waited out.
+    return patiently(lambda: _submit(event, sessions=sessions, enqueue=enqueue, gate=gate), what=f"event {event.key}")
 
 
 def _submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None) -> Submitted:

@@ -63,6 +63,10 @@ class Leases(Protocol):
 
     def reply(self, key: str) -> str | None: ...
 
+    def epoch(self) -> float:
+        """Since when this store has kept leases (a Redis restarted empty starts a new epoch)."""
+        ...
+
 
 _RENEW = """
 local owner_lost = {}
@@ -96,6 +100,7 @@ class RedisLeases:
         self._redis = client
         self._lease = f"{prefix}llmos:lease:"
         self._reply = f"{prefix}llmos:replyref:"
+        self._epoch = f"{prefix}llmos:lease-epoch"
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
@@ -141,6 +146,10 @@ class RedisLeases:
         value = self._redis.get(self._reply + key)
         return None if value is None else _text(value)
 
+    def epoch(self) -> float:
+        self._redis.set(self._epoch, repr(time.time()), nx=True)
+        return float(_text(self._redis.get(self._epoch) or repr(time.time())))
+
 
 def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
@@ -153,6 +162,7 @@ class MemoryLeases:
         self._lock = threading.Lock()
         self._leases: dict[str, tuple[str, float]] = {}
         self._replies: dict[str, tuple[str, float]] = {}
+        self._born = time.time()
 
     def acquire(self, key: str, owner: str, *, ttl: float) -> Acquired:
         now = time.monotonic()
@@ -207,6 +217,9 @@ class MemoryLeases:
         with self._lock:
             found = self._replies.get(key)
         return found[0] if found is not None and found[1] > time.monotonic() else None
+
+    def epoch(self) -> float:
+        return self._born
 
 
 class LeaseKeeper:

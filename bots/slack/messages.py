@@ -24,6 +24,7 @@ from bots.slack.handover import Services, hand_over, seen, teller
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.transcript import Reader
 from db import conversations
+from db.session import patiently
 from workers.events import Event, Kind, Platform, Quoted
 from workers.requests import Request, parse
 
@@ -94,10 +95,15 @@ class Conversations:
     # -- listeners ----------------------------------------------------------------------------
 
     def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        self.handle(event, context, client)
+        self._patiently(event, context, client)
 
     def on_message(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        self.handle(event, context, client)
+        self._patiently(event, context, client)
+
+    def _patiently(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        # Slack was answered 200 before this listener runs and will not send the event again: a
+        # restarting database is waited out (handling is idempotent by the event's key).
+        patiently(lambda: self.handle(event, context, client), what=f"slack event {event.get('ts', '?')}")
 
     def on_thread_started(self, set_suggested_prompts: SetSuggestedPrompts) -> None:
         try:

@@ -232,3 +232,29 @@ def test_a_restarted_in_process_llmos_answers_what_was_left_pending(tmp_path: Pa
         ).all()
         assert stored == ["You said: Were you killed?"]
     engine.dispose()
+
+
+def test_events_on_their_last_attempt_are_retried_one_at_a_time(clean_stack: Stack, simulator: SimulatedEngine) -> None:
+    """Two events that died with their worker twice: one may be a poison event that killed the other
+    beside it, so their last attempts do not run side by side."""
+    simulator.config.inter_token = 0.2
+    simulator.config.answer = lambda _m: "slow " * 10
+    pair = [terminal_event(f"twice dead {i}", thread=f"last-{i}") for i in range(2)]
+    last = clean_stack.settings.event_max_attempts
+    for event in pair:
+        submit(event, sessions=clean_stack.sessions, enqueue=lambda _event: None)
+        for attempt in range(last - 1):
+            with clean_stack.sessions.begin() as session:
+                events.claim(session, key=event.key, owner=f"dead-{attempt}", max_attempts=last)
+    now = time.time()
+    reconciler(clean_stack).run(now=now)
+    taken = reconciler(clean_stack).run(now=now + clean_stack.settings.event_lease_seconds + 1).taken_over
+    assert len(taken) <= 1
+    first = wait_for(clean_stack, pair[0].key, "done", "running", timeout=10)
+    # The other waits until the first, on its last attempt, is finished.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(row(clean_stack, e.key).status != "done" for e in pair):
+        reconciler(clean_stack).run(now=time.time() + clean_stack.settings.event_lease_seconds + 1)
+        time.sleep(0.3)
+    assert [row(clean_stack, e.key).status for e in pair] == ["done", "done"], first.status
+    assert [row(clean_stack, e.key).attempts for e in pair] == [last, last]

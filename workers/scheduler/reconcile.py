@@ -71,7 +71,6 @@ class Reconciler:
         # One process holds every lease (the in-process broker): a lease it lacks belongs to nobody,
         # and nothing accepted before this process started can be in its queues.
         self._same_process = same_process
-        self._grace = 0.0 if same_process else settings.event_lease_seconds
         self._born = time.time()
         # Running events whose lease was missing, with when that was first seen.
         self._missing: dict[str, float] = {}
@@ -101,21 +100,39 @@ class Reconciler:
         running = [e for e in found if e.status is Status.RUNNING]
         live = self._leases.live([e.key for e in running])
         self._missing = {k: at for k, at in self._missing.items() if k in {e.key for e in running}}
+        grace = self._lease_grace(now)
+        last = self._settings.event_max_attempts
+        # One event at a time on its last attempt: an event that died with its worker twice may have
+        # died only beside a poison one, and deserves an attempt of its own.
+        isolated = any(e.attempts >= last and e.key in live for e in running)
         for event in found:
             if event.status is Status.PENDING:
-                grace = COMMAND_GRACE if event.kind in COMMAND_KINDS else PENDING_GRACE
+                wait = COMMAND_GRACE if event.kind in COMMAND_KINDS else PENDING_GRACE
                 if self._same_process and event.received_at < self._born:
-                    grace = 0.0
-                if event.key not in held and now - event.received_at > grace:
+                    wait = 0.0
+                if event.key not in held and now - event.received_at > wait:
                     self._requeue(event, held=False)
                     report.queued.append(event.key)
             elif event.key in live:
                 self._missing.pop(event.key, None)
-            elif now - self._missing.setdefault(event.key, now) >= self._grace:
+            elif now - self._missing.setdefault(event.key, now) >= grace:
+                if event.attempts == last - 1:
+                    if isolated:
+                        continue  # its turn comes when the one on its last attempt is done
+                    isolated = True
                 # Its worker is gone: a new attempt takes it over (or fails it, out of attempts).
                 self._requeue(event, held=event.key in held)
                 self._missing[event.key] = now + self._settings.event_lease_seconds
                 report.taken_over.append(event.key)
+
+    def _lease_grace(self, now: float) -> float:
+        """How long a missing lease is waited for: none where a lease can only be missing because it
+        lapsed (its worker stopped renewing a whole lease period ago); a lease period after the store
+        lost its leases (Redis restarted empty), while live workers put theirs back."""
+        if self._same_process:
+            return 0.0
+        ttl = self._settings.event_lease_seconds
+        return 0.0 if now - self._leases.epoch() >= ttl else ttl
 
     def _requeue(self, event: events.Open, *, held: bool) -> None:
         item = ticket(key=event.key, kind=event.kind, priority=event.priority)
