@@ -70,5 +70,9 @@ def test_follow_up_turns_hit_vllms_prefix_cache(
 
     # The mistake the fixed prompt order avoids: something that changes every turn up front.
     plain = prompt.system_prompt
-    monkeypatch.setattr(prompt, "system_prompt", lambda base, prefs: f"Now: {datetime.now(UTC)}. " + plain(base, prefs))
+    monkeypatch.setattr(
+        prompt,
+        "system_prompt",
+        lambda base, prefs, memories=(): f"Now: {datetime.now(UTC)}. " + plain(base, prefs, memories),
+    )
     assert _follow_up_hits(stack, server, "unstable") == [0, 0, 0]
