@@ -189,11 +189,6 @@ def fail(session: Session, *, key: str, fence: int, failure: Failure, error: str
     )
 
 
-def fail_queued(session: Session, *, key: str, error: str) -> bool:
-    """Fail an event that never reached a worker (out of attempts, or dropped by the reconciler)."""
-    return _close(session, key=key, fence=None, status=Status.FAILED, failure=Failure.ERROR, error=error)
-
-
 def reopen(session: Session, *, key: str) -> bool:
     """An engine failure goes back to pending, to be answered now that the engine is back.
 
@@ -294,7 +289,3 @@ def payload_of(session: Session, *, key: str, tenant_id: int | None = None) -> d
         query = query.where(ProcessedEvent.tenant_id == tenant_id)
     found = session.scalar(query)
     return dict(found) if found is not None else None
-
-
-def reply_ref_of(session: Session, *, key: str) -> str | None:
-    return session.scalar(select(ProcessedEvent.reply_ref).where(ProcessedEvent.key == key))
