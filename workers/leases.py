@@ -3,9 +3,11 @@
 The ledger (`processed_events`) says what happened to an event; this says which live worker holds it.
 A lease is a key with a time to live, renewed by one keeper thread per process for every event the
 process holds, so a worker busy in a long prefill keeps its lease as surely as one streaming tokens,
-and a killed worker's lease lapses in one lease period. The answer message's platform handle (a
-Slack `ts`, a Discord message id) is kept here too, so a worker taking an event over edits that
-message instead of posting a second one.
+and a killed worker's lease lapses in one lease period. The keeper also keeps its process's short
+"alive" mark fresh, and a lease whose owning process lost that mark counts as free at once: a
+killed worker's events are taken over within `ALIVE_SECONDS`, not a whole lease period. The answer
+message's platform handle (a Slack `ts`, a Discord message id) is kept here too, so a worker taking
+an event over edits that message instead of posting a second one.
 
 Everything here can be lost (Redis restarted empty) without losing an event: a live worker puts its
 lease back at its next renewal, and the reconciler takes over only leases missing for a whole lease
@@ -29,6 +31,15 @@ log = logging.getLogger(__name__)
 # The answer's handle outlives the lease: an event failed for an engine outage is answered later
 # in the message that apologised.
 REPLY_TTL_SECONDS = 86_400
+# A worker process's alive mark lasts this long and is refreshed every quarter of it; a process
+# that stalls for longer (or dies) loses its leases to the next attempt, which the ledger's fence
+# makes safe.
+ALIVE_SECONDS = 4.0
+
+
+def process_of(owner: str) -> str:
+    """The process part of a lease owner (`host:pid:token:thread` -> `host:pid:token`)."""
+    return owner.rpartition(":")[0] or owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +52,13 @@ class Acquired:
 
 class Leases(Protocol):
     def acquire(self, key: str, owner: str, *, ttl: float) -> Acquired:
-        """Take the lease (one round trip), and read the answer message's handle."""
+        """Take the lease (one round trip), free or held by a dead process, and read the answer
+        message's handle."""
         ...
 
     def renew(self, held: dict[str, str], *, ttl: float) -> set[str]:
-        """Extend each lease in `held` (key -> owner), putting back any that vanished; return the keys
-        another owner holds now (those events were taken over)."""
+        """Extend each lease in `held` (key -> owner), putting back any that vanished, and mark the
+        owners' processes alive; return the keys another owner holds now (they were taken over)."""
         ...
 
     def release(self, key: str, owner: str, *, keep_reply: bool = False) -> None:
@@ -54,7 +66,7 @@ class Leases(Protocol):
         ...
 
     def live(self, keys: Iterable[str]) -> set[str]:
-        """The keys whose lease some worker holds."""
+        """The keys whose lease a live worker process holds."""
         ...
 
     def set_reply(self, key: str, ref: str, *, only_new: bool = False) -> bool:
@@ -68,10 +80,12 @@ class Leases(Protocol):
         ...
 
 
+# KEYS: the leases, then the owners' processes' alive marks. ARGV: lease ms, alive ms, the owners.
 _RENEW = """
+local leases = #ARGV - 2
 local owner_lost = {}
-for i, key in ipairs(KEYS) do
-  local owner = ARGV[i + 1]
+for i = 1, leases do
+  local key, owner = KEYS[i], ARGV[i + 2]
   local now = redis.call('GET', key)
   if now == false then
     redis.call('SET', key, owner, 'PX', ARGV[1])
@@ -81,7 +95,28 @@ for i, key in ipairs(KEYS) do
     owner_lost[#owner_lost + 1] = key
   end
 end
+for i = leases + 1, #KEYS do
+  redis.call('SET', KEYS[i], '1', 'PX', ARGV[2])
+end
 return owner_lost
+"""
+
+# KEYS: the lease, the reply handle, our alive mark. ARGV: owner, lease ms, alive ms, alive prefix.
+# The holder's alive mark is read by a name built here: LLMOS runs on one Redis, not a cluster.
+_ACQUIRE = """
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+local reply = redis.call('GET', KEYS[2])
+local holder = redis.call('GET', KEYS[1])
+local free = holder == false or holder == ARGV[1]
+if not free then
+  local process = string.match(holder, '^(.*):[^:]*$') or holder
+  free = redis.call('EXISTS', ARGV[4] .. process) == 0
+end
+if free then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1, reply}
+end
+return {0, reply, redis.call('PTTL', KEYS[1])}
 """
 
 _RELEASE = """
@@ -101,32 +136,26 @@ class RedisLeases:
         self._lease = f"{prefix}llmos:lease:"
         self._reply = f"{prefix}llmos:replyref:"
         self._epoch = f"{prefix}llmos:lease-epoch"
+        self._alive = f"{prefix}llmos:alive:"
+        self._acquire = client.register_script(_ACQUIRE)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
     def acquire(self, key: str, owner: str, *, ttl: float) -> Acquired:
-        name = self._lease + key
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.set(name, owner, nx=True, px=_ms(ttl))
-        pipe.get(self._reply + key)
-        taken, reply = pipe.execute()
-        ref = None if reply is None else _text(reply)
-        if taken:
+        keys = [self._lease + key, self._reply + key, self._alive + process_of(owner)]
+        got = self._acquire(keys=keys, args=[owner, _ms(ttl), _ms(ALIVE_SECONDS), self._alive])
+        ref = None if got[1] is None else _text(got[1])
+        if int(got[0]):
             return Acquired(None, ref)
-        pipe.get(name)
-        pipe.pttl(name)
-        holder, left = pipe.execute()
-        if holder is not None and _text(holder) == owner:
-            # Already ours: the same worker thread trying again.
-            self._redis.pexpire(name, _ms(ttl))
-            return Acquired(None, ref)
-        return Acquired(max(0.0, int(left) / 1000) if left and int(left) > 0 else 0.0, ref)
+        left = int(got[2])
+        return Acquired(max(0.0, left / 1000) if left > 0 else 0.0, ref)
 
     def renew(self, held: dict[str, str], *, ttl: float) -> set[str]:
         if not held:
             return set()
-        keys = [self._lease + key for key in held]
-        lost = self._renew(keys=keys, args=[_ms(ttl), *held.values()])
+        processes = sorted({process_of(owner) for owner in held.values()})
+        keys = [self._lease + key for key in held] + [self._alive + process for process in processes]
+        lost = self._renew(keys=keys, args=[_ms(ttl), _ms(ALIVE_SECONDS), *held.values()])
         return {_text(name).removeprefix(self._lease) for name in lost}
 
     def release(self, key: str, owner: str, *, keep_reply: bool = False) -> None:
@@ -137,7 +166,13 @@ class RedisLeases:
         if not wanted:
             return set()
         found = self._redis.mget([self._lease + key for key in wanted])
-        return {key for key, holder in zip(wanted, found, strict=True) if holder is not None}
+        holders = {key: process_of(_text(holder)) for key, holder in zip(wanted, found, strict=True) if holder}
+        processes = sorted(set(holders.values()))
+        if not processes:
+            return set()
+        marks = self._redis.mget([self._alive + process for process in processes])
+        alive = {process for process, mark in zip(processes, marks, strict=True) if mark is not None}
+        return {key for key, process in holders.items() if process in alive}
 
     def set_reply(self, key: str, ref: str, *, only_new: bool = False) -> bool:
         return bool(self._redis.set(self._reply + key, ref, ex=REPLY_TTL_SECONDS, nx=only_new))
@@ -287,7 +322,8 @@ class LeaseKeeper:
             self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._ttl / 4):
+        # Often enough for the process's alive mark too (renewing a lease early costs nothing).
+        while not self._stop.wait(min(self._ttl, ALIVE_SECONDS) / 4):
             self.renew_now()
 
     def stop(self) -> None:

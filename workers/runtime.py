@@ -8,6 +8,7 @@ tests) never answer with each other's engine.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,9 @@ class Runtime:
     sinks: SinkRegistry
     # The built-in skills and the installed plugins' ones.
     skills: SkillBook = field(default_factory=SkillBook)
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    # Names this process in its leases: host and pid, and a token so that a restarted container (same
+    # hostname, pid 1 again) is never taken for the process that died.
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}")
     # The tools this process offers the model (built-in and MCP); None: no tools at all.
     tools: Toolset | None = None
     # Told when a task is done with an event (key, kind, outcome, tokens used): the scheduler frees its slot.

@@ -26,6 +26,7 @@ from tests.helpers import messages, settle
 from tests.workers.test_redelivery import REPO, bus_items, terminal_event
 from workers import pipeline
 from workers.intake import submit
+from workers.leases import RedisLeases, process_of
 from workers.replybus import RedisReplyBus, follow
 from workers.scheduler.reconcile import DROPPED, PENDING_GRACE, Reconciler
 from workers.stack import Stack
@@ -258,3 +259,62 @@ def test_events_on_their_last_attempt_are_retried_one_at_a_time(clean_stack: Sta
         time.sleep(0.3)
     assert [row(clean_stack, e.key).status for e in pair] == ["done", "done"], first.status
     assert [row(clean_stack, e.key).attempts for e in pair] == [last, last]
+
+
+def test_a_dead_processs_lease_is_taken_over_at_once(
+    clean_stack: Stack, simulator: SimulatedEngine, backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A killed worker's lease is still in Redis, but its process's alive mark is gone: the reconciler
+    hands the event over on its next pass, not a lease period later; and when the attempt it was
+    handed to dies too, that one is handed over again without waiting out the hold-off."""
+    if backend.redis_url is None:
+        pytest.skip("on the in-process broker the leases die with the only process")
+    event = terminal_event("Did my worker die?")
+    submit(event, sessions=clean_stack.sessions, enqueue=lambda _event: None)
+    client = redis.Redis.from_url(backend.redis_url)
+    ttl = clean_stack.settings.event_lease_seconds
+    # Leases have been kept for a while (no Redis restart a lease period ago to wait out).
+    client.set(f"{clean_stack.settings.redis_key_prefix}llmos:lease-epoch", repr(time.time() - 2 * ttl))
+    handed: list[str] = []
+    # The handovers are recorded instead of sent, so that this test plays the attempts that die.
+    monkeypatch.setattr(reconciler(clean_stack), "_requeue", lambda e, held: handed.append(e.key))
+
+    def dies(attempt: int) -> None:
+        owner = f"gone-host:{attempt}:0badc0de:7"
+        with clean_stack.sessions.begin() as session:
+            assert isinstance(events.claim(session, key=event.key, owner=owner, max_attempts=3), events.Claimed)
+        # The lease as its worker left it; that process's alive mark has lapsed.
+        client.set(f"{clean_stack.settings.redis_key_prefix}llmos:lease:{event.key}", owner, px=int(ttl * 1000))
+        assert clean_stack.leases.live([event.key]) == set()
+
+    dies(1)
+    assert reconciler(clean_stack).run().taken_over == [event.key]
+    assert reconciler(clean_stack).run().taken_over == []  # the new attempt gets its time to show up
+    dies(2)
+    assert reconciler(clean_stack).run().taken_over == [event.key]
+    assert handed == [event.key, event.key]
+    monkeypatch.undo()
+    client.close()
+    reconciler(clean_stack).run(now=time.time() + ttl + 1)  # the last handover, sent for real
+    done = wait_for(clean_stack, event.key, "done")
+    assert done.attempts == 3
+    assert answers(clean_stack, event.key) == ["You said: Did my worker die?"]
+
+
+def test_a_live_processs_lease_is_left_alone(backend: Any) -> None:
+    if backend.redis_url is None:
+        pytest.skip("Redis leases only")
+    client = redis.Redis.from_url(backend.redis_url)
+    prefix = f"t{uuid.uuid4().hex[:8]}:"
+    leases = RedisLeases(client, prefix=prefix)
+    holder, rival = "host-a:10:aa:1", "host-b:20:bb:2"
+    assert leases.acquire("ev", holder, ttl=15).wait is None
+    assert leases.live(["ev"]) == {"ev"}
+    assert leases.acquire("ev", rival, ttl=15).wait == pytest.approx(15, abs=1)
+    # The holder's process stops beating: its lease is free to the next attempt at once.
+    client.delete(f"{prefix}llmos:alive:{process_of(holder)}")
+    assert leases.live(["ev"]) == set()
+    assert leases.acquire("ev", rival, ttl=15).wait is None
+    assert leases.renew({"ev": holder}, ttl=15) == {"ev"}  # the stalled holder learns it lost the event
+    assert leases.live(["ev"]) == {"ev"}
+    client.close()

@@ -4,9 +4,9 @@ One process at a time runs it (the sweeper's leader), at start and every `RECONC
 
 - an event pending in the ledger that no queue holds (its intake process died between commit and
   enqueue, or Redis restarted empty) is queued again;
-- an event running in the ledger whose lease nobody has held for a whole lease period (its worker
-  died, with whatever the broker's visibility timeout) is handed to a new attempt, which resumes the
-  same answer message; an event out of attempts is failed there, and its person told, once;
+- an event running in the ledger whose lease no live worker holds (its worker died: its process's
+  alive mark lapsed, whatever the broker's visibility timeout) is handed to a new attempt, which
+  resumes the same answer message; an event out of attempts is failed there, and its person told, once;
 - events the engine failed are sent again, oldest first, once it answers (those received within
   `ENGINE_RESEND_WITHIN`); older ones are closed and their person told to ask again.
 
@@ -72,8 +72,13 @@ class Reconciler:
         # and nothing accepted before this process started can be in its queues.
         self._same_process = same_process
         self._born = time.time()
-        # Running events whose lease was missing, with when that was first seen.
+        # Running events whose lease was missing, with when that was first seen (after a takeover: when
+        # the next one may be, should the new attempt not show up).
         self._missing: dict[str, float] = {}
+        # Events handed to a new attempt, with their attempt count then.
+        self._handed: dict[str, int] = {}
+        # Whether an event on its last attempt is running (or was just handed over) in this pass.
+        self._isolated = False
 
     def run(self, *, now: float | None = None) -> Report:
         now = time.time() if now is None else now
@@ -99,12 +104,14 @@ class Reconciler:
         held = self._scheduler.store.holds([e.key for e in found])
         running = [e for e in found if e.status is Status.RUNNING]
         live = self._leases.live([e.key for e in running])
-        self._missing = {k: at for k, at in self._missing.items() if k in {e.key for e in running}}
+        keys = {e.key for e in running}
+        self._missing = {k: at for k, at in self._missing.items() if k in keys}
+        self._handed = {k: attempts for k, attempts in self._handed.items() if k in keys}
         grace = self._lease_grace(now)
         last = self._settings.event_max_attempts
         # One event at a time on its last attempt: an event that died with its worker twice may have
         # died only beside a poison one, and deserves an attempt of its own.
-        isolated = any(e.attempts >= last and e.key in live for e in running)
+        self._isolated = any(e.attempts >= last and e.key in live for e in running)
         for event in found:
             if event.status is Status.PENDING:
                 wait = COMMAND_GRACE if event.kind in COMMAND_KINDS else PENDING_GRACE
@@ -115,15 +122,27 @@ class Reconciler:
                     report.queued.append(event.key)
             elif event.key in live:
                 self._missing.pop(event.key, None)
-            elif now - self._missing.setdefault(event.key, now) >= grace:
-                if event.attempts == last - 1:
-                    if isolated:
-                        continue  # its turn comes when the one on its last attempt is done
-                    isolated = True
-                # Its worker is gone: a new attempt takes it over (or fails it, out of attempts).
-                self._requeue(event, held=event.key in held)
-                self._missing[event.key] = now + self._settings.event_lease_seconds
-                report.taken_over.append(event.key)
+            else:
+                self._take_over_if_due(event, held=event.key in held, grace=grace, now=now, report=report)
+
+    def _take_over_if_due(self, event: events.Open, *, held: bool, grace: float, now: float, report: Report) -> None:
+        """Hand a running event whose worker is gone to a new attempt (or, out of attempts, to one
+        that fails it), unless its lease may still come back, or the attempt it was last handed to
+        has not had the time to show up."""
+        if self._handed.get(event.key, event.attempts) < event.attempts:
+            # The attempt it was handed to claimed it since, and died too: no hold-off for that one.
+            del self._handed[event.key]
+            self._missing[event.key] = now
+        if now - self._missing.setdefault(event.key, now) < grace:
+            return
+        if event.attempts == self._settings.event_max_attempts - 1:
+            if self._isolated:
+                return  # its turn comes when the one on its last attempt is done
+            self._isolated = True
+        self._requeue(event, held=held)
+        self._missing[event.key] = now + self._settings.event_lease_seconds
+        self._handed[event.key] = event.attempts
+        report.taken_over.append(event.key)
 
     def _lease_grace(self, now: float) -> float:
         """How long a missing lease is waited for: none where a lease can only be missing because it
