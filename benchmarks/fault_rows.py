@@ -5,6 +5,7 @@ sends its stream and injects the fault; `benchmarks.faults` then watches and cou
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -21,6 +22,8 @@ from benchmarks.harness import ROOT
 from bots.slack.ref import ReplyMode, SlackRef
 from tests.fixtures.fake_slack import TEAM
 from workers.events import Event, Platform
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -142,17 +145,24 @@ def poison(t: Trial) -> None:
     stop = threading.Event()
 
     def kill_worker() -> None:
-        if t.main is not None and t.main.alive():
+        # Whichever worker asked: a restarted one takes work before its first ping is answered, so
+        # before the supervisor below has it as `t.main`.
+        live = [group for group in t.deploy.groups if "worker" in group.args and group.alive()]
+        if live:
             kills.append(time.monotonic())
             if t.fault_at is None:
                 t.mark_fault()
-            os.killpg(t.main.pid, signal.SIGKILL)
+        for group in live:
+            os.killpg(group.pid, signal.SIGKILL)
 
     def supervise() -> None:
         while not stop.is_set():
             if t.main is not None and not t.main.alive():
                 t.main.stop()
-                t.main = t.deploy.worker()
+                try:
+                    t.main = t.deploy.worker()
+                except RuntimeError:
+                    log.info("the restarted worker died before its first ping; starting another")
             stop.wait(0.2)
 
     t.engine.on_poison = kill_worker

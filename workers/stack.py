@@ -206,7 +206,10 @@ class Stack:
                 self.scheduler,
                 engine=self.runtime.engine,
                 sessions=self.sessions,
-                stuck_after=2 * self.settings.event_lease_seconds,
+                # An admitted event normally starts within a second. One still pending a lease period
+                # on was most likely prefetched by a worker that died (the broker gives it back only
+                # after its visibility timeout): send it again; a second delivery is a no-op.
+                stuck_after=self.settings.event_lease_seconds,
                 reconciler=reconciler,
                 reconcile_every=self.settings.reconcile_interval,
             )
