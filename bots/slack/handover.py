@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from slack_bolt import App
+from slack_bolt.listener_matcher import builtins as matchers
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +42,19 @@ class Services:
     skills: frozenset[str] = frozenset()
     # The deployment's per-user rate (SCHED_USER_REQUESTS_PER_MINUTE), the most a workspace admin may set.
     rate_ceiling: int | None = None
+
+
+def on_event_acked_when_stored(app: App, event: str, listener: Callable[..., None]) -> None:
+    """Register an Events API listener that acknowledges Slack itself, with its `ack`, once the event is
+    stored.
+
+    `App.event` acknowledges an event before its listener runs, and Slack never sends an acknowledged
+    event again: a process killed in between would lose it. Registered this way, bolt waits for the
+    listener's own `ack()` (up to its 3 s acknowledgement timeout; past that Slack retries, and the
+    retry finds the stored event). bolt has no public switch for one listener, hence its registrar.
+    """
+    matcher = matchers.event(event, base_logger=app.logger)
+    app._register_listener([listener], matcher, None, [], auto_acknowledgement=False)
 
 
 def seen(services: Services, key: str) -> bool:

@@ -13,14 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App, Assistant, BoltContext
+from slack_bolt import Ack, App, Assistant, BoltContext
 from slack_bolt.context.set_status import SetStatus
 from slack_bolt.context.set_suggested_prompts import SetSuggestedPrompts
 from slack_bolt.context.set_title import SetTitle
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bots.slack.handover import Services, hand_over, seen, teller
+from bots.slack.handover import Services, hand_over, on_event_acked_when_stored, seen, teller
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.transcript import Reader
 from db import conversations
@@ -89,21 +89,23 @@ class Conversations:
         assistant.thread_started(self.on_thread_started)
         assistant.user_message(self.on_assistant_message)
         app.use(assistant)
-        app.event("app_mention")(self.on_mention)
-        app.event("message")(self.on_message)
+        on_event_acked_when_stored(app, "app_mention", self.on_mention)
+        on_event_acked_when_stored(app, "message", self.on_message)
 
     # -- listeners ----------------------------------------------------------------------------
 
-    def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        self._patiently(event, context, client)
+    def on_mention(self, event: dict[str, Any], context: BoltContext, client: WebClient, ack: Ack) -> None:
+        self._patiently(event, context, client, ack)
 
-    def on_message(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        self._patiently(event, context, client)
+    def on_message(self, event: dict[str, Any], context: BoltContext, client: WebClient, ack: Ack) -> None:
+        self._patiently(event, context, client, ack)
 
-    def _patiently(self, event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        # Slack was answered 200 before this listener runs and will not send the event again: a
-        # restarting database is waited out (handling is idempotent by the event's key).
+    def _patiently(self, event: dict[str, Any], context: BoltContext, client: WebClient, ack: Ack) -> None:
+        # Slack hears 200 only once the event is stored (or was not for LLMOS). A restarting database
+        # is waited out; should that take longer than Slack waits, its retry is answered once, as
+        # handling is idempotent by the event's key.
         patiently(lambda: self.handle(event, context, client), what=f"slack event {event.get('ts', '?')}")
+        ack()
 
     def on_thread_started(self, set_suggested_prompts: SetSuggestedPrompts) -> None:
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from bots.slack import messages as messages_module
 from db.models import ProcessedEvent
 from tests.bots.slack.conftest import Running
 from tests.fixtures.fake_slack import BOT_ID, BOT_USER, TEAM
@@ -124,3 +127,20 @@ def test_engine_down_means_an_apology_in_the_thread(slack: Running, simulator) -
     with slack.stack.sessions() as session:
         assert session.scalars(select(ProcessedEvent.status)).one() == "failed"
     assert [m.content for m in messages(slack.stack)] == ["Are you there?"]  # the question is kept
+
+
+def test_slack_hears_200_only_once_the_mention_is_stored(slack: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack never sends an acknowledged event again: were LLMOS killed between its 200 and its commit,
+    the mention would be lost. So the 200 waits for the stored event (a slow intake here)."""
+    real = messages_module.hand_over
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(messages_module, "hand_over", slow)
+    event = mention(slack, "Are you keeping this?")
+    key = f"slack:{TEAM}:{CHANNEL}:{event['ts']}"
+    with slack.stack.sessions() as session:
+        assert session.get(ProcessedEvent, key) is not None
+    slack.fake.answer(CHANNEL, event["ts"])
