@@ -28,8 +28,6 @@ from db.session import insert_new
 class Status(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
-    # Rows written before the ledger kept `done` in the answer's own transaction.
-    ANSWERED = "answered"
     DONE = "done"
     FAILED = "failed"
 

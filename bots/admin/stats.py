@@ -19,7 +19,7 @@ from db.models import ProcessedEvent, Tenant, Usage
 from workers.events import PriorityClass
 
 PRIORITIES = tuple(str(p) for p in PriorityClass)
-IN_FLIGHT = ("pending", "running", "answered")
+IN_FLIGHT = ("pending", "running")
 FINISHED_ROWS_CAP = 20_000
 
 

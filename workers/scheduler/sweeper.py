@@ -32,7 +32,7 @@ from workers.tasks import ticket
 
 log = logging.getLogger(__name__)
 
-FINISHED = (Status.DONE, Status.FAILED, Status.ANSWERED)
+FINISHED = (Status.DONE, Status.FAILED)
 # How often the leader looks for idle tenants whose counters can go (seconds).
 FORGET_EVERY = 300.0
 
