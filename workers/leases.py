@@ -34,7 +34,7 @@ REPLY_TTL_SECONDS = 86_400
 # A worker process's alive mark lasts this long and is refreshed every quarter of it; a process
 # that stalls for longer (or dies) loses its leases to the next attempt, which the ledger's fence
 # makes safe.
-ALIVE_SECONDS = 4.0
+ALIVE_SECONDS = 3.0
 
 
 def process_of(owner: str) -> str:
