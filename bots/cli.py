@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from workers.settings import Settings, SettingsError, load_settings
 
@@ -87,16 +88,24 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bots.terminal import TerminalChat
+    from bots.terminal import TerminalChat, read_files
     from workers import plugins
     from workers.stack import Stack
 
+    attachments, notes = read_files(args.attach, limits=settings.document_limits)
+    for note in notes:
+        print(f"llmos: {note}", file=sys.stderr)
     with Stack(settings, skills=plugins.skill_book()) as stack:
         if not stack.workers_elsewhere():
             # Nobody is serving the queues: answer from this process, through the same queue.
             stack.start_worker()
         chat = TerminalChat(
-            sessions=stack.sessions, bus=stack.bus, enqueue=stack.enqueue, thread=args.thread, skills=stack.skills.names
+            sessions=stack.sessions,
+            bus=stack.bus,
+            enqueue=stack.enqueue,
+            thread=args.thread,
+            skills=stack.skills.names,
+            attachments=attachments,
         )
         if args.question:
             return chat.ask(" ".join(args.question))
@@ -197,6 +206,14 @@ def parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="chat in the terminal; with a question, answer it and exit")
     chat.add_argument("question", nargs="*")
     chat.add_argument("--thread", default=None, help="continue the conversation with this name")
+    chat.add_argument(
+        "--attach",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a PDF, Word, PowerPoint, Excel, CSV, HTML or text file sent with the first question (repeatable)",
+    )
     chat.set_defaults(func=cmd_chat, quiet=True)
     admin = sub.add_parser("admin", help="serve the admin HTTP service (ADMIN_PORT); manage admin keys")
     admin.set_defaults(func=cmd_admin)

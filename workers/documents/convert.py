@@ -75,15 +75,17 @@ def size_label(size: int) -> str:
     return f"{size} bytes"
 
 
+def too_large(name: str, size: int, limit: int) -> str:
+    return f"I did not read {name}: it is {size_label(size)}; the limit is {size_label(limit)}."
+
+
 def convert(name: str, data: bytes, *, mime: str = "", limits: Limits = DEFAULT_LIMITS) -> Converted:
     """The document's text within `limits`, with notes on what was left out; `Unreadable` if none."""
     kind = format_of(name, mime)
     if kind is None:
         raise Unreadable(f"I can't read {name}: I read PDF, Word, PowerPoint, Excel, CSV, HTML and text files.")
     if len(data) > limits.max_bytes:
-        raise Unreadable(
-            f"I did not read {name}: it is {size_label(len(data))}; the limit is {size_label(limits.max_bytes)}."
-        )
+        raise Unreadable(too_large(name, len(data), limits.max_bytes))
     try:
         pages, total, unit = _READERS[kind](data, limits.max_pages)
         parts = list(pages)
@@ -116,7 +118,12 @@ def _pdf(data: bytes, max_pages: int) -> tuple[Iterator[str], int, str]:
         raise Unreadable("the PDF is protected by a password")
     pages = reader.pages
     total = len(pages)
-    return (f"[page {n + 1}]\n{pages[n].extract_text() or ''}" for n in range(min(total, max_pages))), total, "pages"
+
+    def text(number: int) -> str:
+        found = pages[number].extract_text() or ""
+        return f"[page {number + 1}]\n{found}" if found.strip() else ""
+
+    return (text(n) for n in range(min(total, max_pages))), total, "pages"
 
 
 def _docx(data: bytes, _max_pages: int) -> tuple[Iterator[str], int, str]:

@@ -112,8 +112,10 @@ def read_part(part: str, *, question: str, reading: Reading, spent: Spent) -> st
     )
     request = replace(reading.base, messages=messages, max_tokens=reading.note_tokens, tools=(), tool_choice=None)
     done = complete(reading.engine, request)
-    spent.prompt_tokens += done.prompt_tokens
-    spent.completion_tokens += done.completion_tokens
+    # A server that reports no usage is counted with its own tokenizer, as the answer's rounds are.
+    model = reading.base.model
+    spent.prompt_tokens += done.prompt_tokens or reading.engine.count_tokens(messages, model=model)
+    spent.completion_tokens += done.completion_tokens or _counter(reading)(done.text)
     spent.calls += 1
     return " ".join(done.text.split())
 
