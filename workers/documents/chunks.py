@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-CHUNK_CHARS = 1200
+# About 150 tokens: five passages fit even the embedded model's small window beside the conversation.
+CHUNK_CHARS = 600
 _PARAGRAPHS = re.compile(r"\n\s*\n")
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")
 
