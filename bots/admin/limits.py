@@ -51,6 +51,8 @@ ROUTE_CLASSES: tuple[RouteClass, ...] = (
     # A knowledge document in base64: DOCUMENT_MAX_BYTES (20 MB by default) grows by a third.
     RouteClass("/api/tenants/", 28 * MIB, suffix="/knowledge"),
     RouteClass("/chat/", 256 * KIB),
+    # A chat line with up to five documents attached, in base64.
+    RouteClass("/chat/messages", 28 * MIB),
     RouteClass("/login", 4 * KIB),
     RouteClass("/slack/", 1 * MIB),
     RouteClass("/discord/", 1 * MIB),

@@ -11,6 +11,7 @@ import pytest
 
 from tests.bots.admin.conftest import Admin, signed_post, wait_job
 from tests.bots.admin.test_admin_api import local_tenant
+from tests.bots.admin.test_webchat import browser, events
 from tests.fixtures import documents
 from tests.helpers import chat
 from tests.workers.test_tools import ask_as
@@ -140,3 +141,22 @@ def test_a_job_reads_its_files(admin: Admin, simulator) -> None:
     refused = signed_post(admin, hook_id, secret, broken)
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["msg"].startswith("I could not read deck.pptx")
+
+
+def test_the_web_chat_uploads_documents_to_a_question_and_to_learn(admin: Admin, simulator) -> None:
+    sheet = documents.xlsx({"Menu": [["Monday", "soup"], ["Friday", "fish"]]})
+    attached = {"name": "menu.xlsx", "content": b64(sheet)}
+    with browser(admin.url) as alice:
+        sent = alice.post("/chat/messages", json={"text": "What is on Friday?", "thread": "t", "files": [attached]})
+        assert sent.status_code == 202 and sent.json()["notes"] == []
+        events(alice, sent.json()["stream"])
+        asked = simulator.requests[-1].body["messages"][-1]["content"]
+        assert asked == "What is on Friday?\n\n[file menu.xlsx]\n[sheet Menu]\nMonday | soup\nFriday | fish"
+
+        learned = alice.post("/chat/messages", json={"text": "/learn", "thread": "t", "files": [attached]})
+        done = events(alice, learned.json()["stream"])
+        assert "Added to this channel's knowledge:\n• menu.xlsx" in str(done[-1][1]["text"])
+        broken = {"name": "menu.xlsx", "content": b64(b"not a workbook")}
+        refused = alice.post("/chat/messages", json={"text": "and now?", "thread": "t", "files": [broken]})
+        assert refused.status_code == 422
+        assert refused.json()["detail"].startswith("I could not read menu.xlsx")
