@@ -154,6 +154,12 @@ def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bots.admin import cli as admin_cli
+
+    return admin_cli.export_tenant(settings, args)
+
+
 def cmd_plugins(_settings: Settings, _args: argparse.Namespace) -> int:
     from bots import surfaces
 
@@ -231,6 +237,12 @@ def parser() -> argparse.ArgumentParser:
     bot.add_argument("--no-worker", action="store_true", help="never answer from this process; workers elsewhere do")
     bot.set_defaults(func=cmd_discord)
     sub.add_parser("plugins", help="list installed skill and surface plugins").set_defaults(func=cmd_plugins)
+    export = sub.add_parser(
+        "export", help="write a tenant's conversations, knowledge, usage and memories as JSON Lines with a manifest"
+    )
+    export.add_argument("--tenant", required=True, help="the tenant's id, or PLATFORM:ID, e.g. slack:T0123ABCD")
+    export.add_argument("--out", required=True, type=Path, help="the folder to write into (created if missing)")
+    export.set_defaults(func=cmd_export)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")

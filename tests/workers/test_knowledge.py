@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, text
 
 from bots.terminal import TerminalChat, read_files
 from db import directory, knowledge
-from db.models import KnowledgeChunk, KnowledgeDocument
+from db.models import KnowledgeChunk, KnowledgeDocument, Tenant
 from tests.helpers import chat, settle
 from tests.workers.knowledge_set import DOCUMENTS, QUESTIONS
 from tests.workers.test_tools import ask_as
@@ -51,8 +51,8 @@ def test_the_parser_knows_the_knowledge_commands() -> None:
 
 
 def test_full_text_retrieval_finds_the_answering_passage_in_the_top_five(clean_stack: Stack) -> None:
-    for name, text in DOCUMENTS.items():
-        learn(clean_stack, tenant="school", channel="staff", name=name, text=text)
+    for name, body in DOCUMENTS.items():
+        learn(clean_stack, tenant="school", channel="staff", name=name, text=body)
     # Another channel's and another tenant's documents say the same things in other words; never found here.
     learn(clean_stack, tenant="school", channel="pupils", name="pupil-guide.md", text=DOCUMENTS["it-guide.pdf"])
     learn(clean_stack, tenant="rival", channel="staff", name="theirs.md", text=DOCUMENTS["safety-policy.pdf"])
@@ -121,3 +121,21 @@ def test_learn_without_files_says_how(clean_stack: Stack) -> None:
     assert said.startswith("Usage: send /learn with the files to learn attached")
     assert chat(clean_stack, "/knowledge").out.startswith("This channel has no documents yet.")
     assert chat(clean_stack, "/knowledge drop x").out.startswith("Usage: /knowledge lists")
+
+
+def test_knowledge_goes_with_its_tenant(clean_stack: Stack) -> None:
+    learn(clean_stack, tenant="gone", channel="c", name="a.md", text="The vault code is 9921.")
+    learn(clean_stack, tenant="gone", channel=None, name="b.md", text="The vault is in the basement.")
+    learn(clean_stack, tenant="kept", channel="c", name="a.md", text="The vault code is 1234.")
+    gone_id, _ = place(clean_stack, tenant="gone", channel="c")
+    kept_id, kept_channel = place(clean_stack, tenant="kept", channel="c")
+    with clean_stack.sessions.begin() as session:
+        session.execute(delete(Tenant).where(Tenant.id == gone_id))
+    with clean_stack.sessions() as session:
+        assert session.scalars(select(KnowledgeChunk.tenant_id).distinct()).all() == [kept_id]
+        found = knowledge.search(session, tenant_id=kept_id, channel_id=kept_channel, question="vault code")
+        assert [f.content for f in found] == ["The vault code is 1234."]
+        if session.get_bind().dialect.name == "sqlite":
+            # The full-text index lost the deleted passages too, not only the table.
+            indexed = session.execute(text("SELECT count(*) FROM knowledge_fts WHERE knowledge_fts MATCH 'vault'"))
+            assert indexed.scalar() == 1
