@@ -117,9 +117,4 @@ def _pinned(url: str, *, allow_private: bool) -> urls.Address:
         except OSError as exc:
             raise urls.UnsafeURL(f"the host does not resolve ({exc.strerror or type(exc).__name__})") from None
         found = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    if not found:
-        raise urls.UnsafeURL("the host does not resolve")
-    if not allow_private:
-        for address in found:
-            urls.require_public(address)
-    return found[0]
+    return urls.first_allowed(found, allow_private=allow_private)

@@ -55,15 +55,22 @@ def is_text(item: discord.Attachment) -> bool:
     )
 
 
-async def _read_text(item: discord.Attachment, *, max_bytes: int, out: Collected) -> None:
+async def _download(item: discord.Attachment, *, max_bytes: int, what: str, out: Collected) -> bytes | None:
+    """The attachment's bytes, or None with a notice saying why not (too large for `what`, or not downloaded)."""
     if item.size > max_bytes:
-        out.notices.append(f"I did not read {item.filename} ({_kb(item.size)}): text files up to {_kb(max_bytes)}.")
-        return
+        out.notices.append(f"I did not read {item.filename} ({_kb(item.size)}): {what} up to {_kb(max_bytes)}.")
+        return None
     try:
-        data = await item.read()
+        return await item.read()
     except discord.HTTPException as exc:
         log.warning("could not download attachment %s: %s", item.filename, exc)
         out.notices.append(f"I could not download {item.filename}; please attach it again.")
+        return None
+
+
+async def _read_text(item: discord.Attachment, *, max_bytes: int, out: Collected) -> None:
+    data = await _download(item, max_bytes=max_bytes, what="text files", out=out)
+    if data is None:
         return
     if b"\x00" in data[:4096]:
         out.notices.append(f"I did not read {item.filename}: it is not a text file.")
@@ -78,16 +85,8 @@ async def _read_text(item: discord.Attachment, *, max_bytes: int, out: Collected
 
 async def _read_document(item: discord.Attachment, *, limits: Limits, out: Collected) -> None:
     """A PDF or office file converted to text (off the event loop: conversion is CPU work)."""
-    if item.size > limits.max_bytes:
-        out.notices.append(
-            f"I did not read {item.filename} ({_kb(item.size)}): documents up to {_kb(limits.max_bytes)}."
-        )
-        return
-    try:
-        data = await item.read()
-    except discord.HTTPException as exc:
-        log.warning("could not download attachment %s: %s", item.filename, exc)
-        out.notices.append(f"I could not download {item.filename}; please attach it again.")
+    data = await _download(item, max_bytes=limits.max_bytes, what="documents", out=out)
+    if data is None:
         return
     mime = (item.content_type or "").split(";")[0].strip().lower()
     try:

@@ -7,13 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.bots.conftest import slack_settings
-from tests.bots.slack.conftest import Running, run_surface
+from tests.bots.slack.conftest import Running, serving
 from tests.bots.slack.test_conversations import CHANNEL
 from tests.bots.slack.test_files_and_security import share
 from tests.fixtures import documents
 from tests.fixtures.fake_slack import FakeSlack
-from tests.fixtures.slack_wire import SlackHttp
 from tests.helpers import settle
 from workers.documents.convert import DOCX, PDF, PPTX, XLSX
 from workers.stack import Stack
@@ -48,12 +46,8 @@ def test_office_files_and_pdfs_are_read_into_the_question(slack: Running, simula
 def one_page_slack(clean_stack: Stack, fake: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Running]:
     """Slack on a deployment that reads one page of each document (DOCUMENT_MAX_PAGES=1)."""
     monkeypatch.setattr(clean_stack.settings, "document_max_pages", 1)
-    surface = run_surface(clean_stack, slack_settings(fake))
-    assert surface.http is not None
-    http = SlackHttp(surface.http.url)
-    yield Running(surface, http, fake, clean_stack)
-    http.close()
-    surface.stop()
+    with serving(clean_stack, fake) as running:
+        yield running
 
 
 def test_document_limits_are_told_to_the_person(one_page_slack: Running, simulator) -> None:
