@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from db.models import KnowledgeChunk, KnowledgeDocument
@@ -110,6 +110,17 @@ def forget(session: Session, *, tenant_id: int, channel_id: int | None, name: st
         delete(KnowledgeDocument).where(KnowledgeDocument.tenant_id == tenant_id, KnowledgeDocument.id.in_(ids))
     )
     return len(ids)
+
+
+def unname_adder(session: Session, *, tenant_id: int, added_by: str) -> int:
+    """Drop a person's id from the documents they added (their data is being deleted); the documents stay
+    with their channel, which learned them."""
+    result = session.execute(
+        update(KnowledgeDocument)
+        .where(KnowledgeDocument.tenant_id == tenant_id, KnowledgeDocument.added_by == added_by)
+        .values(added_by="")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def has_any(session: Session, *, tenant_id: int, channel_id: int | None) -> bool:

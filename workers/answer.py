@@ -11,7 +11,6 @@ import logging
 import time
 from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -196,10 +195,6 @@ def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Leas
             continue
         return loop.Round("".join(parts).strip(), prompt_tokens, completion_tokens, calls)
     raise AssertionError("unreachable")
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
 
 
 def store(

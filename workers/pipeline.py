@@ -203,7 +203,7 @@ def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, plac
             models=models,
             skills=runtime.skills,
             attachments=event.attachments,
-            who=event.user_name or event.user,
+            who=event.user,
         )
         answer.record(session, event, lease, place, text=text, model="", keep=event.kind is not Kind.FORGET)
     answer.show(sink, lease, text)

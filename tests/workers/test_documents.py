@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bots.terminal import TerminalChat, read_files
 from db.models import Usage
-from engine.simulator import SimulatedEngine, SimulatorConfig, text_of, tokenize
-from tests.conftest import Backend, make_scheduling, make_settings
+from engine.simulator import SimulatedEngine, text_of, tokenize
 from tests.fixtures import documents
 from tests.helpers import settle
 from workers.documents.chunks import split
@@ -88,35 +86,25 @@ def test_the_terminal_attaches_real_files_with_its_notes(clean_stack: Stack, sim
 
 
 @pytest.fixture
-def small_window(backend: Backend, tmp_path: Path) -> Iterator[tuple[Stack, SimulatedEngine]]:
-    """A stack whose engine has a 512-token window, on its own simulator."""
-    with SimulatedEngine(SimulatorConfig(max_model_len=WINDOW)) as engine:
-        settings = make_settings(
-            tmp_path,
-            database_url=f"sqlite:///{tmp_path / 'small.db'}" if backend.redis_url is None else backend.database_url,
-            redis_url=backend.redis_url,
-            engine_url=engine.url,
-            engine_context_window=WINDOW,
-            answer_max_tokens=128,
-            tools_enabled=False,
-        )
-        with Stack(settings, scheduling=make_scheduling()) as stack:
-            stack.start_worker()
-            yield stack, engine
+def small_window(clean_stack: Stack, simulator: SimulatedEngine, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    """The session's stack with an engine of a 512-token window (which refuses longer prompts) and no tools,
+    whose descriptions alone would not fit."""
+    simulator.config.max_model_len = WINDOW
+    assert clean_stack.runtime is not None
+    monkeypatch.setattr(clean_stack.runtime.engine, "context_window", lambda model=None: WINDOW)
+    monkeypatch.setattr(clean_stack.settings, "answer_max_tokens", 128)
+    monkeypatch.setattr(clean_stack.settings, "tool_max_rounds", 0)
+    return clean_stack
 
 
 def test_a_document_ten_times_the_window_is_read_in_parts_within_the_window(
-    small_window: tuple[Stack, SimulatedEngine], tmp_path: Path
+    small_window: Stack, simulator: SimulatedEngine, tmp_path: Path
 ) -> None:
-    stack, engine = small_window
-    from tests.conftest import clear_tables
-
-    clear_tables(stack.sessions)
+    stack, engine = small_window, simulator
     sentences = [f"Section {n}: the inspection of site {n} found {n % 7} faults in the wiring." for n in range(400)]
     report = tmp_path / "report.txt"
     report.write_text("\n".join(sentences))
     assert len(tokenize(report.read_text())) > 10 * WINDOW
-    statuses: list[str] = []
     attachments, _notes = read_files([report])
     err = io.StringIO()
     chat = TerminalChat(

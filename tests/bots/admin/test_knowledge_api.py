@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import base64
+import io
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from bots.terminal import TerminalChat, read_files
 from tests.bots.admin.conftest import Admin, signed_post, wait_job
 from tests.bots.admin.test_admin_api import local_tenant
 from tests.bots.admin.test_webchat import browser, events
 from tests.fixtures import documents
-from tests.helpers import chat
+from tests.helpers import chat, settle
 from tests.workers.test_tools import ask_as
 
 
@@ -160,3 +163,22 @@ def test_the_web_chat_uploads_documents_to_a_question_and_to_learn(admin: Admin,
         refused = alice.post("/chat/messages", json={"text": "and now?", "thread": "t", "files": [broken]})
         assert refused.status_code == 422
         assert refused.json()["detail"].startswith("I could not read menu.xlsx")
+
+
+def test_deleting_a_person_keeps_the_channels_documents_without_their_name(
+    admin: Admin, simulator, tmp_path: Path
+) -> None:
+    (tmp_path / "faq.md").write_text("The library opens at nine.")
+    attachments, _ = read_files([tmp_path / "faq.md"])
+    TerminalChat(
+        sessions=admin.stack.sessions, bus=admin.stack.bus, enqueue=admin.stack.enqueue, user="alice",
+        out=io.StringIO(), attachments=attachments,
+    ).ask("/learn")  # fmt: skip
+    settle(admin.stack)
+    tenant_id = local_tenant(admin)
+    with admin.api() as api:
+        assert [d["added_by"] for d in api.get(f"/api/tenants/{tenant_id}/knowledge").json()] == ["alice"]
+        assert api.delete(f"/api/tenants/{tenant_id}/users/alice").status_code == 200
+        assert [(d["name"], d["added_by"]) for d in api.get(f"/api/tenants/{tenant_id}/knowledge").json()] == [
+            ("faq.md", "")
+        ]
