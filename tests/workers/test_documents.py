@@ -43,6 +43,8 @@ def test_each_format_converts_and_limits_say_what_was_left_out() -> None:
     page = convert("page.html", b"<h1>Title</h1><script>alert(1)</script><p>Body &amp; soul</p>")
     assert page.text == "Title\nBody & soul"
     assert convert("t.csv", b"a,b\n1,2\n").text == "a | b\n1 | 2"
+    # A NUL could not be stored in PostgreSQL: it is dropped, whatever the format carried it.
+    assert convert("nul.txt", b"one\x00two").text == "onetwo"
     with pytest.raises(Unreadable, match=r"I did not read big.pdf: it is 2.0 KB; the limit is 1.0 KB\."):
         convert("big.pdf", b"%PDF" + b"0" * 2000, limits=Limits(max_bytes=1000))
     with pytest.raises(Unreadable, match=r"I can't read photo\.heic"):

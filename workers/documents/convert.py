@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import PurePosixPath
 
+from workers.requests import clean
+
 log = logging.getLogger(__name__)
 
 PDF = "application/pdf"
@@ -97,7 +99,8 @@ def convert(name: str, data: bytes, *, mime: str = "", limits: Limits = DEFAULT_
     notes = []
     if total > limits.max_pages:
         notes.append(f"I read the first {limits.max_pages} of the {total} {unit} of {name}.")
-    text = "\n\n".join(part.strip() for part in parts if part.strip())
+    # NULs and lone surrogates (a PDF's text layer can hold both) could not be stored or sent on.
+    text = clean("\n\n".join(part.strip() for part in parts if part.strip()))
     if not text:
         raise Unreadable(f"I found no text in {name} (a scan or an image-only file?).")
     if len(text) > limits.max_chars:
