@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from bots.discord.surface import DiscordSurface
+from tests.bots.discord.commands import slash
 from tests.bots.discord.helpers import answer_text, wait_done
 from tests.fixtures import documents
 from tests.fixtures.discord_fake import FakeDiscord
+from tests.fixtures.discord_fake.world import Interaction
 from workers.documents.convert import DOCX, PDF, PPTX, XLSX
+
+
+def original(fake: FakeDiscord, found: Interaction) -> str:
+    """The text of a slash command's answer (its original response)."""
+    assert found.original is not None
+    return str(fake.run(lambda: dict(fake.world.messages[found.original]))["content"])
 
 
 def test_office_attachments_are_read_into_the_question(
@@ -44,6 +52,10 @@ def test_learn_then_answer_with_sources_and_forget(
     listed = fake_discord.post(general, "/knowledge", mention=True)
     wait_done(clean_stack, listed["id"])
     assert "• prices.xlsx (" in answer_text(fake_discord, listed)
+    # The same list through the native slash command.
+    slashed = fake_discord.command(slash("knowledge"), channel=general)
+    wait_done(clean_stack, slashed.id)
+    assert "• prices.xlsx (" in original(fake_discord, slashed)
 
     simulator.config.answer = lambda _messages: "Green tea costs 3 euros [1]."
     asked = fake_discord.post(general, "How much is green tea?", mention=True)
@@ -51,9 +63,12 @@ def test_learn_then_answer_with_sources_and_forget(
     assert "[1] (prices.xlsx)" in simulator.requests[-1].body["messages"][-1]["content"]
     assert "Green tea costs 3 euros [1].\n\nSources: [1] prices.xlsx" in answer_text(fake_discord, asked)
 
-    forgot = fake_discord.post(general, "/knowledge forget prices.xlsx", mention=True)
-    wait_done(clean_stack, forgot["id"])
-    assert "no longer part of this channel's knowledge" in answer_text(fake_discord, forgot)
-    again = fake_discord.post(general, "How much is green tea?", mention=True)
+    forgot = fake_discord.command(slash("knowledge", forget="prices.xlsx"), channel=general)
+    wait_done(clean_stack, forgot.id)
+    assert "no longer part of this channel's knowledge" in original(fake_discord, forgot)
+    again = fake_discord.post(general, "/knowledge forget prices.xlsx", mention=True)
     wait_done(clean_stack, again["id"])
+    assert "This channel has no document called 'prices.xlsx'" in answer_text(fake_discord, again)
+    asked = fake_discord.post(general, "How much is green tea?", mention=True)
+    wait_done(clean_stack, asked["id"])
     assert "Passages" not in simulator.requests[-1].body["messages"][-1]["content"]
