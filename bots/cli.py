@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from workers.settings import Settings, SettingsError, load_settings
 
@@ -87,16 +88,24 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    from bots.terminal import TerminalChat
+    from bots.terminal import TerminalChat, read_files
     from workers import plugins
     from workers.stack import Stack
 
+    attachments, notes = read_files(args.attach, limits=settings.document_limits)
+    for note in notes:
+        print(f"llmos: {note}", file=sys.stderr)
     with Stack(settings, skills=plugins.skill_book()) as stack:
         if not stack.workers_elsewhere():
             # Nobody is serving the queues: answer from this process, through the same queue.
             stack.start_worker()
         chat = TerminalChat(
-            sessions=stack.sessions, bus=stack.bus, enqueue=stack.enqueue, thread=args.thread, skills=stack.skills.names
+            sessions=stack.sessions,
+            bus=stack.bus,
+            enqueue=stack.enqueue,
+            thread=args.thread,
+            skills=stack.skills.names,
+            attachments=attachments,
         )
         if args.question:
             return chat.ask(" ".join(args.question))
@@ -143,6 +152,12 @@ def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
             stack.start_worker()
         surfaces.serve(stack, bot, title="LLMOS Discord bot", wait=_wait_for_signal)
     return 0
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bots.admin import cli as admin_cli
+
+    return admin_cli.export_tenant(settings, args)
 
 
 def cmd_plugins(_settings: Settings, _args: argparse.Namespace) -> int:
@@ -197,6 +212,14 @@ def parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="chat in the terminal; with a question, answer it and exit")
     chat.add_argument("question", nargs="*")
     chat.add_argument("--thread", default=None, help="continue the conversation with this name")
+    chat.add_argument(
+        "--attach",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a PDF, Word, PowerPoint, Excel, CSV, HTML or text file sent with the first question (repeatable)",
+    )
     chat.set_defaults(func=cmd_chat, quiet=True)
     admin = sub.add_parser("admin", help="serve the admin HTTP service (ADMIN_PORT); manage admin keys")
     admin.set_defaults(func=cmd_admin)
@@ -214,6 +237,12 @@ def parser() -> argparse.ArgumentParser:
     bot.add_argument("--no-worker", action="store_true", help="never answer from this process; workers elsewhere do")
     bot.set_defaults(func=cmd_discord)
     sub.add_parser("plugins", help="list installed skill and surface plugins").set_defaults(func=cmd_plugins)
+    export = sub.add_parser(
+        "export", help="write a tenant's conversations, knowledge, usage and memories as JSON Lines with a manifest"
+    )
+    export.add_argument("--tenant", required=True, help="the tenant's id, or PLATFORM:ID, e.g. slack:T0123ABCD")
+    export.add_argument("--out", required=True, type=Path, help="the folder to write into (created if missing)")
+    export.set_defaults(func=cmd_export)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="apply the schema migrations")

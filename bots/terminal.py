@@ -3,21 +3,50 @@
 from __future__ import annotations
 
 import getpass
+import mimetypes
 import sys
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.core.handover import Turned, hand_over
-from workers.events import Event, Platform
+from workers.documents.convert import DEFAULT_LIMITS, Limits, Unreadable, convert, format_of, too_large
+from workers.events import Attachment, Event, Platform
 from workers.intake import Enqueue
 from workers.replybus import ReplyBus, follow
 from workers.requests import parse
 
 TENANT = "local"
 CHANNEL = "terminal"
+
+
+def read_files(paths: Sequence[Path], *, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Attachment], list[str]]:
+    """`llmos chat --attach FILE`: each file converted to text, and a note for each thing left out."""
+    attachments: list[Attachment] = []
+    notes: list[str] = []
+    for path in paths:
+        mime = mimetypes.guess_type(path.name)[0] or ""
+        if format_of(path.name, mime) is None:
+            notes.append(f"I can't read {path.name}: I read PDF, Word, PowerPoint, Excel, CSV, HTML and text files.")
+            continue
+        try:
+            size = path.stat().st_size
+            if size > limits.max_bytes:
+                notes.append(too_large(path.name, size, limits.max_bytes))
+                continue
+            converted = convert(path.name, path.read_bytes(), mime=mime, limits=limits)
+        except OSError as exc:
+            notes.append(f"I could not open {path}: {exc.strerror or exc}.")
+            continue
+        except Unreadable as exc:
+            notes.append(str(exc))
+            continue
+        notes += converted.notes
+        attachments.append(Attachment(name=path.name, mime_type=mime or "text/plain", size=size, text=converted.text))
+    return attachments, notes
 
 
 class TerminalChat:
@@ -33,6 +62,7 @@ class TerminalChat:
         err: TextIO = sys.stderr,
         reply_timeout: float = 300.0,
         skills: Collection[str] = (),
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -44,9 +74,12 @@ class TerminalChat:
         self._timeout = reply_timeout
         # The plugin skills' names, so `/name …` reaches them.
         self._skills = skills
+        # Files given with --attach: they go with the first line sent.
+        self._attachments = tuple(attachments)
 
     def event_for(self, line: str) -> Event:
         request = parse(line, skills=self._skills)
+        attachments, self._attachments = self._attachments, ()
         return Event(
             platform=Platform.TERMINAL,
             tenant=TENANT,
@@ -58,6 +91,7 @@ class TerminalChat:
             kind=request.kind,
             priority=request.priority,
             args=request.args,
+            attachments=attachments,
             user_name=self.user,
             tenant_name="this machine",
             channel_name=CHANNEL,

@@ -315,3 +315,42 @@ class Memory(Base):
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeDocument(Base):
+    """A document added to a channel's knowledge (`channel_id`), or to the whole tenant's (no channel).
+
+    Its text lives in its chunks; `sha256` of the converted text lets the same file added twice
+    replace the earlier copy instead of doubling every chunk.
+    """
+
+    __tablename__ = "knowledge_documents"
+    __table_args__ = (Index("ix_knowledge_documents_tenant_channel", "tenant_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(256))
+    sha256: Mapped[str] = mapped_column(String(64))
+    chars: Mapped[int] = mapped_column(Integer, default=0)
+    added_by: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KnowledgeChunk(Base):
+    """One passage of a knowledge document, indexed for full-text search.
+
+    PostgreSQL keeps a generated `tsvector` column with a GIN index beside `content`; SQLite keeps an
+    FTS5 table in step by triggers. Both are created by the migration (`knowledge_0001`), not here.
+    """
+
+    __tablename__ = "knowledge_chunks"
+    __table_args__ = (Index("ix_knowledge_chunks_tenant_channel", "tenant_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("knowledge_documents.id", ondelete="CASCADE"), index=True)
+    # The document's channel, kept here too so a search filters chunks without a join.
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)

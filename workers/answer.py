@@ -7,33 +7,29 @@ the answer message's handle and the first-token time stay in memory and in `work
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from db import conversations, events, memories, preferences
+from db import conversations, events, knowledge, memories, preferences
 from db import usage as usage_store
 from db.conversations import Turn
 from db.directory import Place
-from db.memories import Remembered
+from db.knowledge import Found
 from db.models import Message
 from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable, ToolCall
-from engine.salt import cache_salt
-from workers import commands, prompt, trim
+from workers import commands, framing
+from workers.documents import cite
 from workers.events import Event, Kind
-from workers.queues import route_for
+from workers.framing import Context
 from workers.runtime import Runtime
 from workers.sinks import ReplySink, StatusSink
-from workers.skills import SKILLS, Skill
+from workers.skills import SKILLS
 from workers.tools import loop, turn
-from workers.tools.base import Tool
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +84,6 @@ def fast_commit(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    place: Place
-    skill: Skill
-    prefs: dict[str, str]
-    history: list[Turn]
-    memories: list[Remembered]
-
-
 def load_context(session: Session, event: Event, place: Place, runtime: Runtime) -> Context:
     """The conversation and preferences, read in the claim's transaction."""
     skill = runtime.skills.for_event(event) or SKILLS[Kind.ASK]
@@ -127,15 +114,29 @@ def load_context(session: Session, event: Event, place: Place, runtime: Runtime)
         channel_id=place.channel_id,
         limit=MEMORIES_READ,
     )
-    return Context(place=place, skill=skill, prefs=prefs, history=history, memories=remembered)
+    passages: list[Found] = []
+    if event.kind is Kind.ASK and event.text.strip() and runtime.settings.knowledge_top_k:
+        passages = knowledge.search(
+            session,
+            tenant_id=place.tenant_id,
+            channel_id=place.channel_id,
+            question=event.text,
+            limit=runtime.settings.knowledge_top_k,
+        )
+    return Context(place=place, skill=skill, prefs=prefs, history=history, memories=remembered, passages=passages)
 
 
 def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: Context) -> int:
     """Stream the engine's answer into `sink` (with tool rounds where offered) and store it; returns the
     tokens used by every round."""
     lease.start(sink)
+    status = sink.status if isinstance(sink, StatusSink) else None
+    shape = framing.shape_of(runtime, ctx)
+    knows = min(runtime.settings.knowledge_max_tokens, (shape.window - shape.max_tokens) // 4)
+    passages = cite.capped(ctx.passages, knows, shape.count(runtime)) if ctx.passages else []
+    event, spent = framing.read_long_documents(event, runtime, ctx, shape, status)
     tools = turn.offered(runtime, event, skill=ctx.skill, prefs=ctx.prefs)
-    request, fitted = _request(event, runtime, ctx, tools)
+    request, fitted = framing.request(event, runtime, ctx, tools=tools, shape=shape, passages=passages)
     outcome, saved = turn.run_rounds(
         runtime,
         event_key=event.key,
@@ -144,15 +145,19 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
         fitted=fitted,
         tools=tools,
         stream=lambda asked: _stream(runtime, asked, sink, lease),
-        status=sink.status if isinstance(sink, StatusSink) else None,
+        status=status,
     )
     said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
+    sources = cite.sources_line(passages, said)
+    if sources:
+        sink.append("\n\n" + sources)
+        said += "\n\n" + sources
     if saved:
         # Shown as part of the answer, so the person knows what the model kept about them.
         note = "\n\n" + "\n".join(f"(Saved to your memories: {fact})" for fact in saved)
         sink.append(note)
         said += note
-    tokens = (outcome.prompt_tokens, outcome.completion_tokens)
+    tokens = (outcome.prompt_tokens + spent.prompt_tokens, outcome.completion_tokens + spent.completion_tokens)
     # Stored before the final update: a follow-up sent the moment the answer shows must see it.
     model = request.model or ""
     store(runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds)
@@ -160,47 +165,6 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     sink.finish(said)
     lease.release()
     return tokens[0] + tokens[1]
-
-
-def _request(event: Event, runtime: Runtime, ctx: Context, tools: list[Tool]) -> tuple[ChatRequest, trim.Fitted]:
-    settings, engine = runtime.settings, runtime.engine
-    model = ctx.prefs.get("model") or engine.default_model
-    max_tokens = commands.LENGTHS.get(ctx.prefs.get("length", ""), ctx.skill.max_tokens or settings.answer_max_tokens)
-    window = engine.context_window(model)
-    max_tokens = min(max_tokens, window // 2)
-    messages = prompt.build(
-        event=event,
-        skill=ctx.skill,
-        base_system=settings.system_prompt,
-        prefs=ctx.prefs,
-        history=ctx.history,
-        vision=prompt.sees_images(model, settings.vision_models),
-        memories=prompt.capped(
-            ctx.memories, settings.memory_max_tokens, lambda text: engine.count_text(text, model=model)
-        ),
-    )
-    # The tools' descriptions travel with every round: the prompt must leave room for them.
-    offered = engine.count_text(json.dumps([t.spec() for t in tools]), model=model) if tools else 0
-    fitted = trim.fit(
-        messages,
-        budget=window - max_tokens - offered,
-        count_text=lambda text: engine.count_text(text, model=model),
-        count_prompt=lambda kept: engine.count_tokens(kept, model=model),
-    )
-    if fitted.dropped or fitted.truncated:
-        log.info("event %s: trimmed prompt (dropped %d turns, cut=%s)", event.key, fitted.dropped, fitted.truncated)
-    request = ChatRequest(
-        messages=tuple(fitted.messages),
-        model=model,
-        max_tokens=max_tokens,
-        temperature=settings.answer_temperature if ctx.skill.temperature is None else ctx.skill.temperature,
-        priority=route_for(event.priority).engine_priority,
-        cache_salt=cache_salt(f"{event.platform}:{event.tenant}", key=_secret(settings.engine_cache_salt_key)),
-        user=f"{ctx.place.tenant_id}:{ctx.place.user_id}",
-        affinity=f"{ctx.place.tenant_id}:{ctx.place.conversation_id}",
-        show_reasoning=ctx.prefs.get("reasoning") == "show",
-    )
-    return request, fitted
 
 
 def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Lease) -> loop.Round:
@@ -231,10 +195,6 @@ def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Leas
             continue
         return loop.Round("".join(parts).strip(), prompt_tokens, completion_tokens, calls)
     raise AssertionError("unreachable")
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None
 
 
 def store(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,7 +12,8 @@ from db import conversations, memories, preferences, usage
 from db.directory import Place
 from db.preferences import Scope
 from workers import memory_commands
-from workers.events import Kind
+from workers.documents import learning
+from workers.events import Attachment, Kind
 from workers.skills import SKILLS, Skill, SkillBook
 
 LENGTHS = {"short": 128, "medium": 512, "long": 1024}
@@ -133,11 +134,16 @@ def run_help(*, error: str | None = None, skills: Iterable[Skill] = SKILLS.value
         "• /usage — your token usage",
         "• /remember <fact> (or “remember that …”) — something I keep in mind in every conversation",
         "• /memories — what I remember about you; /forget-memory <n>|all removes one or all",
+        "• /learn (with files attached) — add documents to this channel's knowledge",
+        "• /knowledge — the documents questions here are answered from; /knowledge forget <name> removes one",
     ]
     return "\n".join(line for line in lines if line)
 
 
-COMMANDS = frozenset({Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP, Kind.REMEMBER, Kind.MEMORIES, Kind.FORGET_MEMORY})
+COMMANDS = frozenset(
+    {Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP, Kind.REMEMBER, Kind.MEMORIES, Kind.FORGET_MEMORY}
+    | {Kind.LEARN, Kind.KNOWLEDGE}
+)
 
 
 def run(
@@ -148,7 +154,13 @@ def run(
     args: Mapping[str, str],
     models: tuple[str, ...],
     skills: SkillBook | None = None,
+    attachments: Sequence[Attachment] = (),
+    who: str = "",
 ) -> str:
+    if kind is Kind.LEARN:
+        return learning.run_learn(session, place=place, attachments=attachments, added_by=who)
+    if kind is Kind.KNOWLEDGE:
+        return learning.run_knowledge(session, place=place, args=args)
     if kind is Kind.PREFS:
         return run_prefs(session, place=place, args=args, models=models)
     if kind is Kind.FORGET:

@@ -43,6 +43,8 @@ class Kind(StrEnum):
     REMEMBER = "remember"
     MEMORIES = "memories"
     FORGET_MEMORY = "forget-memory"
+    LEARN = "learn"
+    KNOWLEDGE = "knowledge"
 
 
 class PriorityClass(StrEnum):

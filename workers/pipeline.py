@@ -196,7 +196,14 @@ def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, plac
         models = runtime.engine.health().models
     with runtime.sessions.begin() as session:
         text = commands.run(
-            session, kind=event.kind, place=place, args=event.args, models=models, skills=runtime.skills
+            session,
+            kind=event.kind,
+            place=place,
+            args=event.args,
+            models=models,
+            skills=runtime.skills,
+            attachments=event.attachments,
+            who=event.user,
         )
         answer.record(session, event, lease, place, text=text, model="", keep=event.kind is not Kind.FORGET)
     answer.show(sink, lease, text)

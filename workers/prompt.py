@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from db.conversations import Turn
+from db.knowledge import Found
 from db.memories import Remembered
 from engine.base import ChatMessage
+from workers.documents import cite
 from workers.events import Attachment, Event, Quoted
 from workers.skills import Skill, render
 from workers.tools.loop import replay
@@ -88,8 +90,8 @@ def with_attachments(text: str, attachments: Sequence[Attachment], *, vision: bo
     parts = [text]
     for item in attachments:
         if item.text:
-            body = item.text[:MAX_ATTACHMENT_CHARS]
-            parts.append(f"\n\n[file {item.name}]\n{body}")
+            # Read in parts beforehand when too long for the window (workers.documents.mapreduce).
+            parts.append(f"\n\n[file {item.name}]\n{item.text}")
         elif item.image and not vision:
             parts.append(f"\n\n[image {item.name}: not shown, this model cannot see images]")
     return "".join(parts)
@@ -104,13 +106,14 @@ def build(
     history: Sequence[Turn],
     vision: bool = False,
     memories: Sequence[Remembered] = (),
+    passages: Sequence[Found] = (),
 ) -> list[ChatMessage]:
     system = " ".join(part for part in (system_prompt(base_system, prefs, memories), skill.system.strip()) if part)
     messages = [ChatMessage("system", system)]
     if skill.history:
         messages += turns(history)
     source: Sequence[Quoted] | Sequence[Turn] = event.context or (history if skill.transcript else ())
-    text = with_attachments(event.text, event.attachments, vision=vision)
+    text = with_attachments(cite.with_question(passages, event.text), event.attachments, vision=vision)
     if not text.strip() and event.context and not skill.transcript:
         # "Translate" on a quoted message: the quoted text is the input.
         text, source = transcript(event.context), ()

@@ -132,4 +132,10 @@ def _with_args(kind: Kind, rest: str) -> Request:
         args["fact"] = rest
     elif kind is Kind.FORGET_MEMORY and rest:
         args["which"] = rest.split(" ", 1)[0].lower()
+    elif kind is Kind.KNOWLEDGE and rest:
+        action, _, name = rest.partition(" ")
+        args["action"] = action.lower()
+        if name.strip():
+            args["name"] = name.strip()
+        rest = ""
     return Request(kind=kind, text=rest, args=args)

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from engine.endpoints import parse_endpoints
+from workers.documents.convert import Limits
 
 # Placeholders copied from examples must never reach production as real secrets.
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "xxx", "todo"}
@@ -108,6 +109,14 @@ class Settings(BaseSettings):
     mcp_config: Path | None = None
     # Tokens of a person's memories put into the system prompt at most (the most recent first).
     memory_max_tokens: Annotated[int, Field(ge=0, le=8000)] = 300
+    # Documents people attach or add to knowledge (workers/documents): the largest file read (bytes),
+    # the pages (slides, sheets) read of one, and the characters of text kept from one.
+    document_max_bytes: Annotated[int, Field(ge=1000)] = 20_000_000
+    document_max_pages: Annotated[int, Field(ge=1)] = 200
+    document_max_chars: Annotated[int, Field(ge=1000)] = 400_000
+    # Passages of a channel's knowledge put before each question, and the tokens they may take together.
+    knowledge_top_k: Annotated[int, Field(ge=0, le=20)] = 5
+    knowledge_max_tokens: Annotated[int, Field(ge=0, le=32_000)] = 1500
     # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default
     # because every task then writes several extra broker messages.
     celery_task_events: bool = False
@@ -159,6 +168,12 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError(f"{value} is not a file")
         return value
+
+    @property
+    def document_limits(self) -> Limits:
+        return Limits(
+            max_bytes=self.document_max_bytes, max_pages=self.document_max_pages, max_chars=self.document_max_chars
+        )
 
     @property
     def uses_embedded_engine(self) -> bool:

@@ -19,7 +19,20 @@ from bots.admin import errors
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
 from bots.admin.limits import BodyLimit
-from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, tools, webchat, webhooks
+from bots.admin.routes import (
+    dashboard,
+    data,
+    hooks,
+    jobs,
+    keys,
+    knowledge,
+    ops,
+    prefs,
+    tenants,
+    tools,
+    webchat,
+    webhooks,
+)  # fmt: skip
 
 HERE = Path(__file__).resolve().parent
 SWAGGER = "/static/swagger-ui"
@@ -29,6 +42,7 @@ ROUTERS = (
     tenants.router,
     prefs.router,
     tools.router,
+    knowledge.router,
     data.router,
     hooks.router,
     jobs.router,

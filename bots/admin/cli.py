@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots import surfaces
@@ -57,6 +58,35 @@ def _tenant(session: Session, args: argparse.Namespace) -> Tenant | None:
         session.flush()
         return found
     return None
+
+
+def export_tenant(settings: Settings, args: argparse.Namespace) -> int:
+    """`llmos export --tenant T --out DIR`: the tenant's data as JSON Lines with a manifest of sha256 sums."""
+    from db import export
+
+    with _sessions(settings) as sessions, sessions() as session:
+        tenant = _existing_tenant(session, args.tenant)
+        written = export.write(session, tenant=tenant, out=args.out)
+    for item in written:
+        state = "written" if item.changed else "unchanged"
+        print(f"{args.out / item.name}: {item.records} record(s), sha256 {item.sha256[:16]}… ({state})")
+    return 0
+
+
+def _existing_tenant(session: Session, given: str) -> Tenant:
+    """A tenant named by its id in LLMOS or as PLATFORM:ID; never created here."""
+    if given.isascii() and given.isdigit():
+        found = session.get(Tenant, int(given))
+    else:
+        platform, sep, external = given.partition(":")
+        if not sep or not external:
+            raise SettingsError("--tenant: write the tenant's id, or PLATFORM:ID, e.g. slack:T0123ABCD")
+        found = session.scalars(
+            select(Tenant).where(Tenant.platform == platform, Tenant.external_id == external)
+        ).first()
+    if found is None:
+        raise SettingsError(f"--tenant: no tenant {given!r} (GET /api/tenants lists them)")
+    return found
 
 
 def create_key(settings: Settings, args: argparse.Namespace) -> int:

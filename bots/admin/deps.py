@@ -25,6 +25,7 @@ from bots.admin.metrics import Metrics
 from bots.admin.sealing import SecretBox
 from bots.admin.settings import AdminSettings
 from db.models import Tenant
+from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.intake import Enqueue
 from workers.replybus import ReplyBus
 
@@ -47,6 +48,8 @@ class Services:
     destinations: DestinationCheck | None = None
     # The plugin skills' names, so `/name …` in the web chat reaches them.
     skills: frozenset[str] = frozenset()
+    # How much of a document added to knowledge is read (DOCUMENT_MAX_BYTES, _PAGES, _CHARS).
+    documents: Limits = DEFAULT_LIMITS
 
 
 def services(request: Request) -> Services:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from db import conversations, memories
+from db import conversations, knowledge, memories
 from db.models import Preference, ProcessedEvent, User
 from db.preferences import Scope
 
@@ -29,6 +29,7 @@ class Erased:
 def person(session: Session, *, tenant_id: int, user: User) -> Erased:
     forgotten = conversations.forget_user(session, tenant_id=tenant_id, user_id=user.id)
     remembered = memories.forget_person(session, tenant_id=tenant_id, user_id=user.id)
+    knowledge.unname_adder(session, tenant_id=tenant_id, added_by=user.external_id)
     prefs = session.execute(
         delete(Preference).where(
             Preference.tenant_id == tenant_id, Preference.scope == Scope.USER, Preference.scope_ref == str(user.id)

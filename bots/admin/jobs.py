@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from workers.events import Event, Kind, Platform, PriorityClass, Quoted
+from bots.admin.files import FileIn
+from workers.events import Attachment, Event, Kind, Platform, PriorityClass, Quoted
 
 SKILL_KINDS = (Kind.ASK, Kind.SUMMARIZE, Kind.TRANSLATE, Kind.DRAFT, Kind.MINUTES, Kind.QUIZ)
 BUILT_IN = frozenset(str(kind) for kind in SKILL_KINDS)
@@ -68,6 +69,11 @@ class JobRequest(BaseModel):
     questions: int | None = Field(default=None, ge=1, le=20, description="quiz: how many questions")
     destination: Destination
     priority: PriorityClass = PriorityClass.BATCH
+    files: list[FileIn] = Field(
+        default_factory=list,
+        max_length=10,
+        description="documents the job works on (PDF, Word, PowerPoint, Excel, CSV, HTML, text), read into the input",
+    )
 
     @field_validator("skill")
     @classmethod
@@ -123,6 +129,7 @@ def event_for(
     tenant_external: str,
     tenant_name: str,
     hook_name: str,
+    attachments: tuple[Attachment, ...] = (),
 ) -> Event:
     kind = request.kind
     text, context = request.input, tuple[Quoted, ...]()
@@ -144,6 +151,7 @@ def event_for(
         kind=kind,
         priority=request.priority,
         args=request.args(),
+        attachments=attachments,
         context=context,
         user_name=f"hook {hook_name}",
         tenant_name=tenant_name,

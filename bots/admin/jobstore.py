@@ -17,7 +17,7 @@ from bots.core.handover import HTTP_STATUS, Turned, hand_over
 from db import events
 from db.admin import Delivery, InboundHook, Job
 from db.models import Tenant, Usage, utcnow
-from workers.events import Event
+from workers.events import Attachment, Event
 from workers.intake import Enqueue
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ def take(
     hook: InboundHook,
     sessions: sessionmaker[Session],
     enqueue: Enqueue,
+    attachments: tuple[Attachment, ...] = (),
 ) -> Taken:
     """Store the job once and queue its event; the same job id again answers with the job as it is."""
     with sessions.begin() as session:
@@ -83,6 +84,7 @@ def take(
             tenant_external=tenant.external_id,
             tenant_name=tenant.name,
             hook_name=hook.name,
+            attachments=attachments,
         )
         created = (
             _find(session, tenant_id=hook.tenant_id, job_id=job_id) is None

@@ -31,16 +31,28 @@ KIB, MIB = 1024, 1024 * 1024
 class RouteClass:
     prefix: str
     max_bytes: int
+    # Only paths that also end so (a route under a tenant's id); a class with a suffix beats one without.
+    suffix: str = ""
+
+    def matches(self, path: str) -> bool:
+        return path.startswith(self.prefix) and path.endswith(self.suffix)
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        return len(self.suffix), len(self.prefix)
 
 
-# Longest prefix wins. Sized from what each route accepts: a job's input (200,000 characters, escaped) in
-# 2 MiB; a
-# Slack or Discord payload or an API body in 1 MiB; a chat line (20,000 characters, JSON-escaped) in 256 KiB; a
-# sign-in form is a key.
+# Longest prefix wins (a class with a suffix first). Sized from what each route accepts: a job's input
+# (200,000 characters, escaped) in 2 MiB; a Slack or Discord payload or an API body in 1 MiB; a chat line
+# (20,000 characters, JSON-escaped) in 256 KiB; a sign-in form is a key.
 ROUTE_CLASSES: tuple[RouteClass, ...] = (
     RouteClass("/hooks/", 2 * MIB),
     RouteClass("/api/", 1 * MIB),
+    # A knowledge document in base64: DOCUMENT_MAX_BYTES (20 MB by default) grows by a third.
+    RouteClass("/api/tenants/", 28 * MIB, suffix="/knowledge"),
     RouteClass("/chat/", 256 * KIB),
+    # A chat line with up to five documents attached, in base64.
+    RouteClass("/chat/messages", 28 * MIB),
     RouteClass("/login", 4 * KIB),
     RouteClass("/slack/", 1 * MIB),
     RouteClass("/discord/", 1 * MIB),
@@ -61,7 +73,7 @@ class BodyRefused(Exception):
 def cap_for(path: str, classes: Sequence[RouteClass] = ROUTE_CLASSES) -> int:
     best: RouteClass | None = None
     for item in classes:
-        if path.startswith(item.prefix) and (best is None or len(item.prefix) > len(best.prefix)):
+        if item.matches(path) and (best is None or item.rank > best.rank):
             best = item
     return best.max_bytes if best else DEFAULT_MAX_BYTES
 

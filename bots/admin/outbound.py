@@ -58,12 +58,7 @@ async def pinned_address(url: str, *, allow_private: bool) -> Address:
         found = await resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
     except OSError as exc:
         raise urls.UnsafeURL(f"the host does not resolve ({exc.strerror or type(exc).__name__})") from None
-    if not found:
-        raise urls.UnsafeURL("the host does not resolve")
-    if not allow_private:
-        for address in found:
-            urls.require_public(address)
-    return found[0]
+    return urls.first_allowed(found, allow_private=allow_private)
 
 
 async def post(

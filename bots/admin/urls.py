@@ -60,6 +60,16 @@ def _addresses(host: str) -> list[Address]:
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
+def first_allowed(found: list[Address], *, allow_private: bool) -> Address:
+    """The address to connect to out of those a host resolved to: every one checked, the first used."""
+    if not found:
+        raise UnsafeURL("the host does not resolve")
+    if not allow_private:
+        for address in found:
+            require_public(address)
+    return found[0]
+
+
 def check_form(url: str) -> str:
     """The URL's shape: http(s), a host, a valid port, no credentials. Returns the host."""
     try:

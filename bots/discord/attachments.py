@@ -1,4 +1,4 @@
-"""Files on a message: text files are read into the context, images go to vision-capable models.
+"""Files on a message: text files and documents are read into the context, images go to vision-capable models.
 
 Each limit that leaves something out becomes a notice the answer shows, so the user knows what the
 assistant did not see and why.
@@ -6,6 +6,7 @@ assistant did not see and why.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from pathlib import PurePosixPath
 
 import discord
 
+from workers.documents.convert import DEFAULT_LIMITS, Limits, Unreadable, convert, is_document
 from workers.events import Attachment
 from workers.prompt import MAX_ATTACHMENT_CHARS
 
@@ -53,15 +55,22 @@ def is_text(item: discord.Attachment) -> bool:
     )
 
 
-async def _read_text(item: discord.Attachment, *, max_bytes: int, out: Collected) -> None:
+async def _download(item: discord.Attachment, *, max_bytes: int, what: str, out: Collected) -> bytes | None:
+    """The attachment's bytes, or None with a notice saying why not (too large for `what`, or not downloaded)."""
     if item.size > max_bytes:
-        out.notices.append(f"I did not read {item.filename} ({_kb(item.size)}): text files up to {_kb(max_bytes)}.")
-        return
+        out.notices.append(f"I did not read {item.filename} ({_kb(item.size)}): {what} up to {_kb(max_bytes)}.")
+        return None
     try:
-        data = await item.read()
+        return await item.read()
     except discord.HTTPException as exc:
         log.warning("could not download attachment %s: %s", item.filename, exc)
         out.notices.append(f"I could not download {item.filename}; please attach it again.")
+        return None
+
+
+async def _read_text(item: discord.Attachment, *, max_bytes: int, out: Collected) -> None:
+    data = await _download(item, max_bytes=max_bytes, what="text files", out=out)
+    if data is None:
         return
     if b"\x00" in data[:4096]:
         out.notices.append(f"I did not read {item.filename}: it is not a text file.")
@@ -69,12 +78,37 @@ async def _read_text(item: discord.Attachment, *, max_bytes: int, out: Collected
     text = data.decode("utf-8", errors="replace")
     if len(text) > MAX_ATTACHMENT_CHARS:
         out.notices.append(f"I read only the first {MAX_ATTACHMENT_CHARS:,} characters of {item.filename}.")
+        text = text[:MAX_ATTACHMENT_CHARS]
     mime = (item.content_type or "text/plain").split(";")[0]
     out.files.append(Attachment(name=item.filename, mime_type=mime, size=item.size, text=text, url=item.url))
 
 
+async def _read_document(item: discord.Attachment, *, limits: Limits, out: Collected) -> None:
+    """A PDF or office file converted to text (off the event loop: conversion is CPU work)."""
+    data = await _download(item, max_bytes=limits.max_bytes, what="documents", out=out)
+    if data is None:
+        return
+    mime = (item.content_type or "").split(";")[0].strip().lower()
+    try:
+        converted = await asyncio.to_thread(convert, item.filename, data, mime=mime, limits=limits)
+    except Unreadable as exc:
+        out.notices.append(str(exc))
+        return
+    out.notices.extend(converted.notes)
+    out.files.append(
+        Attachment(
+            name=item.filename, mime_type=mime or "application/octet-stream", size=item.size, text=converted.text
+        )
+    )
+
+
 async def collect(
-    items: Sequence[discord.Attachment], *, max_text_bytes: int, max_image_bytes: int, max_images: int
+    items: Sequence[discord.Attachment],
+    *,
+    max_text_bytes: int,
+    max_image_bytes: int,
+    max_images: int,
+    documents: Limits = DEFAULT_LIMITS,
 ) -> Collected:
     out = Collected()
     images = 0
@@ -92,11 +126,14 @@ async def collect(
                 out.files.append(
                     Attachment(name=item.filename, mime_type=mime, size=item.size, url=item.url, image=item.url)
                 )
+        elif is_document(item.filename, mime):
+            await _read_document(item, limits=documents, out=out)
         elif is_text(item):
             await _read_text(item, max_bytes=max_text_bytes, out=out)
         else:
             out.notices.append(
-                f"I cannot read {item.filename} ({mime or 'unknown type'}): I read text files and images."
+                f"I cannot read {item.filename} ({mime or 'unknown type'}): I read PDF, Word, PowerPoint and "
+                "Excel files, text files and images."
             )
     # One notice per limit is enough.
     out.notices = list(dict.fromkeys(out.notices))

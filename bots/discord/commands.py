@@ -152,6 +152,12 @@ def definitions() -> list[dict[str, Any]]:
             _option(STRING, "which", "a number from /memories, or all", required=True),
             **everywhere,
         ),
+        _command(
+            "knowledge",
+            "the documents this channel is answered from (add some: /learn in a message with files attached)",
+            _option(STRING, "forget", "the name of one of this channel's documents to remove", max_length=256),
+            **everywhere,
+        ),
         _command("usage", "your token usage", **everywhere),
         _command("help", "what the assistant can do", **everywhere),
         {"type": MESSAGE, "name": SUMMARIZE_MESSAGE, **everywhere},

@@ -39,6 +39,7 @@ SLASH_KINDS = {
     "remember": Kind.REMEMBER,
     "memories": Kind.MEMORIES,
     "forget-memory": Kind.FORGET_MEMORY,
+    "knowledge": Kind.KNOWLEDGE,
 }
 THREAD_HISTORY = 100
 DEFAULT_HISTORY = 20
@@ -127,6 +128,8 @@ class InteractionHandler:
             text, args = str(options.get("text") or ""), {"language": str(options.get("language") or "English")}
         elif kind is Kind.PREFS:
             args = {k: str(options[k]) for k in ("action", "key", "value") if options.get(k) is not None}
+        elif kind is Kind.KNOWLEDGE and options.get("forget"):
+            args = {"action": "forget", "name": str(options["forget"]).strip()}
         elif kind in {Kind.REMEMBER, Kind.FORGET_MEMORY}:
             request = parse(f"/{kind} {options.get('fact') or options.get('which') or ''}")
             text, args = request.text, dict(request.args)

@@ -116,6 +116,7 @@ class MessageHandler:
             max_text_bytes=self.settings.max_text_bytes,
             max_image_bytes=self.settings.max_image_bytes,
             max_images=self.settings.max_images,
+            documents=self.store.documents,
         )
         request = parse(text, skills=self.store.skills) if text or files.files else Request(kind=Kind.HELP, text="")
         ask = request.kind is Kind.ASK

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.core.handover import Handed, hand_over
 from db import conversations
+from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.events import Event, Platform
 from workers.intake import Enqueue
 
@@ -24,6 +25,8 @@ class Store:
     rate_ceiling: int | None = None
     # The plugin skills' names: `/name …` in a message and `/ask skill:name` reach them.
     skills: frozenset[str] = frozenset()
+    # How much of an attached PDF or office document is read (DOCUMENT_MAX_BYTES, _PAGES, _CHARS).
+    documents: Limits = DEFAULT_LIMITS
 
     def submit(self, event: Event) -> Handed:
         """Store and queue; what the user must hear when it was not taken is in the result."""

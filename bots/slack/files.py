@@ -1,4 +1,4 @@
-"""Files shared with a message: text read into the context, images passed on for vision models.
+"""Files shared with a message: text and documents read into the context, images passed on for vision models.
 
 Each file is fetched with the bot token (Slack's files need it), only from Slack's own hosts, and
 only up to a size limit; whatever is skipped or cut becomes a note the user sees with the answer.
@@ -15,6 +15,7 @@ from urllib.parse import urlparse, urlsplit
 
 import httpx
 
+from workers.documents.convert import DEFAULT_LIMITS, SLACK_FILETYPES, Limits, Unreadable, convert, is_document
 from workers.events import Attachment
 from workers.prompt import MAX_ATTACHMENT_CHARS
 
@@ -56,8 +57,11 @@ class FileReader:
         max_images: int,
         trusted_hosts: Iterable[str] = (),
         vision: Callable[[], bool] = lambda: True,
+        documents: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._text_limit = text_limit
+        # PDF, Word, PowerPoint and Excel files: read within the deployment's document limits.
+        self._documents = documents
         # Whether any served model sees images (VISION_MODELS): if none does, images are not fetched at all.
         self._vision = vision
         self._image_limit = image_limit
@@ -78,8 +82,12 @@ class FileReader:
             if is_image and images >= self._max_images:
                 notes.append(f"I look at {self._max_images} images per message at most; {name} was left out.")
                 continue
+            document = self._is_document(file, name=name, mime=mime)
             try:
-                read = self._read_one(file, name=name, mime=mime, is_image=is_image, token=token)
+                if document:
+                    read = self._read_document(file, name=name, mime=mime, token=token, notes=notes)
+                else:
+                    read = self._read_one(file, name=name, mime=mime, is_image=is_image, token=token)
             except FileTooLarge as exc:
                 notes.append(str(exc))
                 continue
@@ -88,7 +96,7 @@ class FileReader:
                 continue
             attachments.append(read)
             images += is_image
-            if read.text is not None and len(read.text) >= MAX_ATTACHMENT_CHARS:
+            if read.text is not None and len(read.text) >= MAX_ATTACHMENT_CHARS and not document:
                 notes.append(f"I read only the first {MAX_ATTACHMENT_CHARS:,} characters of {name}.")
         return Reading(tuple(attachments), tuple(notes))
 
@@ -101,7 +109,10 @@ class FileReader:
         if file.get("mode") == "tombstone" or file.get("file_access") == "check_file_info":
             return f"I could not open {name}."
         if not (is_text or is_image):
-            return f"I can't read {name} ({filetype or mime or 'unknown type'}): I read text files and images."
+            return (
+                f"I can't read {name} ({filetype or mime or 'unknown type'}): I read PDF, Word, PowerPoint and Excel "
+                "files, text files and images."
+            )
         limit = self._image_limit if is_image else self._text_limit
         size = int(file.get("size") or 0)
         if size > limit:
@@ -117,6 +128,33 @@ class FileReader:
             return Attachment(name=name, mime_type=mime, size=len(data), image=f"data:{mime};base64,{encoded}")
         text = data.decode("utf-8", errors="replace")[:MAX_ATTACHMENT_CHARS]
         return Attachment(name=name, mime_type=mime or "text/plain", size=len(data), text=text)
+
+    @staticmethod
+    def _is_document(file: Mapping[str, Any], *, name: str, mime: str) -> bool:
+        return is_document(name, mime) or SLACK_FILETYPES.get(str(file.get("filetype") or "")) in {
+            "pdf", "docx", "pptx", "xlsx"
+        }  # fmt: skip
+
+    def _read_document(
+        self, file: Mapping[str, Any], *, name: str, mime: str, token: str, notes: list[str]
+    ) -> Attachment | str:
+        """A PDF or office file converted to text; what its limits left out is added to `notes`."""
+        limit = self._documents.max_bytes
+        size = int(file.get("size") or 0)
+        if size > limit:
+            raise FileTooLarge(
+                f"I did not read {name}: it is {size_label(size)}; I read documents up to {size_label(limit)}."
+            )
+        url = str(file.get("url_private_download") or file.get("url_private") or "")
+        data = self._download(url, token=token, limit=limit, name=name, html=False)
+        if data is None:
+            return f"I could not download {name}."
+        try:
+            converted = convert(name, data, mime=mime, limits=self._documents)
+        except Unreadable as exc:
+            return str(exc)
+        notes.extend(converted.notes)
+        return Attachment(name=name, mime_type=mime or "application/octet-stream", size=len(data), text=converted.text)
 
     def _trusted(self, url: str) -> bool:
         parsed = urlparse(url)

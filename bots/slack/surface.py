@@ -81,6 +81,7 @@ class SlackSurface:
                 max_images=s.max_images,
                 trusted_hosts=[host for host in [_host(api_url(s))] if host],
                 vision=lambda: bool(stack.settings.vision_models.strip()),
+                documents=stack.settings.document_limits,
             ),
             models=_models(stack),
             skills=stack.skills.names,

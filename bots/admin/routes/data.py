@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -14,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin import erase
 from bots.admin.deps import Caller, Svc, scope_of, tenant_row
-from db.models import Channel, Conversation, Memory, Message, Usage, User
+from db import export as exported
+from db.models import Message, Usage, User
 
 router = APIRouter(prefix="/api", tags=["data"])
 
@@ -101,51 +101,12 @@ def usage(
 
 
 def _lines(sessions: sessionmaker[Session], tenant_id: int, user_id: int | None) -> Iterator[str]:
-    query = (
-        select(Message, Conversation.thread_key, Channel.external_id, User.external_id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .join(Channel, Channel.id == Conversation.channel_id)
-        .outerjoin(User, User.id == Message.user_id)
-        .where(Message.tenant_id == tenant_id)
-        .order_by(Message.conversation_id, Message.id)
-    )
-    if user_id is not None:
-        query = query.where(Message.user_id == user_id)
+    """The messages, then what people asked the assistant to remember, one JSON line each."""
     with sessions() as session:
-        for message, thread, channel, user in session.execute(query.execution_options(yield_per=500)):
-            record = {
-                "conversation": message.conversation_id,
-                "channel": channel,
-                "thread": thread,
-                "user": user,
-                "role": message.role,
-                "kind": message.kind,
-                "content": message.content,
-                "model": message.model or None,
-                "prompt_tokens": message.prompt_tokens,
-                "completion_tokens": message.completion_tokens,
-                "created_at": message.created_at.isoformat(),
-            }
-            yield json.dumps(record, ensure_ascii=False) + "\n"
-    yield from _memory_lines(sessions, tenant_id, user_id)
-
-
-def _memory_lines(sessions: sessionmaker[Session], tenant_id: int, user_id: int | None) -> Iterator[str]:
-    """What people asked the assistant to remember, one line each (after the messages)."""
-    query = (
-        select(Memory, User.external_id, Channel.external_id)
-        .outerjoin(User, User.id == Memory.user_id)
-        .outerjoin(Channel, Channel.id == Memory.channel_id)
-        .where(Memory.tenant_id == tenant_id)
-        .order_by(Memory.id)
-    )
-    if user_id is not None:
-        query = query.where(Memory.user_id == user_id)
-    with sessions() as session:
-        for memory, user, channel in session.execute(query):
-            record = {"memory": memory.content, "user": user, "channel": channel}
-            record["created_at"] = memory.created_at.isoformat()
-            yield json.dumps(record, ensure_ascii=False) + "\n"
+        for record in exported.messages(session, tenant_id=tenant_id, user_id=user_id):
+            yield exported.line(record)
+        for record in exported.memories(session, tenant_id=tenant_id, user_id=user_id):
+            yield exported.line(record)
 
 
 @router.get(

@@ -20,10 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from bots.admin import jobstore, signing, urls
 from bots.admin.deps import Caller, Svc, tenant_row
+from bots.admin.files import read_all
 from bots.admin.jobs import JobRequest
 from bots.admin.sealing import SecretUnreadable
 from db.admin import InboundHook
 from db.models import Tenant, utcnow
+from workers.documents.convert import Unreadable
 from workers.events import Platform
 
 log = logging.getLogger(__name__)
@@ -147,10 +149,17 @@ def _take(svc: Svc, hook_id: int, headers: Mapping[str, str], body: bytes) -> JS
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
     _check_destination(svc, job, hook)
+    try:
+        read = read_all(job.files, limits=svc.documents, allow_private=svc.settings.allow_private_urls)
+    except Unreadable as exc:
+        return JSONResponse({"detail": [{"loc": ["body", "files"], "msg": str(exc)}]}, status_code=422)
     signature = headers.get(signing.STANDARD_SIGNATURE) or headers.get(signing.SIGNATURE_HEADER) or ""
     job_id = job.id or "sig-" + hashlib.sha256(signature.encode()).hexdigest()[:24]
-    taken = jobstore.take(job, job_id=job_id, hook=hook, sessions=svc.sessions, enqueue=svc.enqueue)
-    return JSONResponse(taken.body, status_code=taken.status)
+    taken = jobstore.take(
+        job, job_id=job_id, hook=hook, sessions=svc.sessions, enqueue=svc.enqueue, attachments=read.attachments
+    )
+    # What a document limit left out is told to the caller with the job.
+    return JSONResponse({**taken.body, "notes": list(read.notes)} if read.notes else taken.body, taken.status)
 
 
 @router.get("/hooks/{hook_id}/jobs/{job_id}", summary="Read a job back, signed (the path is the signed body)")

@@ -24,9 +24,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from bots.admin.chatter import WEB_USER, Chatter, identify, is_open
 from bots.admin.deps import Services, Svc
+from bots.admin.files import FileIn, read_all
 from bots.admin.routes.dashboard import render
 from bots.core.handover import HTTP_STATUS, hand_over
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
+from workers.documents.convert import Unreadable
 from workers.events import Event, Kind, Platform
 from workers.replybus import follow
 from workers.requests import clean, parse
@@ -72,6 +74,8 @@ class Line(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)
     thread: str = Field(pattern=THREAD.pattern)
+    # Documents sent with the line (the page's Attach button), read like any surface's attachments.
+    files: list[FileIn] = Field(default_factory=list, max_length=5)
 
     @field_validator("text", mode="before")
     @classmethod
@@ -87,6 +91,10 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
     who = _who(request, svc)
     asked = parse(body.text, skills=svc.skills)
+    try:
+        read = read_all(body.files, limits=svc.documents, allow_private=False)
+    except Unreadable as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
     event = Event(
         platform=Platform.WEB,
         tenant=who.tenant,
@@ -98,6 +106,7 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
         kind=asked.kind,
         priority=asked.priority,
         args=asked.args,
+        attachments=read.attachments,
         tenant_name=who.tenant_name,
         channel_name="web chat",
         ref=who.ref,
@@ -105,7 +114,8 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     handed = hand_over(event, sessions=svc.sessions, enqueue=svc.enqueue)
     if handed.turned is not None:
         return JSONResponse({"detail": handed.message}, status_code=HTTP_STATUS[handed.turned])
-    return JSONResponse({"key": event.key, "stream": f"/chat/stream?key={event.key}"}, status_code=202)
+    accepted = {"key": event.key, "stream": f"/chat/stream?key={event.key}", "notes": list(read.notes)}
+    return JSONResponse(accepted, status_code=202)
 
 
 def _owner(svc: Services, key: str) -> str | None:

@@ -52,8 +52,21 @@
     });
   }
 
+  const picker = document.getElementById("files");
+
+  function encoded(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve({name: file.name, mime_type: file.type, content: reader.result.split(",", 2)[1] || ""});
+      reader.onerror = () => reject(reader.error);
+      reader.readAsDataURL(file);
+    });
+  }
+
   async function ask(line) {
-    bubble("user", line);
+    const files = await Promise.all(Array.from(picker.files).map(encoded));
+    picker.value = "";
+    bubble("user", files.length ? line + "\n📎 " + files.map((f) => f.name).join(", ") : line);
     const node = bubble("assistant", "");
     node.classList.add("streaming");
     send.disabled = true;
@@ -61,7 +74,7 @@
       const response = await fetch("/chat/messages", {
         method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({text: line, thread: thread}),
+        body: JSON.stringify({text: line, thread: thread, files: files}),
       });
       const body = await response.json();
       if (!response.ok) {
@@ -69,6 +82,7 @@
         node.textContent = typeof body.detail === "string" ? body.detail : "LLMOS could not take this message.";
         return;
       }
+      for (const note of body.notes || []) { log.insertBefore(bubble("note", note), node); }
       await follow(body.stream, node);
     } catch (error) {
       node.classList.remove("streaming"); node.classList.add("failed");

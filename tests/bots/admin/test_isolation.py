@@ -4,13 +4,14 @@ new route is covered the day it is added."""
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
 from sqlalchemy import func, select
 
 from db.admin import Delivery, InboundHook, Webhook
-from db.models import Preference, Tenant
+from db.models import KnowledgeDocument, Preference, Tenant
 from tests.bots.admin.conftest import Admin
 
 REFUSED = {403, 404, 422}
@@ -23,6 +24,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("put", "/api/tenants/{tenant_id}/preferences/{key}"): {"value": "intruder"},
     ("put", "/api/tenants/{tenant_id}/channels/{channel}/preferences/{key}"): {"value": "intruder"},
     ("post", "/api/webhooks"): {"url": "https://example.com/intruder"},
+    ("post", "/api/tenants/{tenant_id}/knowledge"): {"file": {"name": "intruder.md", "content": "aW50cnVkZXI="}},
 }
 
 
@@ -32,6 +34,9 @@ def _theirs(admin: Admin) -> dict[str, Any]:
     with admin.api() as api:
         webhook = api.post("/api/webhooks", json={"url": "https://example.com/b", "tenant_id": theirs}).json()
         api.put(f"/api/tenants/{theirs}/preferences/persona", json={"value": "theirs"})
+        secret = base64.b64encode(b"theirs: the safe code is 2024").decode()
+        document = {"file": {"name": "handbook.md", "content": secret}}
+        assert api.post(f"/api/tenants/{theirs}/knowledge", json=document).status_code == 201
     with admin.stack.sessions.begin() as session:
         delivery = Delivery(
             tenant_id=theirs, webhook_id=webhook["id"], kind="k", url="https://example.com/b", status="failed"
@@ -48,6 +53,7 @@ def _theirs(admin: Admin) -> dict[str, Any]:
         "user": "U1",
         "channel": "C1",
         "key": "persona",
+        "name": "handbook.md",
         "subject_type": "user",
         "subject": "U1",
     }
@@ -63,6 +69,7 @@ def _snapshot(admin: Admin, tenant_id: int) -> tuple[Any, ...]:
             session.scalars(select(Webhook.disabled_at).where(Webhook.tenant_id == tenant_id)).all(),
             session.scalars(select(Preference.value).where(Preference.tenant_id == tenant_id)).all(),
             session.scalars(select(Delivery.status).where(Delivery.tenant_id == tenant_id)).all(),
+            session.scalars(select(KnowledgeDocument.name).where(KnowledgeDocument.tenant_id == tenant_id)).all(),
         )
 
 

@@ -26,7 +26,10 @@ Message = dict[str, Any]
 def test_each_route_class_has_its_cap() -> None:
     assert cap_for("/hooks/3/jobs") == 2 * MIB
     assert cap_for("/api/tenants/1/limits") == 1 * MIB
-    assert cap_for("/chat/messages") == 256 * KIB
+    assert cap_for("/chat/messages") == 28 * MIB  # with documents attached
+    assert cap_for("/chat/anything-else") == 256 * KIB
+    assert cap_for("/api/tenants/1/knowledge") == 28 * MIB
+    assert cap_for("/api/tenants/1/knowledge/handbook.pdf") == 1 * MIB
     assert cap_for("/login") == 4 * KIB
     assert cap_for("/slack/events") == cap_for("/discord/interactions") == 1 * MIB
     assert cap_for("/metrics") == DEFAULT_MAX_BYTES
@@ -101,10 +104,10 @@ def test_a_malformed_length_is_a_bad_request(length: bytes) -> None:
 def test_a_streamed_body_is_cut_at_the_cap_even_when_the_app_hides_the_error(swallow: bool) -> None:
     inner = Recorder(swallow=swallow)
     chunk = b"x" * (64 * KIB)
-    sent = drive(BodyLimit(inner), "/chat/messages", [chunk] * 100)
+    sent = drive(BodyLimit(inner), "/api/tenants/1/limits", [chunk] * 100)
     assert status_of(sent) == 413
-    # Read up to the chunk that crossed 256 KiB, never further.
-    assert inner.read == 4 * 64 * KIB
+    # Read up to the chunk that crossed 1 MiB, never further.
+    assert inner.read == 16 * 64 * KIB
 
 
 def test_a_body_within_the_cap_reaches_the_app_whole() -> None:

@@ -112,7 +112,10 @@ def test_a_text_file_is_read_and_limits_are_told(
     assert question == "summarise my notes\n\n[file notes.md]\n# Plan\nShip on Friday."
     text = answer_text(fake, asked)
     assert "-# I did not read huge.log (256 KB): text files up to 256 KB." in text
-    assert "-# I cannot read archive.zip (application/zip): I read text files and images." in text
+    assert (
+        "-# I cannot read archive.zip (application/zip): I read PDF, Word, PowerPoint and Excel files, "
+        "text files and images." in text
+    )
 
 
 def test_an_image_goes_to_a_vision_model(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -30,12 +31,19 @@ def run_surface(stack: Stack, settings: SlackSettings) -> SlackSurface:
     return surface
 
 
+@contextmanager
+def serving(stack: Stack, fake: FakeSlack) -> Iterator[Running]:
+    """LLMOS's Slack app over HTTP on `stack`, stopped afterwards."""
+    surface = run_surface(stack, slack_settings(fake))
+    assert surface.http is not None
+    http = SlackHttp(surface.http.url)
+    yield Running(surface, http, fake, stack)
+    http.close()
+    surface.stop()
+
+
 @pytest.fixture
 def slack(clean_stack: Stack, fake: FakeSlack) -> Iterator[Running]:
     """LLMOS's Slack app over HTTP, one workspace, answering through the in-process worker."""
-    surface = run_surface(clean_stack, slack_settings(fake))
-    assert surface.http is not None
-    http = SlackHttp(surface.http.url)
-    yield Running(surface, http, fake, clean_stack)
-    http.close()
-    surface.stop()
+    with serving(clean_stack, fake) as running:
+        yield running

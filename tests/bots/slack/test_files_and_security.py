@@ -37,11 +37,13 @@ def test_files_that_cannot_be_read_are_named_in_the_answer(slack: Running, simul
     big = slack.fake.add_file("big.log", b"x" * 10, "text/plain", "text")
     big["size"] = 2_000_000
     pdf = slack.fake.add_file("report.pdf", b"%PDF-1.7", "application/pdf", "pdf")
-    ts = share(slack, "read these", [big, pdf])
+    archive = slack.fake.add_file("backup.zip", b"PK\x03\x04", "application/zip", "zip")
+    ts = share(slack, "read these", [big, pdf, archive])
     answer = slack.fake.answer(CHANNEL, ts)
     assert answer.markdown.startswith(
         "_I did not read big.log: it is 2.0 MB, and I read files up to 1.0 MB._\n\n"
-        "_I can't read report.pdf (pdf): I read text files and images._\n\n"
+        "_I could not read report.pdf: it looks damaged or is not really a PDF file._\n\n"
+        "_I can't read backup.zip (zip): I read PDF, Word, PowerPoint and Excel files, text files and images._\n\n"
         "You said: read these"
     )
     assert simulator.requests[-1].body["messages"][-1]["content"] == "read these"
