@@ -125,7 +125,7 @@ def run_usage(session: Session, *, place: Place) -> str:
 
 
 def run_help(*, error: str | None = None, skills: Iterable[Skill] = SKILLS.values()) -> str:
-    lines = [f"{error}." if error else "", "What I can do:"]
+    lines = [f"{error[:1].upper()}{error[1:]}." if error else "", "What I can do:"]
     lines += [f"• {skill.usage} — {skill.summary}" for skill in skills]
     lines += [
         "• /prefs [set <key> <value>] — show or change persona, language, model, length, reasoning",

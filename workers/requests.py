@@ -6,6 +6,7 @@ plain messages. Platform-native commands with typed options build the same `Requ
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -80,8 +81,17 @@ def parse(text: str, *, prefix: str = "/", skills: Collection[str] = ()) -> Requ
     except ValueError:
         kind = Kind.SKILL  # not a word of its own: plugin skills are named as themselves
     if kind is Kind.SKILL:
-        return Request(kind=Kind.HELP, text="", args={"error": f"unknown command {prefix}{word}"})
+        close = suggestion(name, skills=skills)
+        hint = f" (did you mean {prefix}{close}?)" if close else ""
+        return Request(kind=Kind.HELP, text="", args={"error": f"unknown command {prefix}{word}{hint}"})
     return _with_args(kind, rest.strip())
+
+
+def suggestion(word: str, *, skills: Collection[str] = ()) -> str | None:
+    """The command or skill `word` is most likely a typo of (`sumarize` → `summarize`), if any."""
+    names = sorted({str(kind) for kind in Kind if kind is not Kind.SKILL} | set(skills))
+    found = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.85)
+    return found[0] if found else None
 
 
 def count(value: str) -> int | None:
