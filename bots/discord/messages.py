@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import discord
 
+from bots.core.handover import Turned
 from bots.discord.attachments import collect
 from bots.discord.chains import ChainIndex, answer_key, walk
 from bots.discord.places import ChannelCache, Place, locate, role_ids
@@ -28,6 +30,12 @@ log = logging.getLogger(__name__)
 
 TRY_AGAIN = "Sorry, I could not take your message just now; please send it again in a minute."
 HANDLED_TYPES = {discord.MessageType.default, discord.MessageType.reply}
+# A refusal to a plain message is a public reply: a member is told the same one at most once this often.
+NOTICE_WINDOW = 60.0
+CANNOT_POST = (
+    "I cannot post in <#{channel}>, so I did not answer your message there: a server admin can give me the "
+    "Send Messages permission in that channel. You can also ask me here."
+)
 
 
 def with_quotes(text: str, quotes: tuple[Quoted, ...]) -> str:
@@ -46,6 +54,8 @@ class MessageHandler:
     me: Callable[[], discord.ClientUser]
     chains: ChainIndex
     channels: ChannelCache
+    # When each member (by server and id) was last told each refusal in public.
+    noticed: dict[tuple[str, int, str], float] = field(default_factory=dict)
 
     async def handle(self, message: discord.Message) -> None:
         me = self.me()
@@ -63,6 +73,8 @@ class MessageHandler:
             return
         if not message.content.strip() and not message.attachments:
             # Text withheld (no message-content intent) or nothing said: nothing to answer.
+            return
+        if not await self._may_post(message):
             return
         try:
             await self._submit(message, place, me)
@@ -146,12 +158,43 @@ class MessageHandler:
         )
         await self._hand_over(message, event)
 
+    async def _may_post(self, message: discord.Message) -> bool:
+        """Show that the message arrived; where Discord refuses even that, the bot may not post there.
+
+        Then the member hears it in a direct message, and the engine is not asked for an answer that
+        could not be shown.
+        """
+        try:
+            await message.channel.typing()
+        except discord.Forbidden:
+            log.info("may not post in channel %s; telling %s directly", message.channel.id, message.author.id)
+            try:
+                await message.author.send(CANNOT_POST.format(channel=message.channel.id))
+            except discord.HTTPException as exc:
+                log.warning("could not tell %s about channel %s: %s", message.author.id, message.channel.id, exc)
+            return False
+        except discord.HTTPException as exc:
+            log.info("typing indicator refused in channel %s: %s", message.channel.id, exc)
+        return True
+
     async def _hand_over(self, message: discord.Message, event: Event) -> None:
         handed = await asyncio.to_thread(self.store.submit, event)
-        if handed.turned is not None:
+        if handed.turned is Turned.REFUSED and not self._notice_due((event.tenant, message.author.id, handed.message)):
+            log.info("event %s refused; %s was told so a moment ago", event.key, message.author.id)
+        elif handed.turned is not None:
             await self._tell(message, handed.message)
         elif handed.accepted:
             log.info("event %s queued (%s)", event.key, event.kind)
+
+    def _notice_due(self, key: tuple[str, int, str]) -> bool:
+        """Whether to say this refusal again: once per member and reason in a window (a new reason is news)."""
+        now = time.monotonic()
+        last = self.noticed.get(key)
+        if last is not None and now - last < NOTICE_WINDOW:
+            return False
+        self.noticed = {k: t for k, t in self.noticed.items() if now - t < NOTICE_WINDOW}
+        self.noticed[key] = now
+        return True
 
     async def _tell(self, message: discord.Message, text: str) -> None:
         try:
