@@ -105,7 +105,9 @@ def build(
     vision: bool = False,
     memories: Sequence[Remembered] = (),
 ) -> list[ChatMessage]:
-    system = " ".join(part for part in (system_prompt(base_system, prefs, memories), skill.system.strip()) if part)
+    # What the request names itself (`/translate German …`) wins over a standing preference (language French).
+    standing = {key: value for key, value in prefs.items() if key not in event.args}
+    system = " ".join(part for part in (system_prompt(base_system, standing, memories), skill.system.strip()) if part)
     messages = [ChatMessage("system", system)]
     if skill.history:
         messages += turns(history)

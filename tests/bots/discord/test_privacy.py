@@ -93,3 +93,19 @@ def test_a_long_channel_prompt_is_confirmed_and_shown_in_parts(
         shown = _shown(fake, found)
         assert all(len(m["content"]) <= 2000 and m["flags"] & 64 for m in shown)
         assert prompt.split()[-1] in shown[-1]["content"]
+
+
+def test_translate_is_told_one_language(bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator):
+    fake = fake_discord
+    saved = fake.command(slash("prefs", action="set", key="language", value="French"), channel=fake.world.general)
+    wait_done(clean_stack, saved.id)
+    said = fake.post(fake.world.general, "See you tomorrow.", user="bob")
+    asks = (
+        slash("translate", language="German", text="good morning"),
+        on_message("Translate", said),
+    )
+    for data in asks:
+        found = fake.command(data, channel=fake.world.general, locale="de")
+        wait_done(clean_stack, found.id)
+        system, asked = (m["content"] for m in simulator.requests[-1].body["messages"])
+        assert "French" not in system and asked.startswith("Translate the following text into German.")

@@ -86,3 +86,15 @@ def test_the_header_names_people_instead_of_showing_markup(slack: Running, simul
     assert header.text == f"<@{ALICE}> asked: `/llmos what did @bob decide?`"
     slack.fake.answer(CHANNEL, header.ts)
     settle(slack.stack)
+
+
+def test_a_skills_own_language_wins_over_the_language_preference(slack: Running, simulator) -> None:
+    responses(slack, command(slack, "prefs set language French"), 2)
+    settle(slack.stack)
+    command(slack, "translate German hello")
+    header = slack.fake.wait_for(lambda: slack.fake.replies(CHANNEL, None))[0]
+    slack.fake.answer(CHANNEL, header.ts)
+    sent = simulator.requests[-1].body["messages"]
+    system, asked = sent[0]["content"], sent[-1]["content"]
+    assert "French" not in system and asked.startswith("Translate the following text into German.")
+    settle(slack.stack)
