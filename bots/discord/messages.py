@@ -32,6 +32,7 @@ TRY_AGAIN = "Sorry, I could not take your message just now; please send it again
 HANDLED_TYPES = {discord.MessageType.default, discord.MessageType.reply}
 # A refusal to a plain message is a public reply: a member is told the same one at most once this often.
 NOTICE_WINDOW = 60.0
+BARE_MENTION = "Ask me something after the mention, or use /help to see what I can do (only you see it)."
 CANNOT_POST = (
     "I cannot post in <#{channel}>, so I did not answer your message there: a server admin can give me the "
     "Send Messages permission in that channel. You can also ask me here."
@@ -129,6 +130,10 @@ class MessageHandler:
             max_image_bytes=self.settings.max_image_bytes,
             max_images=self.settings.max_images,
         )
+        if not text and not files.files and not place.dm:
+            # A bare mention in a channel: a pointer, not the whole help for everyone to read.
+            await self._tell(message, BARE_MENTION)
+            return
         request = parse(text, skills=self.store.skills) if text or files.files else Request(kind=Kind.HELP, text="")
         ask = request.kind is Kind.ASK
         event = Event(
