@@ -36,6 +36,16 @@ _ALIASES = {
 }
 
 
+# Thanks and nods: in a thread with the assistant they close a turn, they do not ask for one.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:(?:thanks|thank you)(?: (?:a lot|so much|very much))?|thx|ty|ok(?:ay)?|cool|great|nice|perfect|got it|"
+    r"sounds good|"
+    r"awesome|makes sense|will do|lol|[\W_]*)[\s!.,:;)(\W_]*$",
+    re.IGNORECASE,
+)
+# "Bob, can you …" / "@bob: …": words to one person, named first.
+_TO_SOMEONE = re.compile(r"^@?(?P<name>[^\s,:@][^,:\n]{0,39}?)\s*[,:]")
+
 # "remember that I take my coffee black" saves a memory the way /remember does.
 _REMEMBER_THAT = re.compile(r"^remember\s+that\s+(?P<fact>\S.*)$", re.IGNORECASE | re.DOTALL)
 # Largest `n` a skill accepts (messages to summarize, quiz questions); more digits than this are clamped.
@@ -92,6 +102,18 @@ def suggestion(word: str, *, skills: Collection[str] = ()) -> str | None:
     names = sorted({str(kind) for kind in Kind if kind is not Kind.SKILL} | set(skills))
     found = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.85)
     return found[0] if found else None
+
+
+def for_someone_else(text: str, *, others: Collection[str] = ()) -> bool:
+    """In a thread the assistant takes part in, a message that is not asked of it: thanks or a nod,
+    or words that start by naming one of the `others` who talk there ("Bob, can you check?")."""
+    said = text.strip()
+    if not said:
+        return False  # a file shared without words is for the assistant to read
+    if _ACKNOWLEDGEMENT.match(said):
+        return True
+    named = _TO_SOMEONE.match(said)
+    return named is not None and named["name"].strip().lower() in {other.lower() for other in others if other}
 
 
 def count(value: str) -> int | None:

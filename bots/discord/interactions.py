@@ -45,6 +45,7 @@ SLASH_KINDS = {
     "memories": Kind.MEMORIES,
     "forget-memory": Kind.FORGET_MEMORY,
 }
+SPOKEN = (discord.MessageType.default, discord.MessageType.reply)
 THREAD_HISTORY = 100
 DEFAULT_HISTORY = 20
 # The most messages /summarize reads, whatever an interaction claims to ask for.
@@ -159,7 +160,12 @@ class InteractionHandler:
         """The last `count` messages before the command (not the bot's own "thinking" response)."""
         channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
         found = [m async for m in channel.history(limit=count, before=discord.Object(id=before))]
-        return tuple(Quoted(author=m.author.display_name, text=m.content) for m in reversed(found) if m.content.strip())
+        # What people wrote, with mentions as names: no thread-created or pin notices under a member's name.
+        return tuple(
+            Quoted(author=m.author.display_name, text=m.clean_content)
+            for m in reversed(found)
+            if m.type in SPOKEN and m.content.strip()
+        )
 
     async def _message_command(
         self, interaction: discord.Interaction, responder: Responder, name: str, data: Mapping[str, Any]

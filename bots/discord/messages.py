@@ -24,7 +24,7 @@ from bots.discord.settings import DiscordSettings
 from bots.discord.store import Store
 from bots.discord.text import strip_mentions
 from workers.events import Event, Kind, Platform, Quoted
-from workers.requests import Request, parse
+from workers.requests import Request, for_someone_else, parse
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class MessageHandler:
             return True
         if await self._replies_to_me(message, me.id):
             return True
-        if place.thread_id is None:
+        if place.thread_id is None or self._for_others(message, me.id):
             return False
         if place.thread_owner == me.id or place.thread_joined:
             return True
@@ -103,6 +103,17 @@ class MessageHandler:
         return await asyncio.to_thread(
             self.store.knows_thread, tenant=place.tenant, channel=place.channel, thread=place.fixed_thread
         )
+
+    @staticmethod
+    def _for_others(message: discord.Message, me: int) -> bool:
+        """In a thread the bot talks in, a message not asked of it: one that mentions or replies to
+        someone else, or thanks."""
+        if any(user.id != me for user in message.mentions):
+            return True
+        replied = message.reference.resolved if message.reference is not None else None
+        if isinstance(replied, discord.Message) and replied.author.id != me:
+            return True
+        return for_someone_else(message.content)
 
     async def _replies_to_me(self, message: discord.Message, me: int) -> bool:
         ref = message.reference

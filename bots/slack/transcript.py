@@ -40,6 +40,9 @@ class Reader:
     def bot_user_id(self) -> str | None:
         return self._bot
 
+    def name_of(self, user: str) -> str:
+        return self._people.get(self._client, team=self._team, user=user).name or user
+
     def mentions(self, text: str) -> set[str]:
         return set(_MENTION.findall(text))
 

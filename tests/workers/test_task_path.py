@@ -48,7 +48,7 @@ def test_skills_are_templates_on_the_same_path(clean_stack: Stack, simulator) ->
     prompt = simulator.requests[-1].body["messages"]
     assert [m["role"] for m in prompt] == ["system", "user"]
     assert prompt[1]["content"].startswith("Summarize the following conversation")
-    assert "user: We ship on Friday." in prompt[1]["content"]
+    assert "alice: We ship on Friday." in prompt[1]["content"]
     assert "assistant: You said: Alice owns the release notes." in prompt[1]["content"]
 
     chat(clean_stack, "/translate to German good morning")
