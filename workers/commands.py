@@ -183,4 +183,8 @@ def run(
     if kind is Kind.SKILL:
         # A plugin skill this worker does not have (installed where the message came in, not here).
         return run_help(error=f"unknown skill /{args.get('skill', '')} here", skills=book, guide=guide)
-    return run_help(error=args.get("error"), skills=book, guide=guide)
+    error, example = args.get("error"), args.get("example")
+    if error and example:
+        # The example as this surface writes it (`/llmos translate …` in Slack).
+        error = f"{error}, e.g. {guide.way(example)}"
+    return run_help(error=error, skills=book, guide=guide)

@@ -88,7 +88,9 @@ DISCORD = Guide(
     ),
 )
 
-GUIDES: Mapping[str, Guide] = MappingProxyType({"slack": SLACK, "discord": DISCORD})
+WEB = Guide(extras=("• Anything without a / is a question; New (next to Send) starts a fresh conversation",))
+
+GUIDES: Mapping[str, Guide] = MappingProxyType({"slack": SLACK, "discord": DISCORD, "web": WEB})
 
 
 def guide_for(platform: str) -> Guide:

@@ -104,6 +104,20 @@ def suggestion(word: str, *, skills: Collection[str] = ()) -> str | None:
     return found[0] if found else None
 
 
+def unusable(request: Request) -> Request:
+    """A request that cannot run as typed where nothing is quoted becomes help with the reason:
+    `/translate German` names no text, `/ask` no question. Surfaces call it before showing or asking anything."""
+    if request.kind is Kind.TRANSLATE and not request.text:
+        return Request(
+            kind=Kind.HELP, text="", args={"error": "say what to translate", "example": "/translate French hello"}
+        )
+    if request.kind is Kind.ASK and not request.text:
+        return Request(
+            kind=Kind.HELP, text="", args={"error": "say what to ask", "example": "/ask why is the sky blue?"}
+        )
+    return request
+
+
 def for_someone_else(text: str, *, others: Collection[str] = ()) -> bool:
     """In a thread the assistant takes part in, a message that is not asked of it: thanks or a nod,
     or words that start by naming one of the `others` who talk there ("Bob, can you check?")."""

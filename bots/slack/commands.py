@@ -29,7 +29,7 @@ from db import slack as slack_db
 from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
 from workers.intake import refusal
-from workers.requests import Request, parse, suggestion
+from workers.requests import Request, parse, suggestion, unusable
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,7 @@ def slash_request(text: str, *, skills: frozenset[str] = frozenset()) -> Request
         word = text.split(maxsplit=1)[0]
         if suggestion(word, skills=skills) is None:
             return Request(kind=Kind.ASK, text=text)
-    if request.kind is Kind.TRANSLATE and not request.text:
-        return Request(kind=Kind.HELP, text="", args={"error": "say what to translate: /llmos translate French hello"})
-    return request
+    return unusable(request)
 
 
 class Commands:

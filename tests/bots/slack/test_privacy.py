@@ -61,7 +61,7 @@ def test_a_blocked_user_is_refused_privately_and_may_still_delete_their_data(sla
 def test_usage_mistakes_are_answered_privately_and_never_asked(slack: Running, simulator) -> None:
     missing = responses(slack, command(slack, "translate German"), 2)[1]
     assert missing["response_type"] == "ephemeral"
-    assert missing["text"].startswith("say what to translate: /llmos translate French hello.")
+    assert missing["text"].startswith("say what to translate, e.g. /llmos translate French hello.")
     typo = responses(slack, command(slack, "sumarize 5"), 2)[1]
     assert typo["text"].startswith("unknown command /sumarize (did you mean /summarize?).")
     settle(slack.stack)
