@@ -195,7 +195,9 @@ class MessageHandler:
 
     async def _hand_over(self, message: discord.Message, event: Event) -> None:
         handed = await asyncio.to_thread(self.store.submit, event)
-        if handed.turned is Turned.REFUSED and not self._notice_due((event.tenant, message.author.id, handed.message)):
+        # A limit's words change with the wait ("in about 40 seconds"); the rule's words are the rule.
+        reason = "limit" if handed.retry_after is not None else handed.message
+        if handed.turned is Turned.REFUSED and not self._notice_due((event.tenant, message.author.id, reason)):
             log.info("event %s refused; %s was told so a moment ago", event.key, message.author.id)
         elif handed.turned is not None:
             await self._tell(message, handed.message)

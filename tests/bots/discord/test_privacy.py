@@ -109,3 +109,19 @@ def test_translate_is_told_one_language(bot: DiscordSurface, fake_discord: FakeD
         wait_done(clean_stack, found.id)
         system, asked = (m["content"] for m in simulator.requests[-1].body["messages"])
         assert "French" not in system and asked.startswith("Translate the following text into German.")
+
+
+def test_a_rate_limited_member_is_told_once_not_per_message(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator
+):
+    fake = fake_discord
+    _run(fake, clean_stack, admin("ratelimit", per_minute=1))
+    first = fake.post(fake.world.general, "one", mention=True)
+    wait_done(clean_stack, first["id"])
+    later = [fake.post(fake.world.general, f"again {n}", mention=True) for n in range(3)]
+    told = lambda: [r["content"] for message in later for r in replies(fake, message)]  # noqa: E731
+    eventually(told, what="the limit notice")
+    allowed = fake.post(fake.world.general, "hello", mention=True, user="bob")
+    wait_done(clean_stack, allowed["id"])
+    assert len(told()) == 1 and told()[0].startswith("Sorry, you have reached the limit of 1 requests per minute.")
+    _run(fake, clean_stack, admin("ratelimit", per_minute=0))
