@@ -14,7 +14,7 @@ from bots.core.handover import Turned, hand_over
 from workers.events import Event, Platform
 from workers.intake import Enqueue
 from workers.replybus import ReplyBus, follow
-from workers.requests import parse
+from workers.requests import parse, unusable
 
 TENANT = "local"
 CHANNEL = "terminal"
@@ -46,7 +46,7 @@ class TerminalChat:
         self._skills = skills
 
     def event_for(self, line: str) -> Event:
-        request = parse(line, skills=self._skills)
+        request = unusable(parse(line, skills=self._skills))
         return Event(
             platform=Platform.TERMINAL,
             tenant=TENANT,
