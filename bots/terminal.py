@@ -17,7 +17,7 @@ from workers.documents.convert import DEFAULT_LIMITS, Limits, Unreadable, conver
 from workers.events import Attachment, Event, Platform
 from workers.intake import Enqueue
 from workers.replybus import ReplyBus, follow
-from workers.requests import parse
+from workers.requests import parse, unusable
 
 TENANT = "local"
 CHANNEL = "terminal"
@@ -78,7 +78,7 @@ class TerminalChat:
         self._attachments = tuple(attachments)
 
     def event_for(self, line: str) -> Event:
-        request = parse(line, skills=self._skills)
+        request = unusable(parse(line, skills=self._skills))
         attachments, self._attachments = self._attachments, ()
         return Event(
             platform=Platform.TERMINAL,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from db.models import Channel, Conversation, Message, Tenant
+from db.models import Channel, Conversation, Message, Tenant, User
 from db.session import insert_new
+
+T = TypeVar("T")
 
 
 def add_message(
@@ -73,8 +75,10 @@ def history(
     exclude_kinds: tuple[str, ...] = (),
 ) -> list[Turn]:
     """The last `limit` messages before `before_id` (an id, or a subquery giving one), oldest first."""
-    query = select(Message.role, Message.content, Message.attachments).where(
-        Message.tenant_id == tenant_id, Message.conversation_id == conversation_id
+    query = (
+        select(Message.role, Message.content, Message.attachments, User.display_name)
+        .outerjoin(User, User.id == Message.user_id)
+        .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id)
     )
     if exclude_kinds:
         query = query.where(Message.kind.not_in(exclude_kinds))
@@ -82,8 +86,13 @@ def history(
         query = query.where(Message.id < before_id)
     rows = session.execute(query.order_by(Message.id.desc()).limit(limit)).all()
     return [
-        Turn(role=role, content=content, tool_rounds=tuple((extra or {}).get("tool_rounds", ())))
-        for role, content, extra in reversed(rows)
+        Turn(
+            role=role,
+            content=content,
+            author=(name or "") if role == "user" else "",
+            tool_rounds=tuple((extra or {}).get("tool_rounds", ())),
+        )
+        for role, content, extra, name in reversed(rows)
     ]
 
 
@@ -109,12 +118,17 @@ def forget_user(session: Session, *, tenant_id: int, user_id: int) -> Forgotten:
     return Forgotten(conversations=len(emptied_ids), messages=int(counted or 0))
 
 
-def known_thread(session: Session, *, platform: str, tenant: str, channel: str, thread: str) -> bool:
-    """True when LLMOS already takes part in this thread (a message of it was accepted and stored), by
-    the platform's own ids: such a thread continues without the bot being named again."""
-    found = session.scalar(
-        select(Message.id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
+def speakers(session: Session, *, platform: str, tenant: str, channel: str, thread: str) -> set[str]:
+    """The names of the people who talked with LLMOS in this thread, by the platform's own ids."""
+    query = select(User.display_name).select_from(Message).join(User, User.id == Message.user_id).distinct()
+    found = session.scalars(_in_thread(query, platform=platform, tenant=tenant, channel=channel, thread=thread))
+    return {name for name in found if name}
+
+
+def _in_thread(query: Select[T], *, platform: str, tenant: str, channel: str, thread: str) -> Select[T]:
+    """`query` narrowed to the messages of one thread, named by the platform's own ids."""
+    return (
+        query.join(Conversation, Conversation.id == Message.conversation_id)
         .join(Channel, Channel.id == Conversation.channel_id)
         .join(Tenant, Tenant.id == Conversation.tenant_id)
         .where(
@@ -125,6 +139,12 @@ def known_thread(session: Session, *, platform: str, tenant: str, channel: str, 
             Conversation.thread_key == thread,
             Message.tenant_id == Tenant.id,
         )
-        .limit(1)
     )
+
+
+def known_thread(session: Session, *, platform: str, tenant: str, channel: str, thread: str) -> bool:
+    """True when LLMOS already takes part in this thread (a message of it was accepted and stored), by
+    the platform's own ids: such a thread continues without the bot being named again."""
+    query = select(Message.id)
+    found = session.scalar(_in_thread(query, platform=platform, tenant=tenant, channel=channel, thread=thread).limit(1))
     return found is not None

@@ -14,6 +14,7 @@ from db.preferences import Scope
 from workers import memory_commands
 from workers.documents import learning
 from workers.events import Attachment, Kind
+from workers.guides import PLAIN, Guide
 from workers.skills import SKILLS, Skill, SkillBook
 
 LENGTHS = {"short": 128, "medium": 512, "long": 1024}
@@ -58,7 +59,9 @@ PREF_KEYS: dict[str, PrefKey] = {
 }
 
 
-def run_prefs(session: Session, *, place: Place, args: Mapping[str, str], models: tuple[str, ...]) -> str:
+def run_prefs(
+    session: Session, *, place: Place, args: Mapping[str, str], models: tuple[str, ...], guide: Guide = PLAIN
+) -> str:
     action = args.get("action", "show")
     key = args.get("key", "")
     if action in {"set", "unset"} and key not in PREF_KEYS:
@@ -66,7 +69,7 @@ def run_prefs(session: Session, *, place: Place, args: Mapping[str, str], models
     if action == "set":
         value = args.get("value", "").strip()
         if not value:
-            return f"Usage: /prefs set {key} <value> ({PREF_KEYS[key].description})."
+            return f"Usage: {guide.prefs('set', key, '<value>')} ({PREF_KEYS[key].description})."
         if key in CHOICE_KEYS:
             value = value.lower()
         problem = PREF_KEYS[key].check(value, models)
@@ -91,27 +94,35 @@ def run_prefs(session: Session, *, place: Place, args: Mapping[str, str], models
             preferences.unset(session, tenant_id=place.tenant_id, scope=Scope.USER, user_id=place.user_id, key=name)
         return "Your preferences are reset to the defaults."
     if action != "show":
-        return "Usage: /prefs [show | set <key> <value> | unset <key> | reset]."
+        actions = " | ".join(
+            (
+                guide.prefs("show"),
+                guide.prefs("set", "<key>", "<value>"),
+                guide.prefs("unset", "<key>"),
+                guide.prefs("reset"),
+            )
+        )
+        return f"Usage: {actions}."
     mine = preferences.at_level(session, tenant_id=place.tenant_id, scope=Scope.USER, user_id=place.user_id)
     applied = preferences.effective(
         session, tenant_id=place.tenant_id, channel_id=place.channel_id, user_id=place.user_id
     )
-    lines = ["Your preferences (yours win over the channel's and the workspace's):"]
+    lines = [f"Your preferences (yours win over the channel's and the {guide.tenant}'s):"]
     for name, spec in PREF_KEYS.items():
         current = applied.get(name)
         source = "" if current is None else (" (yours)" if name in mine else " (set for this channel or workspace)")
         lines.append(f"• {name}: {current if current is not None else 'default'}{source} — {spec.description}")
-    lines.append("Change one with /prefs set <key> <value>.")
+    lines.append(f"Change one with {guide.prefs('set', '<key>', '<value>')}.")
     return "\n".join(lines)
 
 
-def run_forget(session: Session, *, place: Place) -> str:
+def run_forget(session: Session, *, place: Place, guide: Guide = PLAIN) -> str:
     gone = conversations.forget_user(session, tenant_id=place.tenant_id, user_id=place.user_id)
     forgotten = memories.forget_person(session, tenant_id=place.tenant_id, user_id=place.user_id)
     return (
         f"Done: I deleted {gone.conversations} conversation(s) and {gone.messages} message(s) of yours, "
         f"and {forgotten} memory(ies). "
-        "Your preferences and token totals are kept; /prefs reset clears the preferences."
+        f"Your preferences and token totals are kept; {guide.prefs('reset')} clears the preferences."
     )
 
 
@@ -125,18 +136,24 @@ def run_usage(session: Session, *, place: Place) -> str:
     )
 
 
-def run_help(*, error: str | None = None, skills: Iterable[Skill] = SKILLS.values()) -> str:
+# What LLMOS answers itself, as `/name args` (each surface writes it its own way) and what it does.
+COMMAND_HELP = (
+    ("/prefs [set <key> <value>]", "show or change persona, language, model, length, reasoning"),
+    ("/forget", "delete your stored conversations and memories"),
+    ("/usage", "your token usage"),
+    ("/remember <fact>", "something I keep in mind in every conversation (or say “remember that …”)"),
+    ("/memories", "what I remember about you"),
+    ("/forget-memory <n>|all", "remove one memory, or all"),
+    ("/learn", "with files attached: add the documents to this channel's knowledge"),
+    ("/knowledge [forget <name>]", "the documents questions here are answered from, or remove one"),
+)
+
+
+def run_help(*, error: str | None = None, skills: Iterable[Skill] = SKILLS.values(), guide: Guide = PLAIN) -> str:
     lines = [f"{error}." if error else "", "What I can do:"]
-    lines += [f"• {skill.usage} — {skill.summary}" for skill in skills]
-    lines += [
-        "• /prefs [set <key> <value>] — show or change persona, language, model, length, reasoning",
-        "• /forget — delete your stored conversations and memories",
-        "• /usage — your token usage",
-        "• /remember <fact> (or “remember that …”) — something I keep in mind in every conversation",
-        "• /memories — what I remember about you; /forget-memory <n>|all removes one or all",
-        "• /learn (with files attached) — add documents to this channel's knowledge",
-        "• /knowledge — the documents questions here are answered from; /knowledge forget <name> removes one",
-    ]
+    lines += [f"• {guide.way(skill.usage, listing=True)} — {skill.summary}" for skill in skills]
+    lines += [f"• {guide.way(usage, listing=True)} — {summary}" for usage, summary in COMMAND_HELP]
+    lines += list(guide.extras)
     return "\n".join(line for line in lines if line)
 
 
@@ -156,25 +173,30 @@ def run(
     skills: SkillBook | None = None,
     attachments: Sequence[Attachment] = (),
     who: str = "",
+    guide: Guide = PLAIN,
 ) -> str:
     if kind is Kind.LEARN:
         return learning.run_learn(session, place=place, attachments=attachments, added_by=who)
     if kind is Kind.KNOWLEDGE:
         return learning.run_knowledge(session, place=place, args=args)
     if kind is Kind.PREFS:
-        return run_prefs(session, place=place, args=args, models=models)
+        return run_prefs(session, place=place, args=args, models=models, guide=guide)
     if kind is Kind.FORGET:
-        return run_forget(session, place=place)
+        return run_forget(session, place=place, guide=guide)
     if kind is Kind.USAGE:
         return run_usage(session, place=place)
     if kind is Kind.REMEMBER:
-        return memory_commands.run_remember(session, place=place, args=args)
+        return memory_commands.run_remember(session, place=place, args=args, guide=guide)
     if kind is Kind.MEMORIES:
-        return memory_commands.run_memories(session, place=place)
+        return memory_commands.run_memories(session, place=place, guide=guide)
     if kind is Kind.FORGET_MEMORY:
-        return memory_commands.run_forget_memory(session, place=place, args=args)
+        return memory_commands.run_forget_memory(session, place=place, args=args, guide=guide)
     book = skills or SkillBook()
     if kind is Kind.SKILL:
         # A plugin skill this worker does not have (installed where the message came in, not here).
-        return run_help(error=f"unknown skill /{args.get('skill', '')} here", skills=book)
-    return run_help(error=args.get("error"), skills=book)
+        return run_help(error=f"unknown skill /{args.get('skill', '')} here", skills=book, guide=guide)
+    error, example = args.get("error"), args.get("example")
+    if error and example:
+        # The example as this surface writes it (`/llmos translate …` in Slack).
+        error = f"{error}, e.g. {guide.way(example)}"
+    return run_help(error=error, skills=book, guide=guide)

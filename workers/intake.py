@@ -10,16 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db import access, conversations, events
+from db.models import Tenant
 from db.session import patiently
-from workers.events import Event
+from workers.events import Event, Kind
 from workers.places import place_of
 
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[Event], None]
+
+# Deleting what LLMOS keeps about oneself: allowed to everyone, blocked or not.
+OWN_DATA = frozenset({Kind.FORGET, Kind.FORGET_MEMORY})
 
 
 class IntakeError(RuntimeError):
@@ -60,15 +65,33 @@ def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, g
     return patiently(lambda: _submit(event, sessions=sessions, enqueue=enqueue, gate=gate), what=f"event {event.key}")
 
 
+def refusal(event: Event, *, sessions: sessionmaker[Session]) -> str:
+    """What the access rules would answer `event` ('' when they let it through).
+
+    Asked before a surface shows anything of a request (a public header), so that a refused one
+    leaves no trace where others can see it. `submit` checks again.
+    """
+    with sessions() as session:
+        tenant_id = session.scalar(
+            select(Tenant.id).where(Tenant.platform == event.tenant_platform, Tenant.external_id == event.tenant)
+        )
+        return "" if tenant_id is None else _refused(session, event, tenant_id)
+
+
+def _refused(session: Session, event: Event, tenant_id: int) -> str:
+    if event.kind in OWN_DATA:
+        return ""
+    decision = access.check(session, tenant_id=tenant_id, user=event.user, channel=event.channel, roles=event.roles)
+    return "" if decision.allowed else f"Sorry, {decision.reason}."
+
+
 def _submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None) -> Submitted:
     with sessions.begin() as session:
         place = place_of(session, event)
-        decision = access.check(
-            session, tenant_id=place.tenant_id, user=event.user, channel=event.channel, roles=event.roles
-        )
-        if not decision.allowed:
-            log.info("event %s refused: %s", event.key, decision.reason)
-            return Submitted(key=event.key, accepted=False, refused=f"Sorry, {decision.reason}.")
+        refused = _refused(session, event, place.tenant_id)
+        if refused:
+            log.info("event %s refused: %s", event.key, refused)
+            return Submitted(key=event.key, accepted=False, refused=refused)
         registered = events.register(
             session,
             key=event.key,

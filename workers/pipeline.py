@@ -25,6 +25,7 @@ from engine.base import EngineBadRequest, EngineError, EngineRateLimited, Engine
 from workers import answer, commands
 from workers.answer import Lease, LeaseLost
 from workers.events import Event, Kind
+from workers.guides import guide_for
 from workers.runtime import Runtime
 from workers.sinks import ReplySink
 
@@ -204,6 +205,7 @@ def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, plac
             skills=runtime.skills,
             attachments=event.attachments,
             who=event.user,
+            guide=guide_for(event.platform),
         )
         answer.record(session, event, lease, place, text=text, model="", keep=event.kind is not Kind.FORGET)
     answer.show(sink, lease, text)

@@ -58,15 +58,27 @@ def system_prompt(base: str, prefs: Mapping[str, str], memories: Sequence[Rememb
     return f"{text}\n\n{note}" if note else text
 
 
-def turns(history: Sequence[Turn]) -> list[ChatMessage]:
-    """The conversation as chat turns; an answer made with tools brings its calls and results back too."""
+def speaking(history: Sequence[Turn], asker: str) -> bool:
+    """Whether more than one person talks in this conversation: then each turn says who spoke."""
+    return len({turn.author for turn in history if turn.role == "user" and turn.author} | {asker} - {""}) > 1
+
+
+def said_by(author: str, content: str, *, named: bool) -> str:
+    return f"{author}: {content}" if named and author else content
+
+
+def turns(history: Sequence[Turn], *, named: bool = False) -> list[ChatMessage]:
+    """The conversation as chat turns; an answer made with tools brings its calls and results back too.
+
+    `named`: several people talk with the assistant here, and each of their turns starts with a name.
+    """
     out: list[ChatMessage] = []
     for turn in history:
         if turn.role == "assistant":
             out += replay(turn.tool_rounds)
             out.append(ChatMessage("assistant", turn.content))
         else:
-            out.append(ChatMessage("user", turn.content))
+            out.append(ChatMessage("user", said_by(turn.author, turn.content, named=named)))
     return out
 
 
@@ -76,7 +88,7 @@ def transcript(lines: Sequence[Quoted] | Sequence[Turn]) -> str:
         if isinstance(line, Quoted):
             out.append(f"{line.author or 'someone'}: {line.text}")
         else:
-            out.append(f"{'assistant' if line.role == 'assistant' else 'user'}: {line.content}")
+            out.append(f"{'assistant' if line.role == 'assistant' else line.author or 'user'}: {line.content}")
     return "\n".join(out)
 
 
@@ -108,16 +120,21 @@ def build(
     memories: Sequence[Remembered] = (),
     passages: Sequence[Found] = (),
 ) -> list[ChatMessage]:
-    system = " ".join(part for part in (system_prompt(base_system, prefs, memories), skill.system.strip()) if part)
+    # What the request names itself (`/translate German …`) wins over a standing preference (language French).
+    standing = {key: value for key, value in prefs.items() if key not in event.args}
+    system = " ".join(part for part in (system_prompt(base_system, standing, memories), skill.system.strip()) if part)
     messages = [ChatMessage("system", system)]
+    named = skill.history and speaking(history, event.user_name)
     if skill.history:
-        messages += turns(history)
+        messages += turns(history, named=named)
     source: Sequence[Quoted] | Sequence[Turn] = event.context or (history if skill.transcript else ())
     text = with_attachments(cite.with_question(passages, event.text), event.attachments, vision=vision)
     if not text.strip() and event.context and not skill.transcript:
         # "Translate" on a quoted message: the quoted text is the input.
         text, source = transcript(event.context), ()
-    content = render(skill, text=text, transcript=transcript(source), args=event.args)
+    content = render(
+        skill, text=said_by(event.user_name, text, named=named), transcript=transcript(source), args=event.args
+    )
     images = tuple(a.image for a in event.attachments if a.image) if vision else ()
     messages.append(ChatMessage("user", content, images=images))
     return messages

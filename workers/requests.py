@@ -6,6 +6,7 @@ plain messages. Platform-native commands with typed options build the same `Requ
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -34,6 +35,16 @@ _ALIASES = {
     "?": Kind.HELP,
 }
 
+
+# Thanks and nods: in a thread with the assistant they close a turn, they do not ask for one.
+_ACKNOWLEDGEMENT = re.compile(
+    r"^(?:(?:thanks|thank you)(?: (?:a lot|so much|very much))?|thx|ty|ok(?:ay)?|cool|great|nice|perfect|got it|"
+    r"sounds good|"
+    r"awesome|makes sense|will do|lol|[\W_]*)[\s!.,:;)(\W_]*$",
+    re.IGNORECASE,
+)
+# "Bob, can you …" / "@bob: …": words to one person, named first.
+_TO_SOMEONE = re.compile(r"^@?(?P<name>[^\s,:@][^,:\n]{0,39}?)\s*[,:]")
 
 # "remember that I take my coffee black" saves a memory the way /remember does.
 _REMEMBER_THAT = re.compile(r"^remember\s+that\s+(?P<fact>\S.*)$", re.IGNORECASE | re.DOTALL)
@@ -80,8 +91,43 @@ def parse(text: str, *, prefix: str = "/", skills: Collection[str] = ()) -> Requ
     except ValueError:
         kind = Kind.SKILL  # not a word of its own: plugin skills are named as themselves
     if kind is Kind.SKILL:
-        return Request(kind=Kind.HELP, text="", args={"error": f"unknown command {prefix}{word}"})
+        close = suggestion(name, skills=skills)
+        hint = f" (did you mean {prefix}{close}?)" if close else ""
+        return Request(kind=Kind.HELP, text="", args={"error": f"unknown command {prefix}{word}{hint}"})
     return _with_args(kind, rest.strip())
+
+
+def suggestion(word: str, *, skills: Collection[str] = ()) -> str | None:
+    """The command or skill `word` is most likely a typo of (`sumarize` → `summarize`), if any."""
+    names = sorted({str(kind) for kind in Kind if kind is not Kind.SKILL} | set(skills))
+    found = difflib.get_close_matches(word.lower(), names, n=1, cutoff=0.85)
+    return found[0] if found else None
+
+
+def unusable(request: Request) -> Request:
+    """A request that cannot run as typed where nothing is quoted becomes help with the reason:
+    `/translate German` names no text, `/ask` no question. Surfaces call it before showing or asking anything."""
+    if request.kind is Kind.TRANSLATE and not request.text:
+        return Request(
+            kind=Kind.HELP, text="", args={"error": "say what to translate", "example": "/translate French hello"}
+        )
+    if request.kind is Kind.ASK and not request.text:
+        return Request(
+            kind=Kind.HELP, text="", args={"error": "say what to ask", "example": "/ask why is the sky blue?"}
+        )
+    return request
+
+
+def for_someone_else(text: str, *, others: Collection[str] = ()) -> bool:
+    """In a thread the assistant takes part in, a message that is not asked of it: thanks or a nod,
+    or words that start by naming one of the `others` who talk there ("Bob, can you check?")."""
+    said = text.strip()
+    if not said:
+        return False  # a file shared without words is for the assistant to read
+    if _ACKNOWLEDGEMENT.match(said):
+        return True
+    named = _TO_SOMEONE.match(said)
+    return named is not None and named["name"].strip().lower() in {other.lower() for other in others if other}
 
 
 def count(value: str) -> int | None:

@@ -34,6 +34,8 @@ class Handed:
     turned: Turned | None = None
     # What to tell the user when `turned` is set.
     message: str = ""
+    # A limit turned it away: seconds until the user may ask again.
+    retry_after: float | None = None
 
 
 # What an HTTP surface (web chat, admin jobs) answers for each.
@@ -47,7 +49,9 @@ def hand_over(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue
         log.warning("event %s not queued: %s", event.key, exc)
         return Handed(accepted=False, turned=Turned.UNAVAILABLE, message=str(exc))
     if submitted.refused:
-        return Handed(accepted=False, turned=Turned.REFUSED, message=submitted.refused)
+        return Handed(
+            accepted=False, turned=Turned.REFUSED, message=submitted.refused, retry_after=submitted.retry_after
+        )
     if not submitted.accepted:
         log.info("event %s was handed over before (a retry or a second delivery)", event.key)
     return Handed(accepted=submitted.accepted)

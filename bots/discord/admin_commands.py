@@ -13,6 +13,7 @@ from bots.core import admin
 from bots.discord.commands import flatten
 from bots.discord.responder import Responder
 from bots.discord.store import Store
+from bots.discord.text import split
 from db.access import Subject
 from workers import memory_commands
 from workers.events import Platform
@@ -156,4 +157,8 @@ async def run_admin(
     else:
         text = "Unknown admin command; see /admin in the command list."
     log.info("admin %s in guild %s by %s: %s", "/".join(path), guild.id, interaction.user.id, text.split("\n")[0])
-    await responder.send(text)
+    # A 2,000-character prompt quoted back does not fit one message: the rest follows.
+    first, *rest = split(text) or [text]
+    await responder.send(first)
+    for part in rest:
+        await responder.follow(part)

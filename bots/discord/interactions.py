@@ -27,6 +27,11 @@ from workers.requests import parse
 
 log = logging.getLogger(__name__)
 
+CANNOT_READ = (
+    "I may not read the messages here: a server admin can give me the View Channel and Read Message History "
+    "permissions in this channel."
+)
+
 PRIVATE = {Kind.PREFS, Kind.FORGET, Kind.USAGE, Kind.HELP, Kind.REMEMBER, Kind.MEMORIES, Kind.FORGET_MEMORY}
 SLASH_KINDS = {
     "ask": Kind.ASK,
@@ -41,6 +46,7 @@ SLASH_KINDS = {
     "forget-memory": Kind.FORGET_MEMORY,
     "knowledge": Kind.KNOWLEDGE,
 }
+SPOKEN = (discord.MessageType.default, discord.MessageType.reply)
 THREAD_HISTORY = 100
 DEFAULT_HISTORY = 20
 # The most messages /summarize reads, whatever an interaction claims to ask for.
@@ -137,7 +143,11 @@ class InteractionHandler:
             default = THREAD_HISTORY if place.thread_id else DEFAULT_HISTORY
             asked = count_option(options.get("count"))
             count = min(asked, MAX_HISTORY) if asked and asked > 0 else default
-            context = await self._history(place.post_to, place.guild_id, count, before=interaction.id)
+            try:
+                context = await self._history(place.post_to, place.guild_id, count, before=interaction.id)
+            except discord.Forbidden:
+                await responder.send(CANNOT_READ)
+                return
             if not context:
                 await responder.send(
                     "I cannot read any messages here (Discord gives me their text only with the "
@@ -145,18 +155,26 @@ class InteractionHandler:
                 )
                 return
             args = {"n": str(len(context))}
-        await self._submit(interaction, responder, place, kind=kind, text=text, args=args, context=context)
+        await self._submit(
+            interaction, responder, place, kind=kind, text=text, args=args, context=context, private=kind in PRIVATE
+        )
 
     async def _history(self, channel_id: int, guild_id: int | None, count: int, *, before: int) -> tuple[Quoted, ...]:
         """The last `count` messages before the command (not the bot's own "thinking" response)."""
         channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
         found = [m async for m in channel.history(limit=count, before=discord.Object(id=before))]
-        return tuple(Quoted(author=m.author.display_name, text=m.content) for m in reversed(found) if m.content.strip())
+        # What people wrote, with mentions as names: no thread-created or pin notices under a member's name.
+        return tuple(
+            Quoted(author=m.author.display_name, text=m.clean_content)
+            for m in reversed(found)
+            if m.type in SPOKEN and m.content.strip()
+        )
 
     async def _message_command(
         self, interaction: discord.Interaction, responder: Responder, name: str, data: Mapping[str, Any]
     ) -> None:
-        await responder.defer(ephemeral=False)
+        # What a context menu gives back is for the member who clicked it.
+        await responder.defer(ephemeral=True)
         target = str(data.get("target_id", ""))
         raw = (data.get("resolved") or {}).get("messages", {}).get(target) or {}
         content = str(raw.get("content") or "").strip()
@@ -167,11 +185,19 @@ class InteractionHandler:
         if name == commands.TRANSLATE_MESSAGE:
             language = language_of(str(interaction.locale))
             await self._submit(
-                interaction, responder, place, kind=Kind.TRANSLATE, text=content, args={"language": language}
+                interaction,
+                responder,
+                place,
+                kind=Kind.TRANSLATE,
+                text=content,
+                args={"language": language},
+                private=True,
             )
         else:
             quoted = (Quoted(author=_author(raw), text=content),)
-            await self._submit(interaction, responder, place, kind=Kind.SUMMARIZE, args={"n": "1"}, context=quoted)
+            await self._submit(
+                interaction, responder, place, kind=Kind.SUMMARIZE, args={"n": "1"}, context=quoted, private=True
+            )
 
     async def _submit(
         self,
@@ -183,6 +209,7 @@ class InteractionHandler:
         text: str = "",
         args: Mapping[str, str] | None = None,
         context: tuple[Quoted, ...] = (),
+        private: bool,
     ) -> None:
         user = interaction.user
         event = Event(
@@ -206,9 +233,9 @@ class InteractionHandler:
                 application_id=str(interaction.application_id),
                 token=interaction.token,
                 channel_id=str(place.post_to),
-                ephemeral=kind in PRIVATE,
+                ephemeral=private,
             ).to_dict(),
         )
         handed = await asyncio.to_thread(self.store.submit, event)
         if handed.turned is not None:
-            await responder.send(handed.message)
+            await responder.refuse(handed.message)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import discord
 
+from bots.core.handover import Turned
 from bots.discord.attachments import collect
 from bots.discord.chains import ChainIndex, answer_key, walk
 from bots.discord.places import ChannelCache, Place, locate, role_ids
@@ -22,12 +24,19 @@ from bots.discord.settings import DiscordSettings
 from bots.discord.store import Store
 from bots.discord.text import strip_mentions
 from workers.events import Event, Kind, Platform, Quoted
-from workers.requests import Request, parse
+from workers.requests import Request, for_someone_else, parse
 
 log = logging.getLogger(__name__)
 
 TRY_AGAIN = "Sorry, I could not take your message just now; please send it again in a minute."
 HANDLED_TYPES = {discord.MessageType.default, discord.MessageType.reply}
+# A refusal to a plain message is a public reply: a member is told the same one at most once this often.
+NOTICE_WINDOW = 60.0
+BARE_MENTION = "Ask me something after the mention, or use /help to see what I can do (only you see it)."
+CANNOT_POST = (
+    "I cannot post in <#{channel}>, so I did not answer your message there: a server admin can give me the "
+    "Send Messages permission in that channel. You can also ask me here."
+)
 
 
 def with_quotes(text: str, quotes: tuple[Quoted, ...]) -> str:
@@ -46,6 +55,8 @@ class MessageHandler:
     me: Callable[[], discord.ClientUser]
     chains: ChainIndex
     channels: ChannelCache
+    # When each member (by server and id) was last told each refusal in public.
+    noticed: dict[tuple[str, int, str], float] = field(default_factory=dict)
 
     async def handle(self, message: discord.Message) -> None:
         me = self.me()
@@ -63,6 +74,8 @@ class MessageHandler:
             return
         if not message.content.strip() and not message.attachments:
             # Text withheld (no message-content intent) or nothing said: nothing to answer.
+            return
+        if not await self._may_post(message):
             return
         try:
             await self._submit(message, place, me)
@@ -82,7 +95,7 @@ class MessageHandler:
             return True
         if await self._replies_to_me(message, me.id):
             return True
-        if place.thread_id is None:
+        if place.thread_id is None or self._for_others(message, me.id):
             return False
         if place.thread_owner == me.id or place.thread_joined:
             return True
@@ -90,6 +103,17 @@ class MessageHandler:
         return await asyncio.to_thread(
             self.store.knows_thread, tenant=place.tenant, channel=place.channel, thread=place.fixed_thread
         )
+
+    @staticmethod
+    def _for_others(message: discord.Message, me: int) -> bool:
+        """In a thread the bot talks in, a message not asked of it: one that mentions or replies to
+        someone else, or thanks."""
+        if any(user.id != me for user in message.mentions):
+            return True
+        replied = message.reference.resolved if message.reference is not None else None
+        if isinstance(replied, discord.Message) and replied.author.id != me:
+            return True
+        return for_someone_else(message.content)
 
     async def _replies_to_me(self, message: discord.Message, me: int) -> bool:
         ref = message.reference
@@ -118,6 +142,10 @@ class MessageHandler:
             max_images=self.settings.max_images,
             documents=self.store.documents,
         )
+        if not text and not files.files and not place.dm:
+            # A bare mention in a channel: a pointer, not the whole help for everyone to read.
+            await self._tell(message, BARE_MENTION)
+            return
         request = parse(text, skills=self.store.skills) if text or files.files else Request(kind=Kind.HELP, text="")
         ask = request.kind is Kind.ASK
         event = Event(
@@ -147,12 +175,45 @@ class MessageHandler:
         )
         await self._hand_over(message, event)
 
+    async def _may_post(self, message: discord.Message) -> bool:
+        """Show that the message arrived; where Discord refuses even that, the bot may not post there.
+
+        Then the member hears it in a direct message, and the engine is not asked for an answer that
+        could not be shown.
+        """
+        try:
+            await message.channel.typing()
+        except discord.Forbidden:
+            log.info("may not post in channel %s; telling %s directly", message.channel.id, message.author.id)
+            try:
+                await message.author.send(CANNOT_POST.format(channel=message.channel.id))
+            except discord.HTTPException as exc:
+                log.warning("could not tell %s about channel %s: %s", message.author.id, message.channel.id, exc)
+            return False
+        except discord.HTTPException as exc:
+            log.info("typing indicator refused in channel %s: %s", message.channel.id, exc)
+        return True
+
     async def _hand_over(self, message: discord.Message, event: Event) -> None:
         handed = await asyncio.to_thread(self.store.submit, event)
-        if handed.turned is not None:
+        # A limit's words change with the wait ("in about 40 seconds"); the rule's words are the rule.
+        reason = "limit" if handed.retry_after is not None else handed.message
+        if handed.turned is Turned.REFUSED and not self._notice_due((event.tenant, message.author.id, reason)):
+            log.info("event %s refused; %s was told so a moment ago", event.key, message.author.id)
+        elif handed.turned is not None:
             await self._tell(message, handed.message)
         elif handed.accepted:
             log.info("event %s queued (%s)", event.key, event.kind)
+
+    def _notice_due(self, key: tuple[str, int, str]) -> bool:
+        """Whether to say this refusal again: once per member and reason in a window (a new reason is news)."""
+        now = time.monotonic()
+        last = self.noticed.get(key)
+        if last is not None and now - last < NOTICE_WINDOW:
+            return False
+        self.noticed = {k: t for k, t in self.noticed.items() if now - t < NOTICE_WINDOW}
+        self.noticed[key] = now
+        return True
 
     async def _tell(self, message: discord.Message, text: str) -> None:
         try:

@@ -26,12 +26,34 @@ class Responder(Protocol):
         """Answer now, or replace the deferred response with `text`."""
         ...
 
+    async def refuse(self, text: str) -> None:
+        """Tell only the asker, even where the deferred response is public (it is removed)."""
+        ...
+
+    async def follow(self, text: str) -> None:
+        """One more message after the response, only the asker sees (an answer past 2,000 characters)."""
+        ...
+
+
+async def _privately(interaction: discord.Interaction, text: str, *, public: bool) -> None:
+    """After a deferral: a public "thinking" response gives way to a note only the asker sees."""
+    if not public:
+        await interaction.edit_original_response(content=text)
+        return
+    try:
+        await interaction.delete_original_response()
+    except discord.NotFound:
+        log.info("interaction %s: its response was gone already", interaction.id)
+    await interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
+
 
 class GatewayResponder:
     def __init__(self, interaction: discord.Interaction) -> None:
         self._interaction = interaction
+        self._public = False
 
     async def defer(self, *, ephemeral: bool) -> None:
+        self._public = not ephemeral
         await self._interaction.response.defer(thinking=True, ephemeral=ephemeral)
 
     async def send(self, text: str, *, ephemeral: bool = True) -> None:
@@ -39,6 +61,15 @@ class GatewayResponder:
             await self._interaction.edit_original_response(content=text)
         else:
             await self._interaction.response.send_message(text, ephemeral=ephemeral)
+
+    async def refuse(self, text: str) -> None:
+        if self._interaction.response.is_done():
+            await _privately(self._interaction, text, public=self._public)
+        else:
+            await self._interaction.response.send_message(text, ephemeral=True)
+
+    async def follow(self, text: str) -> None:
+        await self._interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())
 
 
 class HttpResponder:
@@ -61,3 +92,15 @@ class HttpResponder:
             return
         await asyncio.wait_for(self.sent.wait(), 10.0)
         await self._interaction.edit_original_response(content=text)
+
+    async def refuse(self, text: str) -> None:
+        if not self.first.done():
+            await self.send(text, ephemeral=True)
+            return
+        public = not self.first.result().get("data", {}).get("flags", 0) & EPHEMERAL
+        await asyncio.wait_for(self.sent.wait(), 10.0)
+        await _privately(self._interaction, text, public=public)
+
+    async def follow(self, text: str) -> None:
+        await asyncio.wait_for(self.sent.wait(), 10.0)
+        await self._interaction.followup.send(text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none())

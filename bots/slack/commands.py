@@ -1,9 +1,10 @@
 """`/llmos` and the message shortcuts, each acknowledged at once and answered through the queue.
 
 Slack wants an acknowledgement within three seconds; every handler here calls `ack()` first and
-then reads what it needs and enqueues. Skills asked in a channel are answered in public in a thread
-under a short header (so the answer can stream and the thread can go on); commands about the
-user's own data, and drafts, are answered privately through the interaction's response_url.
+then reads what it needs and enqueues. Skills asked with `/llmos` in a channel are answered in
+public in a thread under a short header (so the answer can stream and the thread can go on);
+commands about the user's own data, drafts, usage mistakes, refusals and every shortcut's result
+are answered privately through the interaction's response_url.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -26,7 +28,8 @@ from bots.slack.transcript import Reader
 from db import slack as slack_db
 from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
-from workers.requests import Request, parse
+from workers.intake import refusal
+from workers.requests import Request, parse, suggestion, unusable
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,8 @@ SHORTCUTS = {
     "llmos_translate": Kind.TRANSLATE,
     "llmos_draft_reply": Kind.DRAFT,
 }
+# Answered only to the asker: commands about their own data, and drafts (a reply they have not sent yet).
+PRIVATE_KINDS = COMMANDS | {Kind.DRAFT}
 NOT_IN_CHANNEL = "I can't read this conversation. Invite me first (`/invite @LLMOS`), or ask me in a direct message."
 
 
@@ -49,13 +54,19 @@ def privately(respond: Respond) -> Tell:
 
 
 def slash_request(text: str, *, skills: frozenset[str] = frozenset()) -> Request:
-    """`/llmos summarize 20` runs a skill; `/llmos why is the sky blue?` is a question."""
+    """`/llmos summarize 20` runs a skill; `/llmos why is the sky blue?` is a question.
+
+    What cannot run as typed (a misspelt command, a translation without its text) becomes help with
+    the reason, which is answered privately, so that a mistake is never posted as a question.
+    """
     if not text:
         return Request(kind=Kind.HELP, text="")
     request = parse("/" + text, skills=skills)
     if request.kind is Kind.HELP and "error" in request.args:
-        return Request(kind=Kind.ASK, text=text)
-    return request
+        word = text.split(maxsplit=1)[0]
+        if suggestion(word, skills=skills) is None:
+            return Request(kind=Kind.ASK, text=text)
+    return unusable(request)
 
 
 class Commands:
@@ -81,7 +92,8 @@ class Commands:
             return
         team, channel, user = tenant_of(context), str(command["channel_id"]), str(command["user_id"])
         reader = Reader(client=client, people=self._s.people, team=team, bot_user_id=context.bot_user_id)
-        request = slash_request(reader.plain(raw), skills=self._s.skills)
+        said = reader.plain(raw)
+        request = slash_request(said, skills=self._s.skills)
         quoted: tuple[Quoted, ...] = ()
         if request.kind in TRANSCRIPT_KINDS:
             try:
@@ -90,20 +102,29 @@ class Commands:
                 log.info("/llmos %s in %s: %s", request.kind, channel, exc)
                 respond(NOT_IN_CHANNEL)
                 return
-        header = None if request.kind in COMMANDS else self._header(client, channel, user, raw)
-        ref = SlackRef(
-            mode=ReplyMode.THREAD if header else ReplyMode.EPHEMERAL,
+        base = SlackRef(
+            mode=ReplyMode.EPHEMERAL,
             team=team,
             channel=channel,
             user=user,
             enterprise=context.enterprise_id,
             is_enterprise_install=bool(context.is_enterprise_install),
-            thread_ts=header,
-            response_url=None if header else command.get("response_url"),
+            response_url=command.get("response_url"),
         )
         event = self._event(
-            ref, request, quoted, thread=header or f"slash:{user}", id_=command.get("trigger_id"), arrived=arrived
+            base, request, quoted, thread=f"slash:{user}", id_=command.get("trigger_id"), arrived=arrived
         )
+        header = None
+        if request.kind not in PRIVATE_KINDS:
+            # Nothing is posted for a request the access rules turn away: the refusal is the user's alone.
+            turned = refusal(event, sessions=self._s.sessions)
+            if turned:
+                respond(turned)
+                return
+            header = self._header(client, channel, user, said)
+        if header:
+            ref = replace(base, mode=ReplyMode.THREAD, thread_ts=header, response_url=None)
+            event = replace(event, thread=header, ref=ref.to_dict())
         if not hand_over(self._s, event, tell=privately(respond)) and header:
             self._retract(client, channel, header)
 
@@ -149,17 +170,17 @@ class Commands:
             log.info("shortcut %s in %s: %s", kind, channel, exc)
             respond(NOT_IN_CHANNEL)
             return
-        private = kind is Kind.DRAFT
+        # A shortcut's result is for the person who clicked it: through the payload's response_url, which
+        # also works where LLMOS is not a member and could not post in the thread.
         ref = SlackRef(
-            mode=ReplyMode.EPHEMERAL if private else ReplyMode.THREAD,
+            mode=ReplyMode.EPHEMERAL,
             team=team,
             channel=channel,
             user=user,
             enterprise=context.enterprise_id,
             is_enterprise_install=bool(context.is_enterprise_install),
-            thread_ts=None if private else root,
             user_team=shortcut["user"].get("team_id"),
-            response_url=shortcut.get("response_url") if private else None,
+            response_url=shortcut.get("response_url"),
         )
         # Its own conversation: a summary or a translation does not make LLMOS join the thread.
         event = self._event(

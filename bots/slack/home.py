@@ -13,10 +13,11 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bots.core import admin as core_admin
 from bots.slack.admin import label
 from bots.slack.handover import Services
 from bots.slack.messages import tenant_of
-from db import access, directory, preferences
+from db import directory, preferences
 from db import slack as slack_db
 from db.preferences import Scope
 from workers.commands import LENGTHS, PREF_KEYS
@@ -34,7 +35,7 @@ def _block(key: str) -> str:
     return f"pref_{key}"
 
 
-def home_view(prefs: dict[str, str], *, admin: bool, rules: list[str]) -> dict[str, Any]:
+def home_view(prefs: dict[str, str], *, admin: bool, rules: str) -> dict[str, Any]:
     lines = [f"• *{key}*: {prefs.get(key, '_default_')} — {spec.description}" for key, spec in PREF_KEYS.items()]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "LLMOS"}},
@@ -61,14 +62,13 @@ def home_view(prefs: dict[str, str], *, admin: bool, rules: list[str]) -> dict[s
         },
     ]
     if admin:
-        listed = "\n".join(rules) or "No access rules: everyone here may use LLMOS."
         blocks += [
             {"type": "divider"},
             {
                 "type": "section",
                 "text": {
                     "type": "mrkdwn",
-                    "text": f"*Workspace admin*\n{listed}\n"
+                    "text": f"*Workspace admin*\n{rules}\n"
                     "Set a channel's system prompt or the rules with `/llmos admin` (`/llmos admin help`).",
                 },
             },
@@ -121,10 +121,15 @@ def prefs_modal(prefs: dict[str, str]) -> dict[str, Any]:
 
 
 def submitted(values: dict[str, Any]) -> dict[str, str]:
-    """The modal's fields; an empty field (or "default") means: no preference of my own."""
+    """The fields the modal has; an empty one (or "default") means: no preference of my own.
+
+    A preference the modal does not show (reasoning) is left as it is.
+    """
     found = {}
     for key in PREF_KEYS:
-        field = values.get(_block(key), {}).get("value", {})
+        if _block(key) not in values:
+            continue
+        field = values[_block(key)].get("value", {})
         value = (field.get("selected_option") or {}).get("value") if "selected_option" in field else field.get("value")
         found[key] = "" if value in (None, DEFAULT) else str(value).strip()
     return found
@@ -167,14 +172,9 @@ class Home:
 
     def publish(self, client: WebClient, *, team: str, user: str) -> None:
         admin = self._s.people.get(client, team=team, user=user).admin
-        rules: list[str] = []
-        if admin:
-            with self._s.sessions.begin() as session:
-                tenant_id = directory.tenant(session, platform=Platform.SLACK, external_id=team).id
-                rules = [
-                    f"• {label(kind, ident)}: {effect}"
-                    for kind, ident, effect in access.rules(session, tenant_id=tenant_id)
-                ]
+        # The same words as `/llmos admin rules`.
+        tenancy = core_admin.Tenancy(platform=str(Platform.SLACK), id=team)
+        rules = core_admin.list_access(self._s.sessions, tenancy=tenancy, label=label) if admin else ""
         try:
             client.views_publish(user_id=user, view=home_view(self._prefs(team, user), admin=admin, rules=rules))
         except SlackApiError as exc:

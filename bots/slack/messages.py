@@ -26,7 +26,7 @@ from bots.slack.transcript import Reader
 from db import conversations
 from db.session import patiently
 from workers.events import Event, Kind, Platform, Quoted
-from workers.requests import Request, parse
+from workers.requests import Request, for_someone_else, parse
 
 log = logging.getLogger(__name__)
 
@@ -167,15 +167,20 @@ class Conversations:
         channel, ts, thread_ts = str(event["channel"]), str(event["ts"]), event.get("thread_ts")
         direct = event.get("channel_type") == "im" or channel.startswith("D")
         thread = str(thread_ts) if thread_ts else (DM_THREAD if direct else ts)
+        within = {"platform": str(Platform.SLACK), "tenant": team, "channel": channel, "thread": thread}
         with self._s.sessions() as session:
-            known = conversations.known_thread(
-                session, platform=str(Platform.SLACK), tenant=team, channel=channel, thread=thread
-            )
-        named = reader.mentions(str(event.get("text") or ""))
+            known = conversations.known_thread(session, **within)
+            others = conversations.speakers(session, **within) if known and thread_ts else set()
+        text = str(event.get("text") or "")
+        named = reader.mentions(text)
         bot = reader.bot_user_id
         mentioned = bot is not None and bot in named
-        # In a thread LLMOS is part of, a message naming only other people is for them.
+        # In a thread LLMOS is part of, a message naming only other people is for them, and so are
+        # thanks and words to someone else who talks there ("Bob, can you check?").
         continued = bool(thread_ts) and known and not named - {bot}
+        if continued and not direct:
+            others.discard(reader.name_of(str(event.get("user") or "")))
+            continued = not for_someone_else(reader.plain(text), others=others)
         if not (direct or mentioned or continued):
             return None
         reply_ts = str(thread_ts) if thread_ts else (None if direct else ts)

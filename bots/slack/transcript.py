@@ -25,6 +25,8 @@ _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 # Message subtypes that are people talking; the rest are joins, topics, edits and deletions.
 SPOKEN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
 ASSISTANT_NAME = "assistant"
+# How many pages of history a summary reads at most to find its `n` messages.
+HISTORY_PAGES = 5
 
 
 class Reader:
@@ -37,6 +39,9 @@ class Reader:
     @property
     def bot_user_id(self) -> str | None:
         return self._bot
+
+    def name_of(self, user: str) -> str:
+        return self._people.get(self._client, team=self._team, user=user).name or user
 
     def mentions(self, text: str) -> set[str]:
         return set(_MENTION.findall(text))
@@ -54,12 +59,11 @@ class Reader:
         return re.sub(r"[ \t]{2,}", " ", unescape(text)).strip()
 
     def quoted(self, messages: Sequence[Mapping[str, Any]]) -> tuple[Quoted, ...]:
-        lines = []
-        for message in messages:
-            if message.get("subtype") not in SPOKEN_SUBTYPES or not message.get("text"):
-                continue
-            lines.append(Quoted(author=self._author(message), text=self.plain(str(message["text"]))))
-        return tuple(lines)
+        return tuple(
+            Quoted(author=self._author(message), text=self.plain(str(message["text"])))
+            for message in messages
+            if said(message)
+        )
 
     def _author(self, message: Mapping[str, Any]) -> str:
         user = message.get("user")
@@ -85,6 +89,22 @@ class Reader:
         return self.quoted(messages[-limit:])
 
     def channel(self, *, channel: str, limit: int, before: str | None = None) -> tuple[Quoted, ...]:
-        """The channel's last `limit` top-level messages before `before`, oldest first."""
-        page = self._client.conversations_history(channel=channel, limit=min(limit, 200), latest=before)
-        return self.quoted(list(reversed(page.get("messages") or [])))
+        """The channel's last `limit` messages people wrote before `before`, oldest first.
+
+        Joins, topic changes and other apps' posts do not count: `summarize 5` reads five messages.
+        """
+        kept: list[Mapping[str, Any]] = []
+        latest = before
+        for _ in range(HISTORY_PAGES):
+            page = self._client.conversations_history(channel=channel, limit=min(limit, 200), latest=latest)
+            found = list(page.get("messages") or [])
+            kept += [m for m in found if said(m)]
+            if len(kept) >= limit or len(found) < min(limit, 200):
+                break
+            latest = str(found[-1]["ts"])  # newest first: carry on before the oldest one seen
+        return self.quoted(list(reversed(kept[:limit])))
+
+
+def said(message: Mapping[str, Any]) -> bool:
+    """A message someone wrote, with text: not a join, a topic change, an edit or a deletion."""
+    return message.get("subtype") in SPOKEN_SUBTYPES and bool(message.get("text"))

@@ -119,4 +119,5 @@ def test_forget_leaves_other_peoples_messages_in_a_conversation_i_started(
     assert "1 conversation(s) and 3 message(s)" in said.out
     with clean_stack.sessions() as session:
         left = [m.content for m in session.scalars(select(Message).order_by(Message.id))]
-    assert left == ["bob joins in", "You said: bob joins in"]
+    # Bob's question reached the engine with his name, as the second person in the thread.
+    assert left == ["bob joins in", "You said: bob: bob joins in"]

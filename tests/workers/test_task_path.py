@@ -48,7 +48,7 @@ def test_skills_are_templates_on_the_same_path(clean_stack: Stack, simulator) ->
     prompt = simulator.requests[-1].body["messages"]
     assert [m["role"] for m in prompt] == ["system", "user"]
     assert prompt[1]["content"].startswith("Summarize the following conversation")
-    assert "user: We ship on Friday." in prompt[1]["content"]
+    assert "alice: We ship on Friday." in prompt[1]["content"]
     assert "assistant: You said: Alice owns the release notes." in prompt[1]["content"]
 
     chat(clean_stack, "/translate to German good morning")
@@ -80,3 +80,9 @@ def test_usage_reports_the_tokens_generated(clean_stack: Stack, simulator) -> No
         completion = sum(u.completion_tokens for u in session.scalars(select(Usage)))
     assert completion == 6
     assert count(clean_stack, Usage) == 2
+
+
+def test_a_line_that_cannot_run_as_typed_gets_its_usage_not_the_engine(clean_stack: Stack, simulator) -> None:
+    said = chat(clean_stack, "/translate German")
+    assert said.code == 0 and said.out.startswith("say what to translate, e.g. /translate French hello.")
+    assert simulator.requests == []

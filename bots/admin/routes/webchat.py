@@ -10,6 +10,7 @@ it answers.
 from __future__ import annotations
 
 import json
+import math
 import re
 import secrets
 import uuid
@@ -31,7 +32,7 @@ from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers.documents.convert import Unreadable
 from workers.events import Event, Kind, Platform
 from workers.replybus import follow
-from workers.requests import clean, parse
+from workers.requests import clean, parse, unusable
 
 router = APIRouter(tags=["web chat"], include_in_schema=False)
 
@@ -90,7 +91,7 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
     who = _who(request, svc)
-    asked = parse(body.text, skills=svc.skills)
+    asked = unusable(parse(body.text, skills=svc.skills))
     try:
         read = read_all(body.files, limits=svc.documents, allow_private=False)
     except Unreadable as exc:
@@ -112,6 +113,10 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
         ref=who.ref,
     )
     handed = hand_over(event, sessions=svc.sessions, enqueue=svc.enqueue)
+    if handed.retry_after is not None:
+        # A limit, not a rule: the browser may ask again once it has passed.
+        wait = str(max(1, math.ceil(handed.retry_after)))
+        return JSONResponse({"detail": handed.message}, status_code=429, headers={"Retry-After": wait})
     if handed.turned is not None:
         return JSONResponse({"detail": handed.message}, status_code=HTTP_STATUS[handed.turned])
     accepted = {"key": event.key, "stream": f"/chat/stream?key={event.key}", "notes": list(read.notes)}

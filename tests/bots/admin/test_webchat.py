@@ -167,7 +167,8 @@ def test_fresh_cookies_do_not_reset_the_rate_limit(admin: Admin) -> None:
     for _ in range(4):
         with browser(admin.url) as fresh:
             codes.append(fresh.post("/chat/messages", json={"text": "hi", "thread": "t"}).status_code)
-    assert codes == [202, 202, 403, 403]
+    # A limit is not a rule: the browser hears when it may ask again.
+    assert codes == [202, 202, 429, 429]
 
 
 def test_a_tenant_key_chats_in_its_own_tenant(clean_stack: Stack, simulator) -> None:

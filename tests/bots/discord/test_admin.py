@@ -58,10 +58,11 @@ def test_a_blocked_user_is_told_and_nothing_reaches_the_engine(
     refused = fake.post(fake.world.general, "let me in", mention=True)
     fake.wait_for(lambda: answer_text_now(fake, refused), what="the refusal")
     assert answer_text(fake, refused) == "Sorry, this user is blocked from using the assistant."
-    # A slash command is refused the same way, in its deferred response.
+    # A slash command is refused the same way, in a message only the member sees.
     found = fake.command(slash("ask", question="please?"), channel=fake.world.general)
-    fake.wait_for(lambda: found.original is not None and fake.world.messages[found.original]["content"])
-    assert fake.run(lambda: fake.world.messages[found.original]["content"]).startswith("Sorry, this user is blocked")
+    fake.wait_for(lambda: found.followups)
+    told = fake.run(lambda: fake.world.messages[found.followups[0]]["content"])
+    assert told.startswith("Sorry, this user is blocked")
     allowed = fake.post(fake.world.general, "I am bob", mention=True, user="bob")
     wait_done(clean_stack, allowed["id"])
     assert [r.body["messages"][-1]["content"] for r in simulator.requests] == ["I am bob"]

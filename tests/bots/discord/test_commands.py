@@ -106,7 +106,7 @@ def test_personal_commands_answer_privately(bot: DiscordSurface, fake_discord: F
     assert saved.ephemeral and _original(fake, saved)["content"] == "Saved: length = short."
     helped = fake.command(slash("help"), channel=fake.world.general)
     wait_done(clean_stack, helped.id)
-    assert "/summarize [n]" in _original(fake, helped)["content"]
+    assert "/summarize [count:]" in _original(fake, helped)["content"]
     used = fake.command(slash("usage"), channel=fake.world.general)
     wait_done(clean_stack, used.id)
     assert _original(fake, used)["content"].startswith("Today: 0 tokens")

@@ -107,6 +107,6 @@ def test_role_rules_apply_to_commands_over_http(endpoint_bot: DiscordSurface, fa
     status, _answer = fake.deliver(_url(endpoint_bot), payload)
     assert status == 200
     found = fake.world.interactions[int(payload["id"])]
-    fake.wait_for(lambda: found.original is not None and fake.world.messages[found.original]["content"])
-    said = fake.run(lambda: fake.world.messages[found.original]["content"])
-    assert said == "Sorry, this role is blocked from using the assistant."
+    fake.wait_for(lambda: found.followups)
+    said = fake.run(lambda: fake.world.messages[found.followups[0]])
+    assert said["content"] == "Sorry, this role is blocked from using the assistant." and said["flags"] & 64

@@ -64,14 +64,14 @@ def test_a_question_after_llmos_is_asked_and_where_llmos_cannot_post_it_answers_
     settle(slack.stack)
 
 
-def test_summarize_thread_shortcut_reads_the_thread_and_answers_in_it(slack: Running, simulator) -> None:
+def test_summarize_thread_shortcut_reads_the_thread_and_answers_the_clicker(slack: Running, simulator) -> None:
     root = slack.fake.say(CHANNEL, ALICE, "Should we move the launch?")
     reply = slack.fake.say(CHANNEL, BOB, "Yes, to Monday.", thread_ts=root)
     message = {"type": "message", "user": BOB, "text": "Yes, to Monday.", "ts": reply, "thread_ts": root}
     payload = shortcut_payload(slack, "llmos_summarize_thread", message)
     assert slack.http.interaction(payload).status_code == 200
-    answer = slack.fake.answer(CHANNEL, root)
-    assert answer.markdown.startswith("You said: Summarize the following conversation")
+    answer = responses(slack, payload["response_url"].rsplit("/", 1)[-1], 2)[1]
+    assert answer["text"].startswith("You said: Summarize the following conversation")
     assert (
         "alice: Should we move the launch?\nbob: Yes, to Monday."
         in simulator.requests[-1].body["messages"][-1]["content"]
@@ -84,8 +84,9 @@ def test_translate_shortcut_uses_the_users_language(slack: Running, simulator) -
     settle(slack.stack)
     ts = slack.fake.say(CHANNEL, BOB, "Good morning, team!")
     message = {"type": "message", "user": BOB, "text": "Good morning, team!", "ts": ts}
-    assert slack.http.interaction(shortcut_payload(slack, "llmos_translate", message)).status_code == 200
-    slack.fake.answer(CHANNEL, ts)
+    payload = shortcut_payload(slack, "llmos_translate", message)
+    assert slack.http.interaction(payload).status_code == 200
+    responses(slack, payload["response_url"].rsplit("/", 1)[-1], 2)
     assert simulator.requests[-1].body["messages"][-1]["content"] == (
         "Translate the following text into German. Reply with the translation only.\n\nGood morning, team!"
     )

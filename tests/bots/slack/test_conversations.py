@@ -74,7 +74,8 @@ def test_a_thread_continues_without_a_mention_once_llmos_is_in_it(slack: Running
     settle(slack.stack)
     prompt = simulator.requests[-1].body["messages"]
     assert [m["role"] for m in prompt] == ["system", "user", "assistant", "user"]
-    assert prompt[1]["content"] == "My name is Ada." and prompt[3]["content"] == "What is my name?"
+    # Two people talk in the thread: the model is told who said what.
+    assert prompt[1]["content"] == "alice: My name is Ada." and prompt[3]["content"] == "bob: What is my name?"
     assert all(m.thread_ts == root for m in slack.fake.replies(CHANNEL, root))
 
 

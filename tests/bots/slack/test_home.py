@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.bots.slack.conftest import Running
-from tests.bots.slack.test_commands import ADMIN
-from tests.bots.slack.test_conversations import ALICE, CHANNEL, mention
+from tests.bots.slack.test_commands import ADMIN, command, responses
+from tests.bots.slack.test_conversations import ALICE, BOB, CHANNEL, mention
 from tests.fixtures.fake_slack import TEAM
 from tests.helpers import settle
 
@@ -96,3 +96,20 @@ def test_the_modal_refuses_bad_values_next_to_their_field(slack: Running) -> Non
 def test_admins_see_the_workspace_rules_on_their_home(slack: Running) -> None:
     published = open_home(slack, ADMIN)
     assert "Workspace admin" in home_text(published) and "No access rules" in home_text(published)
+
+
+def test_saving_the_modal_keeps_a_preference_it_does_not_show(slack: Running, simulator) -> None:
+    responses(slack, command(slack, "prefs set reasoning show"), 2)
+    settle(slack.stack)
+    response = submit(slack, {"language": {"type": "plain_text_input", "value": "Spanish"}})
+    assert response.status_code == 200
+    slack.fake.wait_for(lambda: slack.fake.calls_to("views.publish"))
+    shown = responses(slack, command(slack, "prefs"), 2)[1]["text"]
+    assert "• reasoning: show (yours)" in shown and "• language: Spanish (yours)" in shown
+    settle(slack.stack)
+
+
+def test_the_home_tab_and_admin_rules_list_the_rules_in_the_same_words(slack: Running) -> None:
+    responses(slack, command(slack, f"admin block <@{BOB}|bob>", user=ADMIN))
+    listed = responses(slack, command(slack, "admin rules", user=ADMIN))[0]["text"]
+    assert listed in home_text(open_home(slack, ADMIN))

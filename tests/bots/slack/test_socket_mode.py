@@ -58,9 +58,12 @@ def test_commands_and_shortcuts_work_over_the_socket(socket: Running) -> None:
     assert usage[0]["text"].startswith("Today: 0 tokens")
     ts = fake.say(CHANNEL, ALICE, "Bonjour tout le monde")
     message = {"type": "message", "user": ALICE, "text": "Bonjour tout le monde", "ts": ts}
+    url = fake.response_url()
     payload = shortcut("llmos_translate", user=ALICE, channel=CHANNEL, message=message, response_url=url)
     fake.push("interactive", payload, accepts_response_payload=True)
-    assert "Bonjour tout le monde" in fake.answer(CHANNEL, ts).markdown
+    hook = url.rsplit("/", 1)[-1]
+    translated = fake.wait_for(lambda: [b for h, b in fake.responses if h == hook][1:])
+    assert "Bonjour tout le monde" in translated[0]["text"]
     settle(socket.stack)
 
 
