@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,14 @@ from db.conversations import Turn
 from db.directory import Place
 from db.memories import Remembered
 from db.models import Message
-from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable, ToolCall
+from engine.base import (
+    ChatRequest,
+    EngineInterrupted,
+    EngineRateLimited,
+    EngineUnavailable,
+    StreamChunk,
+    ToolCall,
+)
 from engine.salt import cache_salt
 from workers import commands, prompt, trim
 from workers.events import Event, Kind
@@ -32,6 +41,7 @@ from workers.queues import route_for
 from workers.runtime import Runtime
 from workers.sinks import ReplySink, StatusSink
 from workers.skills import SKILLS, Skill
+from workers.stopping import CHECK_EVERY, NOTHING_SAID, SHOWN_NOTE, Stopped
 from workers.tools import loop, turn
 from workers.tools.base import Tool
 
@@ -62,6 +72,19 @@ class Lease:
         self.resume = resume
         self.ref: str | None = None
         self.first_token_at: float | None = None
+        self._stop_checked = float("-inf")
+
+    def stopped(self, *, now: bool = False) -> bool:
+        """Whether someone asked to stop this answer (looked up at most every CHECK_EVERY seconds)."""
+        at = time.monotonic()
+        if not now and at - self._stop_checked < CHECK_EVERY:
+            return False
+        self._stop_checked = at
+        try:
+            return self._rt.leases.stopping(self.key)
+        except Exception:  # the store is unreachable: the answer goes on, the next look may see it
+            log.warning("event %s: could not look for a stop", self.key, exc_info=True)
+            return False
 
     def keep(self) -> None:
         """Raise LeaseLost if another attempt took the event over (the keeper renews in the background)."""
@@ -136,16 +159,19 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     lease.start(sink)
     tools = turn.offered(runtime, event, skill=ctx.skill, prefs=ctx.prefs)
     request, fitted = _request(event, runtime, ctx, tools)
-    outcome, saved = turn.run_rounds(
-        runtime,
-        event_key=event.key,
-        place=ctx.place,
-        request=request,
-        fitted=fitted,
-        tools=tools,
-        stream=lambda asked: _stream(runtime, asked, sink, lease),
-        status=sink.status if isinstance(sink, StatusSink) else None,
-    )
+    try:
+        outcome, saved = turn.run_rounds(
+            runtime,
+            event_key=event.key,
+            place=ctx.place,
+            request=request,
+            fitted=fitted,
+            tools=tools,
+            stream=lambda asked: _stream(runtime, asked, sink, lease),
+            status=sink.status if isinstance(sink, StatusSink) else None,
+        )
+    except Stopped as stop:
+        return _stopped(event, runtime, sink, lease, ctx, model=request.model or "", stop=stop)
     said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
     if saved:
         # Shown as part of the answer, so the person knows what the model kept about them.
@@ -158,6 +184,23 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     store(runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds)
     lease.keep()
     sink.finish(said)
+    lease.release()
+    return tokens[0] + tokens[1]
+
+
+def _stopped(
+    event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: Context, *, model: str, stop: Stopped
+) -> int:
+    """Keep what was said before the stop, marked stopped, and show that it was stopped."""
+    log.info("event %s: stopped after %d characters", event.key, len(stop.text))
+    said = stop.text.strip()
+    note = f"\n\n{SHOWN_NOTE}" if said else SHOWN_NOTE
+    sink.append(note)
+    shown = stop.text + note
+    tokens = (stop.prompt_tokens, stop.completion_tokens)
+    store(runtime, event, lease, ctx.place, text=said or NOTHING_SAID, model=model, tokens=tokens, stopped=True)
+    lease.keep()
+    sink.finish(shown)
     lease.release()
     return tokens[0] + tokens[1]
 
@@ -209,17 +252,19 @@ def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Leas
         parts: list[str] = []
         calls: tuple[ToolCall, ...] = ()
         prompt_tokens = completion_tokens = None
+        if lease.stopped(now=True):
+            raise Stopped("")
         try:
-            for chunk in runtime.engine.stream(request):
-                lease.keep()
-                if chunk.text:
-                    if lease.first_token_at is None:
-                        lease.first_token_at = time.time()
-                    parts.append(chunk.text)
-                    sink.append(chunk.text)
-                prompt_tokens = chunk.prompt_tokens or prompt_tokens
-                completion_tokens = chunk.completion_tokens or completion_tokens
-                calls = chunk.tool_calls or calls
+            # Closing the stream early (a stop) closes its HTTP response, which aborts the request in vLLM.
+            with _closing(runtime.engine.stream(request)) as chunks:
+                for chunk in chunks:
+                    lease.keep()
+                    if lease.stopped():
+                        raise Stopped("".join(parts))
+                    _take(chunk, parts, sink, lease)
+                    prompt_tokens = chunk.prompt_tokens or prompt_tokens
+                    completion_tokens = chunk.completion_tokens or completion_tokens
+                    calls = chunk.tool_calls or calls
         except EngineUnavailable as exc:
             # Cut mid-answer (the connection dropped, or no finish reason): ask again, where the router
             # sends it to another replica if there is one. A refusal before any text is final here.
@@ -231,6 +276,25 @@ def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Leas
             continue
         return loop.Round("".join(parts).strip(), prompt_tokens, completion_tokens, calls)
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def _closing(chunks: Iterator[StreamChunk]) -> Iterator[Iterator[StreamChunk]]:
+    """The engine's stream, closed when left early (every engine's stream is a generator)."""
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _take(chunk: StreamChunk, parts: list[str], sink: ReplySink, lease: Lease) -> None:
+    if chunk.text:
+        if lease.first_token_at is None:
+            lease.first_token_at = time.time()
+        parts.append(chunk.text)
+        sink.append(chunk.text)
 
 
 def _secret(value: SecretStr | None) -> str | None:
@@ -247,6 +311,7 @@ def store(
     model: str,
     tokens: tuple[int, int],
     rounds: list[dict[str, Any]] | None = None,
+    stopped: bool = False,
 ) -> None:
     """The answer, its usage and `done` in one transaction, waiting out a database restart."""
     deadline = time.monotonic() + STORE_PATIENCE
@@ -255,7 +320,9 @@ def store(
         lease.keep()
         try:
             with runtime.sessions.begin() as session:
-                record(session, event, lease, place, text=text, model=model, tokens=tokens, rounds=rounds)
+                record(
+                    session, event, lease, place, text=text, model=model, tokens=tokens, rounds=rounds, stopped=stopped
+                )
                 usage_store.record(
                     session,
                     tenant_id=place.tenant_id,
@@ -285,6 +352,7 @@ def record(
     tokens: tuple[int, int] = (0, 0),
     keep: bool = True,
     rounds: list[dict[str, Any]] | None = None,
+    stopped: bool = False,
 ) -> None:
     """Mark the event done and (unless `keep` is False) store the answer, if this attempt still holds it."""
     if not events.finish(session, key=event.key, fence=lease.fence, first_token_at=lease.first_token_at):
@@ -304,6 +372,7 @@ def record(
         prompt_tokens=tokens[0],
         completion_tokens=tokens[1],
         attachments={"tool_rounds": rounds} if rounds else None,
+        stopped=stopped,
     )
 
 

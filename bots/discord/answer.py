@@ -4,7 +4,8 @@ Worker threads only hand over the newest text; the updater takes a turn from the
 renders whatever the text is by then into parts of 2000 characters, and edits the parts that changed
 (posting new ones as the answer grows). A slow or rate-limited request therefore never blocks the
 engine stream, and no update is ever out of order. Until the first part exists, the channel shows
-the typing indicator.
+the typing indicator. A wait or progress note ("Queued…", "Using search…") is shown as a small line
+under the text so far, and the next text replaces it: it is never part of the answer.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Answer:
         self._parts = parts
         self._record = record
         self._text = ""
+        self._note = ""
         self._shown: str | None = None
         self._final = False
         self._wake = asyncio.Event()
@@ -59,12 +61,22 @@ class Answer:
             self._typing = asyncio.create_task(self._keep_typing())
 
     def update(self, text: str) -> None:
-        self._text = text
+        self._text, self._note = text, ""
         self._wake.set()
+
+    def note(self, text: str) -> None:
+        """Show `text` below the answer so far until the answer grows (call on the REST loop)."""
+        self._note = text
+        self._wake.set()
+
+    def _showing(self) -> str:
+        if not self._note or self._final:
+            return self._text
+        return (self._text.rstrip() + "\n" if self._text.strip() else "") + f"-# {self._note}"
 
     async def finish(self, text: str) -> None:
         """Show the whole answer and return once Discord has it."""
-        self._text, self._final = text, True
+        self._text, self._note, self._final = text, "", True
         self._wake.set()
         if self._runner is None:
             self.begin(typing=False)
@@ -101,14 +113,14 @@ class Answer:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            if self._text == self._shown:
+            if self._showing() == self._shown:
                 self._wake.clear()
                 if self._final:
                     return
                 continue
             await self._pacer.turn(self._target.channel_id)
             self._wake.clear()
-            text, final = self._text, self._final
+            text, final = self._showing(), self._final
             try:
                 await self._render_parts(split(text))
             except discord.HTTPException as exc:

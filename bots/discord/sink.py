@@ -103,6 +103,11 @@ class DiscordSink:
             log.info("event %s: taking over answer messages %s", self._event.key, answer.message_ids)
         return self._stream
 
+    def status(self, text: str) -> None:
+        """A wait or progress note under the answer so far (see `Answer.note`)."""
+        client_rest, answer = self._make()
+        client_rest.call_soon(answer.note, text)
+
     def append(self, text: str) -> None:
         client_rest, answer = self._make()
         self._text += text

@@ -1,0 +1,64 @@
+"""The controls on a Slack answer: the Stop button shown while it streams, and what pressing it does.
+
+Slack's streamed messages take no blocks until they stop, so the button sits in a small message just
+under the answer in its thread, posted with the answer's first text and deleted when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+
+from bots.slack.admin import Admin
+from bots.slack.handover import Services
+from workers.events import Platform
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
+
+log = logging.getLogger(__name__)
+
+STOP_ACTION = "llmos_stop"
+ANSWERING = "Answering…"
+
+
+def stop_blocks(key: str) -> list[dict[str, Any]]:
+    """The message under a streaming answer: a short note and its Stop button (the value is the event)."""
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"_{ANSWERING}_"},
+            "accessory": {
+                "type": "button",
+                "action_id": STOP_ACTION,
+                "text": {"type": "plain_text", "text": "Stop"},
+                "style": "danger",
+                "value": key,
+            },
+        }
+    ]
+
+
+class Controls:
+    def __init__(self, services: Services, admin: Admin) -> None:
+        self._s = services
+        self._admin = admin
+
+    def register(self, app: App) -> None:
+        app.action(STOP_ACTION)(self.on_stop)
+
+    def on_stop(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        ack()
+        key = str((body.get("actions") or [{}])[0].get("value") or "")
+        user = str(body.get("user", {}).get("id") or "")
+        team = str(context.team_id or context.enterprise_id or "")
+        if self._s.leases is None or not key:
+            verdict = Verdict.UNKNOWN
+        else:
+            asker = Asker(
+                platform=str(Platform.SLACK), tenant=team, user=user, admin=lambda: self._admin.is_admin(context, user)
+            )
+            verdict = ask_to_stop(self._s.sessions, self._s.leases, key=key, asker=asker)
+        log.info("slack user %s in %s pressed Stop on %s: %s", user, team, key, verdict)
+        if verdict is not Verdict.STOPPING:
+            respond(text=MESSAGES[verdict], response_type="ephemeral", replace_original=False)
