@@ -34,11 +34,17 @@ class Part:
     id: str
     # What the part shows now; None when unknown (taken over from an earlier worker).
     content: str | None
+    # Whether it carries the Stop button (or may: taken over from an earlier worker).
+    stop: bool = True
 
 
 class Answer:
-    def __init__(self, *, target: Target, pacer: Pacer, parts: list[Part], record: Record) -> None:
+    def __init__(
+        self, *, target: Target, pacer: Pacer, parts: list[Part], record: Record, stop_key: str | None = None
+    ) -> None:
         self._target = target
+        # The event a Stop button on the first part stops while the answer streams (None: no button).
+        self._stop_key = stop_key
         self._pacer = pacer
         self._parts = parts
         self._record = record
@@ -94,7 +100,7 @@ class Answer:
                 await self._runner
         self._stop_typing()
         text = split(message)[0] if message.strip() else "Sorry, something went wrong."
-        await self._render_parts([text])
+        await self._render_parts([text], final=True)
 
     async def _keep_typing(self) -> None:
         while not self._parts:
@@ -122,7 +128,7 @@ class Answer:
             self._wake.clear()
             text, final = self._showing(), self._final
             try:
-                await self._render_parts(split(text))
+                await self._render_parts(split(text), final=final)
             except discord.HTTPException as exc:
                 if final:
                     raise
@@ -132,14 +138,15 @@ class Answer:
             if final:
                 return
 
-    async def _render_parts(self, parts: list[str]) -> None:
+    async def _render_parts(self, parts: list[str], *, final: bool) -> None:
         for index, content in enumerate(parts):
+            stop = self._stop_key if index == 0 and not final else None
             if index < len(self._parts):
-                await self._edit(index, content)
+                await self._edit(index, content, stop)
             else:
                 previous = self._parts[index - 1].id if index else None
-                ident = await self._target.create(index, content, previous)
-                self._parts.append(Part(ident, content))
+                ident = await self._target.create(index, content, previous, stop)
+                self._parts.append(Part(ident, content, stop is not None))
                 self._stop_typing()
                 await self._record(index, ident)
         for extra in self._parts[len(parts) :]:
@@ -147,17 +154,17 @@ class Answer:
                 await self._target.delete(extra.id)
         del self._parts[max(len(parts), 1 if self._target.first else 0) :]
 
-    async def _edit(self, index: int, content: str) -> None:
+    async def _edit(self, index: int, content: str, stop: str | None) -> None:
         part = self._parts[index]
-        if part.content == content:
+        if part.content == content and part.stop == (stop is not None):
             return
         try:
-            await self._target.edit(part.id, content)
+            await self._target.edit(part.id, content, stop)
         except discord.NotFound:
             if part.id == self._target.first:
                 raise
             # Someone deleted this part of the answer: post it again in its place.
             previous = self._parts[index - 1].id if index else None
-            part.id = await self._target.create(index, content, previous)
+            part.id = await self._target.create(index, content, previous, stop)
             await self._record(index, part.id)
-        part.content = content
+        part.content, part.stop = content, stop is not None

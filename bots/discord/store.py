@@ -14,6 +14,7 @@ from bots.core.handover import Handed, hand_over
 from db import conversations
 from workers.events import Event, Platform
 from workers.intake import Enqueue
+from workers.leases import Leases
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class Store:
     rate_ceiling: int | None = None
     # The plugin skills' names: `/name …` in a message and `/ask skill:name` reach them.
     skills: frozenset[str] = frozenset()
+    # Where a Stop button's press is left for the worker answering (the stack's leases).
+    leases: Leases | None = None
 
     def submit(self, event: Event) -> Handed:
         """Store and queue; what the user must hear when it was not taken is in the result."""

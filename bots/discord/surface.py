@@ -70,6 +70,7 @@ class DiscordSurface:
             enqueue=stack.enqueue,
             skills=stack.skills.names,
             rate_ceiling=stack.scheduling.user_requests_per_minute,
+            leases=stack.leases,
         )
         endpoints.use(api_url=self._settings.api_url, gateway_url=self._settings.gateway_url)
         self._thread = threading.Thread(target=self._run, name="discord-bot", daemon=True)

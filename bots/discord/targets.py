@@ -17,6 +17,8 @@ from discord.http import Route
 NO_PINGS = discord.AllowedMentions.none()
 ORIGINAL = "@original"
 EPHEMERAL = 64
+# A Stop button's custom_id: this prefix and the event's key.
+STOP_ID = "llmos-stop:"
 
 
 class Target(Protocol):
@@ -24,13 +26,28 @@ class Target(Protocol):
     # An interaction's deferred response already exists as the answer's first message.
     first: str | None
 
-    async def create(self, index: int, content: str, previous: str | None) -> str: ...
+    async def create(self, index: int, content: str, previous: str | None, stop: str | None) -> str:
+        """Post a part; with `stop` (an event key), it carries that answer's Stop button."""
+        ...
 
-    async def edit(self, message_id: str, content: str) -> None: ...
+    async def edit(self, message_id: str, content: str, stop: str | None) -> None:
+        """Show `content`, with the Stop button for `stop` or with no button at all."""
+        ...
 
     async def delete(self, message_id: str) -> None: ...
 
     async def typing(self) -> None: ...
+
+
+def stop_view(key: str | None) -> discord.ui.View | None:
+    """The Stop button as discord.py sends components. The view is finished before it is sent, so
+    this REST-only client does not keep it waiting for presses (the bot's handler answers them)."""
+    if key is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(discord.ui.Button(label="Stop", style=discord.ButtonStyle.danger, custom_id=STOP_ID + key))
+    view.stop()
+    return view
 
 
 def nonce(key: str, index: int) -> str:
@@ -52,9 +69,11 @@ class ChannelTarget:
         self._reply_to = reply_to
         self._key = key
 
-    async def create(self, index: int, content: str, previous: str | None) -> str:
+    async def create(self, index: int, content: str, previous: str | None, stop: str | None) -> str:
         replying_to = int(previous) if previous else self._reply_to
         options: dict[str, Any] = {"nonce": nonce(self._key, index), "allowed_mentions": NO_PINGS}
+        if stop is not None:
+            options["view"] = stop_view(stop)
         if replying_to:
             options["reference"] = discord.MessageReference(
                 message_id=replying_to, channel_id=self.channel_id, fail_if_not_exists=False
@@ -63,8 +82,9 @@ class ChannelTarget:
         message = await self._channel.send(content, **options)
         return str(message.id)
 
-    async def edit(self, message_id: str, content: str) -> None:
-        await self._channel.get_partial_message(int(message_id)).edit(content=content, allowed_mentions=NO_PINGS)
+    async def edit(self, message_id: str, content: str, stop: str | None) -> None:
+        message = self._channel.get_partial_message(int(message_id))
+        await message.edit(content=content, allowed_mentions=NO_PINGS, view=stop_view(stop))
 
     async def delete(self, message_id: str) -> None:
         await self._channel.get_partial_message(int(message_id)).delete()
@@ -98,8 +118,10 @@ class InteractionTarget:
             **params,
         )
 
-    def _body(self, content: str) -> dict[str, Any]:
-        return {"content": content, "allowed_mentions": {"parse": []}}
+    def _body(self, content: str, stop: str | None) -> dict[str, Any]:
+        view = stop_view(stop)
+        components = view.to_components() if view is not None else []
+        return {"content": content, "allowed_mentions": {"parse": []}, "components": components}
 
     async def _request(self, route: Route, **kwargs: Any) -> Any:
         """The request, with a transport error's text (it holds the URL, and so the token) left behind."""
@@ -108,17 +130,17 @@ class InteractionTarget:
         except aiohttp.ClientError as exc:
             raise WebhookUnreachable(f"Discord's interaction webhook failed: {type(exc).__name__}") from None
 
-    async def create(self, index: int, content: str, previous: str | None) -> str:
-        body = {**self._body(content), "flags": self._flags}
+    async def create(self, index: int, content: str, previous: str | None, stop: str | None) -> str:
+        body = {**self._body(content, stop), "flags": self._flags}
         message: Mapping[str, Any] = await self._request(self._route("POST"), json=body, params={"wait": "true"})
         return str(message["id"])
 
-    async def edit(self, message_id: str, content: str) -> None:
+    async def edit(self, message_id: str, content: str, stop: str | None) -> None:
         if message_id == ORIGINAL:
             route = self._route("PATCH", "/messages/@original")
         else:
             route = self._route("PATCH", "/messages/{message_id}", message_id=int(message_id))
-        await self._request(route, json=self._body(content))
+        await self._request(route, json=self._body(content, stop))
 
     async def delete(self, message_id: str) -> None:
         if message_id != ORIGINAL:

@@ -1,0 +1,98 @@
+"""Conversation controls through the fake Discord: tool progress as a small note, and the Stop button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bots.discord.surface import DiscordSurface
+from bots.discord.targets import STOP_ID
+from tests.bots.discord.helpers import calls, eventually, replies, wait_done
+from tests.fixtures.discord_fake import FakeDiscord
+from tests.fixtures.discord_fake.world import Interaction
+from tests.helpers import messages
+from tests.workers.toolscript import call_once, use
+from workers.stack import Stack
+
+LONG = " ".join(f"word{i}" for i in range(400))
+
+
+def test_tool_progress_is_a_note_under_the_answer_and_never_part_of_it(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake, channel = fake_discord, fake_discord.world.random
+    use(simulator, call_once("calculate", expression="6 * 7"))
+    asked = fake.post(channel, "what is six times seven?", mention=True)
+    wait_done(clean_stack, asked["id"], timeout=30)
+    (answer,) = replies(fake, asked)
+    assert answer["content"] == "The tool said: 6 * 7 = 42" and answer["components"] == []
+    shown = [c.body["content"] for c in calls(fake, "POST", f"/channels/{channel}/messages") if c.body]
+    shown += [c.body["content"] for c in calls(fake, "PATCH", f"/channels/{channel}/messages/{answer['id']}")]
+    assert "-# Using the calculator…" in shown
+    assert messages(clean_stack, "assistant")[0].content == "The tool said: 6 * 7 = 42"
+
+
+def stop_button(fake: FakeDiscord, asked: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    def found() -> tuple[dict[str, Any], str] | None:
+        for part in replies(fake, asked):
+            for row in part.get("components") or []:
+                for item in row.get("components") or []:
+                    if str(item.get("custom_id", "")).startswith(STOP_ID):
+                        return part, str(item["custom_id"])
+        return None
+
+    return eventually(found, what="a Stop button on the answer")
+
+
+def said_to(fake: FakeDiscord, pressed: Interaction) -> str:
+    def response() -> str | None:
+        original = pressed.original
+        return fake.run(lambda: fake.world.messages[original]["content"]) if original else None
+
+    return eventually(response, what="the answer to the button")
+
+
+def test_stop_mid_stream_aborts_the_engine_and_keeps_the_partial_answer(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake, channel = fake_discord, fake_discord.world.random
+    simulator.config.answer = lambda msgs: LONG
+    simulator.config.inter_token = 0.02
+    asked = fake.post(channel, "count for me", mention=True)
+    part, custom_id = stop_button(fake, asked)
+    pressed = fake.press(part, custom_id, user="alice")
+    assert said_to(fake, pressed) == "Stopping the answer."
+    assert pressed.ephemeral
+    wait_done(clean_stack, asked["id"], timeout=30)
+    (answer,) = replies(fake, asked)
+    assert answer["content"].startswith("word0 ") and answer["content"].endswith("_(Stopped.)_")
+    assert answer["components"] == []  # the button goes with the stream
+    eventually(lambda: simulator.requests[-1].disconnected_at is not None, what="the engine saw the disconnect")
+    assert clean_stack.scheduler.store.running() == {}
+    stored = messages(clean_stack, "assistant")[0]
+    assert stored.stopped and len(stored.content) < len(LONG)
+
+
+def test_only_the_asker_or_a_server_manager_may_stop(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake, channel = fake_discord, fake_discord.world.random
+    simulator.config.answer = lambda msgs: LONG
+    simulator.config.inter_token = 0.02
+    asked = fake.post(channel, "count for me", mention=True)
+    part, custom_id = stop_button(fake, asked)
+    refused = fake.press(part, custom_id, user="bob")
+    assert said_to(fake, refused) == "Only the person who asked, or an admin, can stop this answer."
+    assert said_to(fake, fake.press(part, custom_id, user="admin")) == "Stopping the answer."
+    wait_done(clean_stack, asked["id"], timeout=30)
+    assert replies(fake, asked)[0]["content"].endswith("_(Stopped.)_")
+    late = fake.press(part, custom_id, user="alice")
+    assert said_to(fake, late) == "That answer is already finished."
+
+
+def test_a_stop_for_another_servers_answer_is_refused(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack
+) -> None:
+    fake = fake_discord
+    message = {"id": "1", "channel_id": str(fake.world.random)}
+    pressed = fake.press(message, f"{STOP_ID}discord:999:123", user="admin")
+    assert said_to(fake, pressed) == "There is no answer of yours to stop here."
