@@ -26,6 +26,7 @@ from bots.admin.sealing import SecretBox
 from bots.admin.settings import AdminSettings
 from db.models import Tenant
 from workers.intake import Enqueue
+from workers.leases import Leases
 from workers.replybus import ReplyBus
 
 COOKIE = "llmos_admin"
@@ -47,6 +48,8 @@ class Services:
     destinations: DestinationCheck | None = None
     # The plugin skills' names, so `/name …` in the web chat reaches them.
     skills: frozenset[str] = frozenset()
+    # Where the web chat's Stop is left for the worker answering (the stack's leases).
+    leases: Leases | None = None
 
 
 def services(request: Request) -> Services:

@@ -28,6 +28,7 @@ from bots.admin.sealing import box_for, reseal_all
 from bots.admin.settings import AdminSettings
 from engine.base import Engine
 from workers.intake import Enqueue
+from workers.leases import Leases
 from workers.replybus import ReplyBus
 from workers.settings import SettingsError
 from workers.stack import Stack
@@ -57,6 +58,7 @@ class AdminService:
         home: Path = DEFAULT_HOME,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         skills: frozenset[str] = frozenset(),
+        leases: Leases | None = None,
     ) -> None:
         self.settings = settings
         self.box = box_for(settings.secret_key.get_secret_value() if settings.secret_key else None, home=home)
@@ -79,6 +81,7 @@ class AdminService:
             box=self.box,
             destinations=destinations,
             skills=skills,
+            leases=leases,
         )
         self.app = build_app(self.services)
         self.port = settings.port
@@ -98,6 +101,7 @@ class AdminService:
             home=stack.settings.llmos_home,
             retention_days=stack.settings.retention_days,
             skills=stack.skills.names,
+            leases=stack.leases,
             **extra,
         )
 

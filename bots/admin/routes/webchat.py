@@ -30,6 +30,7 @@ from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers.events import Event, Kind, Platform
 from workers.replybus import follow
 from workers.requests import clean, parse
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
 
 router = APIRouter(tags=["web chat"], include_in_schema=False)
 
@@ -108,6 +109,33 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     return JSONResponse({"key": event.key, "stream": f"/chat/stream?key={event.key}"}, status_code=202)
 
 
+class StopAsked(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=300)
+
+
+STOP_STATUS = {
+    Verdict.STOPPING: status.HTTP_202_ACCEPTED,
+    Verdict.FINISHED: status.HTTP_409_CONFLICT,
+    Verdict.NOT_YOURS: status.HTTP_403_FORBIDDEN,
+    Verdict.UNKNOWN: status.HTTP_404_NOT_FOUND,
+}
+
+
+@router.post("/chat/stop")
+def stop(body: StopAsked, request: Request, svc: Svc) -> JSONResponse:
+    """Stop this browser's answer while it streams; the worker keeps what it had said, marked stopped."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
+    who = _who(request, svc)
+    if svc.leases is None or _owner(svc, body.key) != who.browser:
+        verdict = Verdict.UNKNOWN
+    else:
+        asker = Asker(platform=who.tenant_platform, tenant=who.tenant, user=who.user)
+        verdict = ask_to_stop(svc.sessions, svc.leases, key=body.key, asker=asker)
+    return JSONResponse({"detail": MESSAGES[verdict], "verdict": str(verdict)}, status_code=STOP_STATUS[verdict])
+
+
 def _owner(svc: Services, key: str) -> str | None:
     """The browser a web chat answer belongs to."""
     with svc.sessions() as session:
@@ -139,13 +167,13 @@ def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
 
 
 @router.get("/chat/history")
-def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
+def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str | bool]]:
     who = _who(request, svc)
     if not THREAD.fullmatch(thread):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="bad thread id")
     with svc.sessions() as session:
         rows = session.execute(
-            select(Message.role, Message.kind, Message.content)
+            select(Message.role, Message.kind, Message.content, Message.stopped)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .join(Channel, Channel.id == Conversation.channel_id)
             .join(Tenant, Tenant.id == Message.tenant_id)
@@ -157,7 +185,10 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
             )
             .order_by(Message.id)
         ).all()
-    return [{"role": role, "content": _shown(role, kind, content)} for role, kind, content in rows]
+    return [
+        {"role": role, "content": _shown(role, kind, content), **({"stopped": True} if stopped else {})}
+        for role, kind, content, stopped in rows
+    ]
 
 
 def _shown(role: str, kind: str, content: str) -> str:

@@ -2,16 +2,20 @@
 (function () {
   const log = document.getElementById("log"), text = document.getElementById("text");
   const send = document.getElementById("send"), empty = document.getElementById("empty");
+  const stop = document.getElementById("stop");
+  const STOPPED = "_(Stopped.)_";
+  // The answer streaming now (its event key), which Stop and Esc stop.
+  let streaming = null;
   // getRandomValues works outside secure contexts too (a LAN address over plain HTTP), randomUUID does not.
   const newThread = () => Array.from(crypto.getRandomValues(new Uint8Array(16)),
                                      (b) => b.toString(16).padStart(2, "0")).join("");
   let thread = localStorage.getItem("llmos-thread");
   if (!thread) { thread = newThread(); localStorage.setItem("llmos-thread", thread); }
 
-  function bubble(role, content) {
+  function bubble(role, content, stopped) {
     if (empty) empty.remove();
     const node = document.createElement("div");
-    node.className = "msg " + role;
+    node.className = "msg " + role + (stopped ? " stopped" : "");
     node.textContent = content;
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
@@ -21,7 +25,7 @@
   async function history() {
     const response = await fetch("/chat/history?thread=" + encodeURIComponent(thread), {credentials: "same-origin"});
     if (!response.ok) return;
-    for (const message of await response.json()) bubble(message.role, message.content);
+    for (const message of await response.json()) bubble(message.role, message.content, message.stopped);
   }
 
   function follow(stream, node) {
@@ -43,7 +47,12 @@
         node.textContent += JSON.parse(e.data).text; log.scrollTop = log.scrollHeight;
       });
       source.addEventListener("done", (e) => {
-        delete node.dataset.status; node.textContent = JSON.parse(e.data).text; end(false);
+        delete node.dataset.status;
+        const said = JSON.parse(e.data).text;
+        // A stopped answer ends with the worker's Markdown note; the bubble says it in its own style.
+        if (said.endsWith(STOPPED)) { node.textContent = said.slice(0, -STOPPED.length).trimEnd(); node.classList.add("stopped"); }
+        else { node.textContent = said; }
+        end(false);
       });
       source.addEventListener("error", (e) => {
         if (finished) return;
@@ -69,12 +78,41 @@
         node.textContent = typeof body.detail === "string" ? body.detail : "LLMOS could not take this message.";
         return;
       }
+      streaming = {key: body.key, node: node};
+      send.hidden = true; stop.hidden = false;
       await follow(body.stream, node);
     } catch (error) {
       node.classList.remove("streaming"); node.classList.add("failed");
       node.textContent = "LLMOS is not reachable: " + error;
-    } finally { send.disabled = false; text.focus(); }
+    } finally {
+      streaming = null; stop.hidden = true; send.hidden = false; stop.disabled = false;
+      send.disabled = false; text.focus();
+    }
   }
+
+  async function stopAnswer() {
+    if (!streaming || stop.disabled) return;
+    const asked = streaming;
+    stop.disabled = true;
+    try {
+      const response = await fetch("/chat/stop", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({key: asked.key}),
+      });
+      // Stopping: the answer's stream ends by itself with what was said. Else say why not.
+      if (!response.ok && response.status !== 409) {
+        const body = await response.json();
+        asked.node.dataset.status = typeof body.detail === "string" ? body.detail : "Could not stop.";
+        stop.disabled = false;
+      }
+    } catch (error) {
+      asked.node.dataset.status = "Could not stop: " + error; stop.disabled = false;
+    }
+  }
+
+  stop.addEventListener("click", stopAnswer);
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && streaming) { e.preventDefault(); stopAnswer(); } });
 
   document.getElementById("composer").addEventListener("submit", (e) => {
     e.preventDefault();

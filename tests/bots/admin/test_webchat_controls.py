@@ -1,0 +1,58 @@
+"""The web chat's Stop over HTTP: only the asking browser may, the engine's request is cut, the partial
+answer is kept and shown as stopped."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+
+from tests.bots.admin.conftest import Admin
+from tests.bots.admin.test_webchat import browser
+from tests.helpers import messages, settle
+
+LONG = " ".join(f"word{i}" for i in range(400))
+
+
+def read_into(client: httpx.Client, stream: str, got: list[tuple[str, dict[str, object]]]) -> None:
+    """The answer's server-sent events, each added to `got` as it arrives."""
+    with client.stream("GET", stream) as response:
+        kind = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                got.append((kind, json.loads(line.removeprefix("data: "))))
+
+
+def test_the_asking_browser_stops_its_answer_and_keeps_what_was_said(admin: Admin, simulator) -> None:
+    simulator.config.answer = lambda msgs: LONG
+    simulator.config.inter_token = 0.02
+    with browser(admin.url) as alice, browser(admin.url) as bob:
+        sent = alice.post("/chat/messages", json={"text": "count", "thread": "t"}).json()
+        got: list[tuple[str, dict[str, object]]] = []
+        reader = threading.Thread(target=read_into, args=(alice, sent["stream"], got))
+        reader.start()
+        deadline = time.monotonic() + 15
+        while not any(k == "delta" for k, _ in got) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        refused = bob.post("/chat/stop", json={"key": sent["key"]})
+        assert refused.status_code == 404  # another browser's answer does not exist for Bob
+        stopping = alice.post("/chat/stop", json={"key": sent["key"]})
+        assert stopping.status_code == 202 and stopping.json()["detail"] == "Stopping the answer."
+        reader.join(20)
+        kind, last = got[-1]
+        assert kind == "done" and str(last["text"]).endswith("\n\n_(Stopped.)_")
+        settle(admin.stack)
+        late = alice.post("/chat/stop", json={"key": sent["key"]})
+        assert late.status_code == 409 and late.json()["detail"] == "That answer is already finished."
+        history = alice.get("/chat/history", params={"thread": "t"}).json()
+        assert history[-1]["stopped"] is True and history[-1]["content"].startswith("word0 ")
+        assert alice.post("/chat/stop", content=b"{}", headers={"Content-Type": "text/plain"}).status_code in {415, 422}
+        assert alice.post("/chat/stop", json={"key": ""}).status_code == 422
+    assert simulator.requests[-1].disconnected_at is not None
+    assert admin.stack.scheduler.store.running() == {}
+    stored = messages(admin.stack, "assistant")[0]
+    assert stored.stopped and len(stored.content) < len(LONG)
