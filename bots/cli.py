@@ -96,7 +96,12 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             # Nobody is serving the queues: answer from this process, through the same queue.
             stack.start_worker()
         chat = TerminalChat(
-            sessions=stack.sessions, bus=stack.bus, enqueue=stack.enqueue, thread=args.thread, skills=stack.skills.names
+            sessions=stack.sessions,
+            bus=stack.bus,
+            enqueue=stack.enqueue,
+            thread=args.thread,
+            skills=stack.skills.names,
+            leases=stack.leases,
         )
         if args.question:
             return chat.ask(" ".join(args.question))
