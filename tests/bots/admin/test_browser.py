@@ -176,3 +176,24 @@ def test_the_web_chat_streams_an_answer_and_keeps_the_conversation(admin: Admin,
     assert [m["role"] for m in simulator.requests[-1].body["messages"]] == ["system", "user", "assistant", "user"]
     path = screenshot(browser, tmp_path, "webchat.png")
     assert path.stat().st_size > 10_000
+
+
+def test_the_web_chat_stops_an_answer_and_shows_it_stopped(admin: Admin, simulator, browser, tmp_path) -> None:
+    simulator.config.answer = lambda msgs: " ".join(f"word{i}" for i in range(400))
+    simulator.config.inter_token = 0.03
+    browser.get(f"{admin.url}/chat")
+    browser.find_element(By.ID, "text").send_keys("Count for me." + Keys.ENTER)
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: d.find_element(By.ID, "stop").is_displayed())
+    assert not browser.find_element(By.ID, "send").is_displayed()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text.startswith("word0 word1"))
+    browser.find_element(By.ID, "stop").click()
+    wait.until(lambda d: "stopped" in (d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].get_attribute("class") or ""))
+    bubble = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1]
+    assert bubble.text.startswith("word0 ") and "word399" not in bubble.text and "_(Stopped.)_" not in bubble.text
+    assert browser.find_element(By.ID, "send").is_displayed() and not browser.find_element(By.ID, "stop").is_displayed()
+    assert messages(admin.stack, "assistant")[0].stopped
+    screenshot(browser, tmp_path, "webchat-stopped.png")
+    # After a reload the stored answer is shown as stopped too.
+    browser.refresh()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.stopped"))
