@@ -7,6 +7,7 @@ the answer message's handle and the first-token time stay in memory and in `work
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -181,7 +182,10 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     tokens = (outcome.prompt_tokens, outcome.completion_tokens)
     # Stored before the final update: a follow-up sent the moment the answer shows must see it.
     model = request.model or ""
-    store(runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds)
+    version = prompt_version(runtime, ctx.skill)
+    store(
+        runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds, version=version
+    )
     lease.keep()
     sink.finish(said)
     lease.release()
@@ -198,11 +202,29 @@ def _stopped(
     sink.append(note)
     shown = stop.text + note
     tokens = (stop.prompt_tokens, stop.completion_tokens)
-    store(runtime, event, lease, ctx.place, text=said or NOTHING_SAID, model=model, tokens=tokens, stopped=True)
+    version = prompt_version(runtime, ctx.skill)
+    store(
+        runtime,
+        event,
+        lease,
+        ctx.place,
+        text=said or NOTHING_SAID,
+        model=model,
+        tokens=tokens,
+        stopped=True,
+        version=version,
+    )
     lease.keep()
     sink.finish(shown)
     lease.release()
     return tokens[0] + tokens[1]
+
+
+def prompt_version(runtime: Runtime, skill: Skill) -> str:
+    """Which prompt wrote an answer: a short hash of the deployment's system prompt and the skill's
+    own, kept with the answer so feedback can be compared across prompt changes."""
+    text = "\x00".join((runtime.settings.system_prompt, skill.key, skill.system, skill.template))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _request(event: Event, runtime: Runtime, ctx: Context, tools: list[Tool]) -> tuple[ChatRequest, trim.Fitted]:
@@ -312,6 +334,7 @@ def store(
     tokens: tuple[int, int],
     rounds: list[dict[str, Any]] | None = None,
     stopped: bool = False,
+    version: str = "",
 ) -> None:
     """The answer, its usage and `done` in one transaction, waiting out a database restart."""
     deadline = time.monotonic() + STORE_PATIENCE
@@ -321,7 +344,16 @@ def store(
         try:
             with runtime.sessions.begin() as session:
                 record(
-                    session, event, lease, place, text=text, model=model, tokens=tokens, rounds=rounds, stopped=stopped
+                    session,
+                    event,
+                    lease,
+                    place,
+                    text=text,
+                    model=model,
+                    tokens=tokens,
+                    rounds=rounds,
+                    stopped=stopped,
+                    version=version,
                 )
                 usage_store.record(
                     session,
@@ -353,6 +385,7 @@ def record(
     keep: bool = True,
     rounds: list[dict[str, Any]] | None = None,
     stopped: bool = False,
+    version: str = "",
 ) -> None:
     """Mark the event done and (unless `keep` is False) store the answer, if this attempt still holds it."""
     if not events.finish(session, key=event.key, fence=lease.fence, first_token_at=lease.first_token_at):
@@ -371,7 +404,7 @@ def record(
         model=model,
         prompt_tokens=tokens[0],
         completion_tokens=tokens[1],
-        attachments={"tool_rounds": rounds} if rounds else None,
+        attachments={**({"tool_rounds": rounds} if rounds else {}), **({"prompt_version": version} if version else {})},
         stopped=stopped,
     )
 

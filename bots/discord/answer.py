@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import discord
 
 from bots.discord.rest import Pacer
-from bots.discord.targets import Target
+from bots.discord.targets import FEEDBACK, STOP, Controls, Target
 from bots.discord.text import split
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ class Part:
     id: str
     # What the part shows now; None when unknown (taken over from an earlier worker).
     content: str | None
-    # Whether it carries the Stop button (or may: taken over from an earlier worker).
-    stop: bool = True
+    # The buttons it carries ("stop", "feedback", ""); None: unknown (taken over from an earlier worker).
+    controls: str | None = None
 
 
 class Answer:
@@ -43,7 +43,8 @@ class Answer:
         self, *, target: Target, pacer: Pacer, parts: list[Part], record: Record, stop_key: str | None = None
     ) -> None:
         self._target = target
-        # The event a Stop button on the first part stops while the answer streams (None: no button).
+        # The event whose answer this is, for its buttons on the first part: Stop while it streams,
+        # 👍/👎 once it is done (None: an answer LLMOS wrote itself, without buttons).
         self._stop_key = stop_key
         self._pacer = pacer
         self._parts = parts
@@ -100,7 +101,7 @@ class Answer:
                 await self._runner
         self._stop_typing()
         text = split(message)[0] if message.strip() else "Sorry, something went wrong."
-        await self._render_parts([text], final=True)
+        await self._render_parts([text], final=True, failed=True)
 
     async def _keep_typing(self) -> None:
         while not self._parts:
@@ -138,15 +139,20 @@ class Answer:
             if final:
                 return
 
-    async def _render_parts(self, parts: list[str], *, final: bool) -> None:
+    def _controls(self, index: int, *, final: bool, failed: bool) -> Controls | None:
+        if index or self._stop_key is None or failed:
+            return None
+        return Controls(FEEDBACK if final else STOP, self._stop_key)
+
+    async def _render_parts(self, parts: list[str], *, final: bool, failed: bool = False) -> None:
         for index, content in enumerate(parts):
-            stop = self._stop_key if index == 0 and not final else None
+            controls = self._controls(index, final=final, failed=failed)
             if index < len(self._parts):
-                await self._edit(index, content, stop)
+                await self._edit(index, content, controls)
             else:
                 previous = self._parts[index - 1].id if index else None
-                ident = await self._target.create(index, content, previous, stop)
-                self._parts.append(Part(ident, content, stop is not None))
+                ident = await self._target.create(index, content, previous, controls)
+                self._parts.append(Part(ident, content, controls.kind if controls else ""))
                 self._stop_typing()
                 await self._record(index, ident)
         for extra in self._parts[len(parts) :]:
@@ -154,17 +160,17 @@ class Answer:
                 await self._target.delete(extra.id)
         del self._parts[max(len(parts), 1 if self._target.first else 0) :]
 
-    async def _edit(self, index: int, content: str, stop: str | None) -> None:
+    async def _edit(self, index: int, content: str, controls: Controls | None) -> None:
         part = self._parts[index]
-        if part.content == content and part.stop == (stop is not None):
+        if part.content == content and part.controls == (controls.kind if controls else ""):
             return
         try:
-            await self._target.edit(part.id, content, stop)
+            await self._target.edit(part.id, content, controls)
         except discord.NotFound:
             if part.id == self._target.first:
                 raise
             # Someone deleted this part of the answer: post it again in its place.
             previous = self._parts[index - 1].id if index else None
-            part.id = await self._target.create(index, content, previous, stop)
+            part.id = await self._target.create(index, content, previous, controls)
             await self._record(index, part.id)
-        part.content, part.stop = content, stop is not None
+        part.content, part.controls = content, controls.kind if controls else ""

@@ -22,7 +22,8 @@ from bots.discord.places import ChannelCache, Place, locate, role_ids
 from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
 from bots.discord.store import Store
-from bots.discord.targets import STOP_ID
+from bots.discord.targets import FEEDBACK_ID, STOP_ID
+from workers import feedback
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
 from workers.requests import parse
 from workers.stopping import MESSAGES, Asker, ask_to_stop
@@ -107,11 +108,27 @@ class InteractionHandler:
                 log.warning("interaction %s: could not say that it failed (%s)", interaction.id, type(again).__name__)
 
     async def _component(self, interaction: discord.Interaction, responder: Responder, custom_id: str) -> None:
-        """A button on an answer: Stop (only the asker, or someone who may manage messages or the server)."""
+        """A button on an answer: Stop (only the asker, or someone who may manage messages or the server),
+        or 👍/👎 (anyone who sees it; one rating each)."""
+        user = interaction.user
+        if custom_id.startswith(FEEDBACK_ID):
+            rating, _, key = custom_id.removeprefix(FEEDBACK_ID).partition(":")
+            place = await self._place(interaction)
+            said = await asyncio.to_thread(
+                feedback.give,
+                self.store.sessions,
+                platform=str(Platform.DISCORD),
+                tenant=place.tenant,
+                key=key,
+                user=str(user.id),
+                rating=feedback.UP if rating == "up" else feedback.DOWN,
+            )
+            await responder.send(said)
+            return
         if not custom_id.startswith(STOP_ID) or self.store.leases is None:
             await responder.send("That button no longer does anything.")
             return
-        key, user = custom_id.removeprefix(STOP_ID), interaction.user
+        key = custom_id.removeprefix(STOP_ID)
         place = await self._place(interaction)
         asker = Asker(
             platform=str(Platform.DISCORD),

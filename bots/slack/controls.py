@@ -1,7 +1,8 @@
-"""The controls on a Slack answer: the Stop button shown while it streams, and what pressing it does.
+"""The controls on a Slack answer: Stop while it streams, then 👍/👎, and what pressing them does.
 
-Slack's streamed messages take no blocks until they stop, so the button sits in a small message just
-under the answer in its thread, posted with the answer's first text and deleted when it ends.
+Slack's streamed messages take no blocks until they stop, so the buttons sit in a small message just
+under the answer in its thread: posted with the answer's first text with a Stop button, and turned
+into Slack's feedback buttons (the pattern Slack gives AI apps) when the answer is done.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from slack_bolt import Ack, App, BoltContext, Respond
 
 from bots.slack.admin import Admin
 from bots.slack.handover import Services
+from workers import feedback
 from workers.events import Platform
 from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
 
 log = logging.getLogger(__name__)
 
 STOP_ACTION = "llmos_stop"
+FEEDBACK_ACTION = "llmos_feedback"
 ANSWERING = "Answering…"
+FEEDBACK_QUESTION = "Was this answer helpful?"
 
 
 def stop_blocks(key: str) -> list[dict[str, Any]]:
@@ -39,6 +43,31 @@ def stop_blocks(key: str) -> list[dict[str, Any]]:
     ]
 
 
+def feedback_blocks(key: str) -> list[dict[str, Any]]:
+    """Slack's feedback buttons for the answer to event `key` (each button's value names the rating)."""
+    return [
+        {
+            "type": "context_actions",
+            "elements": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": FEEDBACK_ACTION,
+                    "positive_button": {
+                        "text": {"type": "plain_text", "text": "👍"},
+                        "accessibility_label": "This answer was helpful",
+                        "value": f"up:{key}",
+                    },
+                    "negative_button": {
+                        "text": {"type": "plain_text", "text": "👎"},
+                        "accessibility_label": "This answer was not helpful",
+                        "value": f"down:{key}",
+                    },
+                }
+            ],
+        }
+    ]
+
+
 class Controls:
     def __init__(self, services: Services, admin: Admin) -> None:
         self._s = services
@@ -46,6 +75,7 @@ class Controls:
 
     def register(self, app: App) -> None:
         app.action(STOP_ACTION)(self.on_stop)
+        app.action(FEEDBACK_ACTION)(self.on_feedback)
 
     def on_stop(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         ack()
@@ -62,3 +92,17 @@ class Controls:
         log.info("slack user %s in %s pressed Stop on %s: %s", user, team, key, verdict)
         if verdict is not Verdict.STOPPING:
             respond(text=MESSAGES[verdict], response_type="ephemeral", replace_original=False)
+
+    def on_feedback(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        ack()
+        rating, _, key = str((body.get("actions") or [{}])[0].get("value") or "").partition(":")
+        user = str(body.get("user", {}).get("id") or "")
+        said = feedback.give(
+            self._s.sessions,
+            platform=str(Platform.SLACK),
+            tenant=str(context.team_id or context.enterprise_id or ""),
+            key=key,
+            user=user,
+            rating=feedback.UP if rating == "up" else feedback.DOWN,
+        )
+        respond(text=said, response_type="ephemeral", replace_original=False)

@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bots.slack import mrkdwn
-from bots.slack.controls import ANSWERING, stop_blocks
+from bots.slack.controls import ANSWERING, FEEDBACK_QUESTION, feedback_blocks, stop_blocks
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.web import check_auth, error_code
 
@@ -75,7 +75,9 @@ class ThreadSink:
         # The note shown now, and whether Slack's thread status carries it (None: not tried yet).
         self._status = ""
         self._thread_status: bool | None = None
-        # The Stop button's message while the answer streams (for the event `stop_key`).
+        # The controls' message under the answer (for the event `stop_key`): Stop while it streams,
+        # then 👍/👎 once it is done.
+        self._key = stop_key
         self._stop_key = stop_key
         self._stop_ts: str | None = None
 
@@ -126,7 +128,10 @@ class ThreadSink:
 
     def finish(self, text: str) -> None:
         self._clear_status()
-        self._hide_stop()
+        self._show_final(text)
+        self._ask_feedback()  # after the answer, so the buttons never sit under half of it
+
+    def _show_final(self, text: str) -> None:
         if self._answer.strip() != text.strip():
             self._replace(text)
         if self._mode is _Mode.STREAM:
@@ -186,6 +191,19 @@ class ThreadSink:
             log.info("no Stop button in %s: %s", self._ref.channel, exc)
             return
         self._stop_ts = str(response["ts"])
+
+    def _ask_feedback(self) -> None:
+        """The Stop button's message becomes the answer's feedback buttons."""
+        if self._stop_ts is None or self._key is None:
+            return
+        try:
+            self._client.chat_update(
+                channel=self._ref.channel, ts=self._stop_ts, text=FEEDBACK_QUESTION, blocks=feedback_blocks(self._key)
+            )
+            self._stop_ts = None
+        except SlackApiError as exc:
+            log.info("no feedback buttons in %s: %s", self._ref.channel, exc)
+            self._hide_stop()
 
     def _hide_stop(self) -> None:
         if self._stop_ts is None:

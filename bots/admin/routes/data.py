@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin import erase
 from bots.admin.deps import Caller, Svc, scope_of, tenant_row
+from db import feedback
 from db.models import Channel, Conversation, Memory, Message, Usage, User
 
 router = APIRouter(prefix="/api", tags=["data"])
@@ -128,6 +129,10 @@ def _lines(sessions: sessionmaker[Session], tenant_id: int, user_id: int | None)
             }
             yield json.dumps(record, ensure_ascii=False) + "\n"
     yield from _memory_lines(sessions, tenant_id, user_id)
+    with sessions() as session:
+        rated = feedback.for_export(session, tenant_id=tenant_id, user_id=user_id)
+    for record in rated:
+        yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def _memory_lines(sessions: sessionmaker[Session], tenant_id: int, user_id: int | None) -> Iterator[str]:

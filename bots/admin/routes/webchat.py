@@ -14,7 +14,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -27,6 +27,8 @@ from bots.admin.deps import Services, Svc
 from bots.admin.routes.dashboard import render
 from bots.core.handover import HTTP_STATUS, hand_over
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
+from workers import feedback
+from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform
 from workers.replybus import follow
 from workers.requests import clean, parse
@@ -35,6 +37,8 @@ from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
 router = APIRouter(tags=["web chat"], include_in_schema=False)
 
 CHANNEL = "web"
+# Answers LLMOS writes itself (commands) take no feedback.
+COMMAND_KINDS = frozenset(str(kind) for kind in COMMANDS)
 THREAD = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
@@ -136,6 +140,34 @@ def stop(body: StopAsked, request: Request, svc: Svc) -> JSONResponse:
     return JSONResponse({"detail": MESSAGES[verdict], "verdict": str(verdict)}, status_code=STOP_STATUS[verdict])
 
 
+class Rated(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=300)
+    rating: Literal["up", "down"]
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.post("/chat/feedback")
+def rate(body: Rated, request: Request, svc: Svc) -> JSONResponse:
+    """👍/👎 (and an optional comment) on one of this browser's answers; a second one replaces it."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
+    who = _who(request, svc)
+    said = feedback.NO_ANSWER
+    if _owner(svc, body.key) == who.browser:
+        said = feedback.give(
+            svc.sessions,
+            platform=who.tenant_platform,
+            tenant=who.tenant,
+            key=body.key,
+            user=who.user,
+            rating=feedback.UP if body.rating == "up" else feedback.DOWN,
+            comment=clean(body.comment),
+        )
+    code = status.HTTP_404_NOT_FOUND if said == feedback.NO_ANSWER else status.HTTP_200_OK
+    return JSONResponse({"detail": said}, status_code=code)
+
+
 def _owner(svc: Services, key: str) -> str | None:
     """The browser a web chat answer belongs to."""
     with svc.sessions() as session:
@@ -173,7 +205,7 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str | boo
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="bad thread id")
     with svc.sessions() as session:
         rows = session.execute(
-            select(Message.role, Message.kind, Message.content, Message.stopped)
+            select(Message.role, Message.kind, Message.content, Message.stopped, Message.event_key)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .join(Channel, Channel.id == Conversation.channel_id)
             .join(Tenant, Tenant.id == Message.tenant_id)
@@ -185,10 +217,17 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str | boo
             )
             .order_by(Message.id)
         ).all()
-    return [
-        {"role": role, "content": _shown(role, kind, content), **({"stopped": True} if stopped else {})}
-        for role, kind, content, stopped in rows
-    ]
+    return [_turn(role, kind, content, stopped, key) for role, kind, content, stopped, key in rows]
+
+
+def _turn(role: str, kind: str, content: str, stopped: bool, key: str) -> dict[str, str | bool]:
+    """One message as the page shows it; an answer carries its event key, for its 👍/👎."""
+    turn: dict[str, str | bool] = {"role": role, "content": _shown(role, kind, content)}
+    if role == "assistant" and kind not in COMMAND_KINDS:
+        turn["key"] = key
+    if stopped:
+        turn["stopped"] = True
+    return turn
 
 
 def _shown(role: str, kind: str, content: str) -> str:

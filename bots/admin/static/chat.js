@@ -22,10 +22,60 @@
     return node;
   }
 
+  async function rate(key, value, comment) {
+    const response = await fetch("/chat/feedback", {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({key: key, rating: value, comment: comment || ""}),
+    });
+    const body = await response.json();
+    return typeof body.detail === "string" ? body.detail : "Could not record the feedback.";
+  }
+
+  // 👍/👎 under a finished answer; after a rating, an optional comment.
+  function rating(node, key) {
+    const row = document.createElement("div");
+    row.className = "rate";
+    const note = document.createElement("span");
+    note.className = "muted";
+    for (const [value, label, title] of [["up", "👍", "Helpful"], ["down", "👎", "Not helpful"]]) {
+      const button = document.createElement("button");
+      button.type = "button"; button.className = "quiet"; button.textContent = label; button.title = title;
+      button.dataset.rating = value;
+      button.addEventListener("click", async () => {
+        row.querySelectorAll("button[data-rating]").forEach((b) => b.classList.toggle("chosen", b === button));
+        note.textContent = await rate(key, value);
+        if (!row.querySelector("form")) row.appendChild(commentForm(key, () => button.dataset.rating, note));
+      });
+      row.appendChild(button);
+    }
+    row.appendChild(note);
+    node.after(row);
+  }
+
+  function commentForm(key, chosen, note) {
+    const form = document.createElement("form");
+    const input = document.createElement("input");
+    input.type = "text"; input.maxLength = 2000; input.placeholder = "Tell us more (optional)";
+    const submit = document.createElement("button");
+    submit.type = "submit"; submit.className = "quiet"; submit.textContent = "Send";
+    form.append(input, submit);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!input.value.trim()) return;
+      note.textContent = await rate(key, chosen(), input.value.trim());
+      form.remove();
+    });
+    return form;
+  }
+
   async function history() {
     const response = await fetch("/chat/history?thread=" + encodeURIComponent(thread), {credentials: "same-origin"});
     if (!response.ok) return;
-    for (const message of await response.json()) bubble(message.role, message.content, message.stopped);
+    for (const message of await response.json()) {
+      const node = bubble(message.role, message.content, message.stopped);
+      if (message.key) rating(node, message.key);
+    }
   }
 
   function follow(stream, node) {
@@ -36,7 +86,7 @@
         finished = true; source.close();
         node.classList.remove("streaming");
         if (failed) { node.classList.add("failed"); node.textContent = message; }
-        resolve();
+        resolve(!failed);
       };
       source.addEventListener("start", () => node.classList.add("streaming"));
       source.addEventListener("reset", () => { node.textContent = ""; });
@@ -80,7 +130,8 @@
       }
       streaming = {key: body.key, node: node};
       send.hidden = true; stop.hidden = false;
-      await follow(body.stream, node);
+      const ended = await follow(body.stream, node);
+      if (ended) rating(node, body.key);
     } catch (error) {
       node.classList.remove("streaming"); node.classList.add("failed");
       node.textContent = "LLMOS is not reachable: " + error;

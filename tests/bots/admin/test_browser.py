@@ -188,7 +188,7 @@ def test_the_web_chat_stops_an_answer_and_shows_it_stopped(admin: Admin, simulat
     assert not browser.find_element(By.ID, "send").is_displayed()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text.startswith("word0 word1"))
     browser.find_element(By.ID, "stop").click()
-    wait.until(lambda d: "stopped" in (d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].get_attribute("class") or ""))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.stopped"))
     bubble = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1]
     assert bubble.text.startswith("word0 ") and "word399" not in bubble.text and "_(Stopped.)_" not in bubble.text
     assert browser.find_element(By.ID, "send").is_displayed() and not browser.find_element(By.ID, "stop").is_displayed()

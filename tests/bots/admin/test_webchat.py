@@ -54,7 +54,7 @@ def test_each_browser_has_its_own_answers_and_threads(admin: Admin, simulator) -
         assert bob.get("/chat/history", params={"thread": "same-name"}).json() == []
         assert alice.get("/chat/history", params={"thread": "same-name"}).json() == [
             {"role": "user", "content": "hello"},
-            {"role": "assistant", "content": "one two three"},
+            {"role": "assistant", "content": "one two three", "key": sent.json()["key"]},
         ]
         # Bob's follow-up in a thread with the same name starts a fresh conversation.
         events(bob, bob.post("/chat/messages", json={"text": "hi", "thread": "same-name"}).json()["stream"])

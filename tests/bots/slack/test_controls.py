@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bots.slack.controls import STOP_ACTION
+from sqlalchemy import select
+
+from bots.slack.controls import FEEDBACK_ACTION, STOP_ACTION
 from bots.slack.ref import ReplyMode, SlackRef
+from db.models import Feedback, Notice
 from tests.bots.slack.conftest import Running
 from tests.bots.slack.test_conversations import CHANNEL, mention
 from tests.bots.slack.test_streaming import sink
@@ -79,7 +82,7 @@ def stop_button(fake: FakeSlack, thread: str) -> Message:
     return message
 
 
-def press_stop(run: Running, button: Message, *, user: str) -> None:
+def press_stop(run: Running, button: Message, *, user: str, value: str | None = None) -> None:
     payload: dict[str, Any] = {
         "type": "block_actions",
         "team": {"id": TEAM, "domain": "fake"},
@@ -94,7 +97,7 @@ def press_stop(run: Running, button: Message, *, user: str) -> None:
                 "action_id": STOP_ACTION,
                 "block_id": "b",
                 "type": "button",
-                "value": button.blocks[0]["accessory"]["value"],
+                "value": value or button.blocks[0]["accessory"]["value"],
                 "action_ts": "1",
             }
         ],
@@ -119,7 +122,9 @@ def test_stop_mid_stream_aborts_the_engine_frees_the_slot_and_keeps_the_partial_
     stored = messages(slack.stack, "assistant")[0]
     assert stored.stopped and stored.content.startswith("word0 ") and len(stored.content) < len(LONG)
     assert "Stopped" not in stored.content
-    assert all(STOP_ACTION not in str(m.blocks) for m in slack.fake.replies(CHANNEL, ts))  # the button is gone
+    # The Stop button became the feedback buttons.
+    assert all(STOP_ACTION not in str(m.blocks) for m in slack.fake.replies(CHANNEL, ts))
+    assert FEEDBACK_ACTION in str(slack.fake.replies(CHANNEL, ts)[-1].blocks)
 
 
 def test_only_the_asker_or_an_admin_may_stop(slack: Running, simulator) -> None:
@@ -128,6 +133,7 @@ def test_only_the_asker_or_an_admin_may_stop(slack: Running, simulator) -> None:
     simulator.config.inter_token = 0.02
     ts = mention(slack, "Count for me.")["ts"]
     button = stop_button(slack.fake, ts)
+    key = button.blocks[0]["accessory"]["value"]
     press_stop(slack, button, user=BOB)
     refusal = slack.fake.wait_for(lambda: slack.fake.responses)[0][1]
     assert refusal["text"] == "Only the person who asked, or an admin, can stop this answer."
@@ -135,7 +141,7 @@ def test_only_the_asker_or_an_admin_may_stop(slack: Running, simulator) -> None:
     press_stop(slack, button, user=ADA)
     assert slack.fake.answer(CHANNEL, ts).markdown.endswith("_(Stopped.)_")
     settle(slack.stack)
-    press_stop(slack, button, user=ALICE)
+    press_stop(slack, button, user=ALICE, value=key)  # a Stop pressed late (the message still showed it)
     late = slack.fake.wait_for(lambda: slack.fake.responses[1:])[0][1]
     assert late["text"] == "That answer is already finished."
 
@@ -145,3 +151,42 @@ def test_answers_llmos_writes_itself_get_no_stop_button(slack: Running) -> None:
     slack.fake.answer(CHANNEL, ts)
     settle(slack.stack)
     assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.args.get("blocks")]
+
+
+def press_feedback(run: Running, message: Message, *, user: str, positive: bool) -> None:
+    element = message.blocks[0]["elements"][0]
+    button = element["positive_button" if positive else "negative_button"]
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "fake"},
+        "user": {"id": user, "team_id": TEAM},
+        "api_app_id": "A0LLMOS",
+        "trigger_id": "12.35",
+        "response_url": run.fake.response_url(),
+        "container": {"type": "message", "message_ts": message.ts, "channel_id": CHANNEL},
+        "channel": {"id": CHANNEL},
+        "actions": [
+            {"action_id": FEEDBACK_ACTION, "type": "feedback_buttons", "value": button["value"], "action_ts": "2"}
+        ],
+    }
+    assert run.http.interaction(payload).status_code == 200
+
+
+def test_a_finished_answer_takes_feedback_which_is_stored_and_announced(slack: Running, simulator) -> None:
+    simulator.config.answer = lambda msgs: "Paris."
+    ts = mention(slack, "Capital of France?")["ts"]
+    slack.fake.answer(CHANNEL, ts)
+    settle(slack.stack)
+    (buttons,) = [m for m in slack.fake.replies(CHANNEL, ts) if m.blocks]
+    assert buttons.text == "Was this answer helpful?"
+    assert buttons.blocks[0]["elements"][0]["type"] == "feedback_buttons"
+    press_feedback(slack, buttons, user=BOB, positive=False)
+    thanks = slack.fake.wait_for(lambda: slack.fake.responses)[0][1]
+    assert thanks["text"] == "Thanks for the feedback." and thanks["response_type"] == "ephemeral"
+    press_feedback(slack, buttons, user=BOB, positive=True)  # changes Bob's rating, never adds a second
+    slack.fake.wait_for(lambda: slack.fake.responses[1:])
+    with slack.stack.sessions() as session:
+        (row,) = session.scalars(select(Feedback)).all()
+        notes = session.scalars(select(Notice).where(Notice.kind == "feedback.received")).all()
+    assert (row.rating, row.model, row.skill) == (1, "sim-model", "ask") and len(row.prompt_version) == 12
+    assert [n.data["rating"] for n in notes] == ["down", "up"]
