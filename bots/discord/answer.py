@@ -120,7 +120,7 @@ class Answer:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            if self._showing() == self._shown:
+            if self._showing() == self._shown and not (self._final and self._buttons_to_swap()):
                 self._wake.clear()
                 if self._final:
                     return
@@ -138,6 +138,10 @@ class Answer:
             self._shown = text
             if final:
                 return
+
+    def _buttons_to_swap(self) -> bool:
+        """The answer is done but its first part still shows Stop (the last text was shown already)."""
+        return self._stop_key is not None and bool(self._parts) and self._parts[0].controls != FEEDBACK
 
     def _controls(self, index: int, *, final: bool, failed: bool) -> Controls | None:
         if index or self._stop_key is None or failed:

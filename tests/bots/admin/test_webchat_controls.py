@@ -8,7 +8,9 @@ import threading
 import time
 
 import httpx
+from sqlalchemy import select
 
+from db.models import Feedback, Notice
 from tests.bots.admin.conftest import Admin
 from tests.bots.admin.test_webchat import browser
 from tests.helpers import messages, settle
@@ -56,3 +58,30 @@ def test_the_asking_browser_stops_its_answer_and_keeps_what_was_said(admin: Admi
     assert admin.stack.scheduler.store.running() == {}
     stored = messages(admin.stack, "assistant")[0]
     assert stored.stopped and len(stored.content) < len(LONG)
+
+
+def test_feedback_on_an_answer_is_kept_reported_and_exported(admin: Admin, simulator) -> None:
+    simulator.config.answer = lambda msgs: "Paris."
+    with browser(admin.url) as alice, browser(admin.url) as bob:
+        sent = alice.post("/chat/messages", json={"text": "capital of France?", "thread": "t"}).json()
+        got: list[tuple[str, dict[str, object]]] = []
+        read_into(alice, sent["stream"], got)
+        (turn,) = [m for m in alice.get("/chat/history", params={"thread": "t"}).json() if m["role"] == "assistant"]
+        assert turn["key"] == sent["key"]
+        rated = alice.post("/chat/feedback", json={"key": sent["key"], "rating": "down"})
+        assert rated.status_code == 200 and rated.json()["detail"] == "Thanks for the feedback."
+        again = alice.post("/chat/feedback", json={"key": sent["key"], "rating": "down", "comment": " Too short. "})
+        assert again.status_code == 200
+        assert bob.post("/chat/feedback", json={"key": sent["key"], "rating": "up"}).status_code == 404
+        assert alice.post("/chat/feedback", json={"key": sent["key"], "rating": "meh"}).status_code == 422
+        assert alice.post("/chat/feedback", json={"key": "web:local:nope", "rating": "up"}).status_code == 404
+    with admin.stack.sessions() as session:
+        (row,) = session.scalars(select(Feedback)).all()
+        sent_notices = session.scalars(select(Notice).where(Notice.kind == "feedback.received")).all()
+        tenant_id = row.tenant_id
+    assert (row.rating, row.comment, row.model, row.skill) == (-1, "Too short.", "sim-model", "ask")
+    assert sent_notices[-1].data["comment"] == "Too short." and sent_notices[-1].data["rating"] == "down"
+    with admin.api() as api:
+        exported = api.get(f"/api/tenants/{tenant_id}/export")
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    assert {"feedback": "down", "comment": "Too short."}.items() <= lines[-1].items()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from bots.discord.surface import DiscordSurface
-from bots.discord.targets import STOP_ID
+from bots.discord.targets import FEEDBACK_ID, STOP_ID
+from db.models import Feedback
 from tests.bots.discord.helpers import calls, eventually, replies, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Interaction
@@ -24,7 +27,7 @@ def test_tool_progress_is_a_note_under_the_answer_and_never_part_of_it(
     asked = fake.post(channel, "what is six times seven?", mention=True)
     wait_done(clean_stack, asked["id"], timeout=30)
     (answer,) = replies(fake, asked)
-    assert answer["content"] == "The tool said: 6 * 7 = 42" and answer["components"] == []
+    assert answer["content"] == "The tool said: 6 * 7 = 42" and FEEDBACK_ID in str(answer["components"])
     shown = [c.body["content"] for c in calls(fake, "POST", f"/channels/{channel}/messages") if c.body]
     shown += [c.body["content"] for c in calls(fake, "PATCH", f"/channels/{channel}/messages/{answer['id']}")]
     assert "-# Using the calculator…" in shown
@@ -65,7 +68,8 @@ def test_stop_mid_stream_aborts_the_engine_and_keeps_the_partial_answer(
     wait_done(clean_stack, asked["id"], timeout=30)
     (answer,) = replies(fake, asked)
     assert answer["content"].startswith("word0 ") and answer["content"].endswith("_(Stopped.)_")
-    assert answer["components"] == []  # the button goes with the stream
+    # The Stop button goes with the stream; 👍/👎 take its place.
+    assert "llmos-stop" not in str(answer["components"]) and FEEDBACK_ID in str(answer["components"])
     eventually(lambda: simulator.requests[-1].disconnected_at is not None, what="the engine saw the disconnect")
     assert clean_stack.scheduler.store.running() == {}
     stored = messages(clean_stack, "assistant")[0]
@@ -96,3 +100,23 @@ def test_a_stop_for_another_servers_answer_is_refused(
     message = {"id": "1", "channel_id": str(fake.world.random)}
     pressed = fake.press(message, f"{STOP_ID}discord:999:123", user="admin")
     assert said_to(fake, pressed) == "There is no answer of yours to stop here."
+
+
+def test_a_finished_answer_carries_feedback_buttons_and_keeps_one_rating_per_person(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake, channel = fake_discord, fake_discord.world.random
+    simulator.config.answer = lambda msgs: "Paris."
+    asked = fake.post(channel, "capital of France?", mention=True)
+    wait_done(clean_stack, asked["id"], timeout=30)
+    (answer,) = replies(fake, asked)
+    ids = [item["custom_id"] for row in answer["components"] for item in row["components"]]
+    assert [i.split(":")[1] for i in ids] == ["up", "down"] and all(i.startswith(FEEDBACK_ID) for i in ids)
+    assert said_to(fake, fake.press(answer, ids[1], user="bob")) == "Thanks for the feedback."
+    assert said_to(fake, fake.press(answer, ids[0], user="bob")) == "Thanks for the feedback."
+    assert said_to(fake, fake.press(answer, ids[0], user="alice")) == "Thanks for the feedback."
+    with clean_stack.sessions() as session:
+        rows = session.scalars(select(Feedback).order_by(Feedback.id)).all()
+    assert [(r.rating, r.skill, r.model) for r in rows] == [(1, "ask", "sim-model"), (1, "ask", "sim-model")]
+    other = fake.press(answer, f"{FEEDBACK_ID}up:discord:999:1", user="bob")
+    assert said_to(fake, other) == "There is no finished answer to rate here."
