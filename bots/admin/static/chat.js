@@ -12,11 +12,39 @@
   let thread = localStorage.getItem("llmos-thread");
   if (!thread) { thread = newThread(); localStorage.setItem("llmos-thread", thread); }
 
+  // An answer's Markdown as HTML. HTML the model writes (a <script>, an <img onerror>) is shown as
+  // text, never run; DOMPurify then cleans what Markdown itself made. The person's lines stay plain text.
+  const escapeHtml = (raw) => raw.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  marked.use({gfm: true, breaks: true, renderer: {html: (token) => escapeHtml(token.text || "")}});
+
+  function show(node, markdown) {
+    node.dataset.markdown = markdown;
+    if (!node.classList.contains("assistant")) { node.textContent = markdown; return; }
+    node.innerHTML = DOMPurify.sanitize(marked.parse(markdown));
+    for (const block of node.querySelectorAll("pre")) {
+      const copy = document.createElement("button");
+      copy.type = "button"; copy.className = "copy quiet"; copy.textContent = "Copy";
+      copy.addEventListener("click", async () => {
+        try { await navigator.clipboard.writeText(block.querySelector("code")?.textContent ?? block.textContent); copy.textContent = "Copied"; }
+        catch (error) { copy.textContent = "Select and copy"; }
+      });
+      block.prepend(copy);
+    }
+  }
+
+  // While an answer streams it is drawn at most once a frame, however fast the pieces come.
+  function grow(node, piece) {
+    node.dataset.markdown = (node.dataset.markdown || "") + piece;
+    if (node.dataset.pending) return;
+    node.dataset.pending = "1";
+    requestAnimationFrame(() => { delete node.dataset.pending; show(node, node.dataset.markdown); log.scrollTop = log.scrollHeight; });
+  }
+
   function bubble(role, content, stopped) {
     if (empty) empty.remove();
     const node = document.createElement("div");
     node.className = "msg " + role + (stopped ? " stopped" : "");
-    node.textContent = content;
+    show(node, content);
     log.appendChild(node);
     log.scrollTop = log.scrollHeight;
     return node;
@@ -86,22 +114,23 @@
         finished = true; source.close();
         node.classList.remove("streaming");
         if (failed) { node.classList.add("failed"); node.textContent = message; }
+        delete node.dataset.pending;
         resolve(!failed);
       };
       source.addEventListener("start", () => node.classList.add("streaming"));
-      source.addEventListener("reset", () => { node.textContent = ""; });
+      source.addEventListener("reset", () => { show(node, ""); });
       // Progress while a tool runs ("Using search…"), shown after the text until more text comes.
       source.addEventListener("status", (e) => { node.dataset.status = JSON.parse(e.data).text; });
       source.addEventListener("delta", (e) => {
         delete node.dataset.status;
-        node.textContent += JSON.parse(e.data).text; log.scrollTop = log.scrollHeight;
+        grow(node, JSON.parse(e.data).text);
       });
       source.addEventListener("done", (e) => {
         delete node.dataset.status;
         const said = JSON.parse(e.data).text;
         // A stopped answer ends with the worker's Markdown note; the bubble says it in its own style.
-        if (said.endsWith(STOPPED)) { node.textContent = said.slice(0, -STOPPED.length).trimEnd(); node.classList.add("stopped"); }
-        else { node.textContent = said; }
+        if (said.endsWith(STOPPED)) { show(node, said.slice(0, -STOPPED.length).trimEnd()); node.classList.add("stopped"); }
+        else { show(node, said); }
         end(false);
       });
       source.addEventListener("error", (e) => {

@@ -19,8 +19,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
 from bots.admin import board
+from db.models import Feedback
 from tests.bots.admin.conftest import Admin, signed_post, wait_job
 from tests.helpers import chat, messages
 
@@ -197,3 +199,44 @@ def test_the_web_chat_stops_an_answer_and_shows_it_stopped(admin: Admin, simulat
     # After a reload the stored answer is shown as stopped too.
     browser.refresh()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.stopped"))
+
+
+INJECTED = (
+    "Here is **bold** and `code`.\n\n"
+    '<script>document.title = "pwned"</script><img src=x onerror="document.title = \'pwned\'">\n\n'
+    "```python\nprint('hello')\n```"
+)
+
+
+def test_the_web_chat_renders_markdown_safely_and_takes_feedback(admin: Admin, simulator, browser, tmp_path) -> None:
+    simulator.config.answer = lambda msgs: INJECTED
+    browser.get(f"{admin.url}/chat")
+    browser.find_element(By.ID, "text").send_keys("Show me some Markdown." + Keys.ENTER)
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rate button[data-rating]"))
+    bubble = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1]
+    assert bubble.find_element(By.TAG_NAME, "strong").text == "bold" and "**" not in bubble.text
+    assert bubble.find_element(By.CSS_SELECTOR, "pre code").text == "print('hello')"
+    assert bubble.find_element(By.CSS_SELECTOR, "pre button.copy").text == "Copy"
+    # The model's <script> and <img onerror> are shown as text and never ran.
+    assert '<script>document.title = "pwned"</script>' in bubble.text and "onerror=" in bubble.text
+    time.sleep(0.3)
+    assert browser.title != "pwned"
+    assert not bubble.find_elements(By.TAG_NAME, "script") and not bubble.find_elements(By.TAG_NAME, "img")
+    screenshot(browser, tmp_path, "webchat-markdown-desktop.png")
+
+    browser.find_element(By.CSS_SELECTOR, ".rate button[data-rating=down]").click()
+    wait.until(lambda d: "Thanks" in d.find_element(By.CSS_SELECTOR, ".rate .muted").text)
+    comment = browser.find_element(By.CSS_SELECTOR, ".rate input[type=text]")
+    comment.send_keys("Too much code." + Keys.ENTER)
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".rate form"))
+    with admin.stack.sessions() as session:
+        (row,) = session.scalars(select(Feedback)).all()
+    assert (row.rating, row.comment) == (-1, "Too much code.")
+
+    browser.set_window_size(390, 844)  # a phone
+    browser.refresh()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant strong"))
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    screenshot(browser, tmp_path, "webchat-markdown-phone.png")
