@@ -110,7 +110,7 @@ def test_the_dashboard_signs_in_shows_the_figures_and_refreshes(
     wait.until(lambda d: d.current_url.endswith("/dashboard"))
     engine = text_of(browser, "engine")
     assert "answering" in engine and "sim-model" in engine
-    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 4
     # The latency chart drew lines, the throughput chart bars.
     assert browser.find_elements(By.CSS_SELECTOR, "#panel svg polyline, #panel svg circle")
     assert browser.find_elements(By.CSS_SELECTOR, "#panel svg rect title")

@@ -85,3 +85,19 @@ def test_feedback_on_an_answer_is_kept_reported_and_exported(admin: Admin, simul
         exported = api.get(f"/api/tenants/{tenant_id}/export")
     lines = [json.loads(line) for line in exported.text.splitlines()]
     assert {"feedback": "down", "comment": "Too short."}.items() <= lines[-1].items()
+
+
+def test_the_dashboard_shows_feedback_rates_per_model_and_skill(admin: Admin, simulator) -> None:
+    simulator.config.answer = lambda msgs: "An answer."
+    with browser(admin.url) as alice:
+        for rating in ("up", "up", "down"):
+            sent = alice.post("/chat/messages", json={"text": "a question", "thread": "t"}).json()
+            read_into(alice, sent["stream"], [])
+            assert alice.post("/chat/feedback", json={"key": sent["key"], "rating": rating}).status_code == 200
+    with admin.client() as page:
+        page.cookies.set("llmos_admin", admin.global_key)
+        panel = page.get("/dashboard/panel").text
+    card = panel[panel.index('id="feedback"') :]
+    assert "<td>sim-model</td><td>ask</td>" in card
+    assert '<td class="num">2</td><td class="num">1</td>' in card and "67 %" in card
+    assert "Helpful answers per day" in card
