@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select
 
 from bots.slack.controls import FEEDBACK_ACTION, STOP_ACTION
@@ -190,3 +192,9 @@ def test_a_finished_answer_takes_feedback_which_is_stored_and_announced(slack: R
         notes = session.scalars(select(Notice).where(Notice.kind == "feedback.received")).all()
     assert (row.rating, row.model, row.skill) == (1, "sim-model", "ask") and len(row.prompt_version) == 12
     assert [n.data["rating"] for n in notes] == ["down", "up"]
+
+
+def test_the_manifest_uses_slacks_agent_view() -> None:
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[3] / "bots/slack/manifest.yaml").read_text())
+    assert "assistant_view" not in manifest["features"]
+    assert manifest["features"]["agent_view"]["agent_description"]
