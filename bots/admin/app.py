@@ -19,7 +19,20 @@ from bots.admin import errors
 from bots.admin.deps import Services
 from bots.admin.jobs import JobRequest
 from bots.admin.limits import BodyLimit
-from bots.admin.routes import dashboard, data, hooks, jobs, keys, ops, prefs, tenants, tools, webchat, webhooks
+from bots.admin.routes import (
+    dashboard,
+    data,
+    hooks,
+    jobs,
+    keys,
+    ops,
+    prefs,
+    tenants,
+    tools,
+    webchat,
+    webhooks,
+    webthreads,
+)
 
 HERE = Path(__file__).resolve().parent
 SWAGGER = "/static/swagger-ui"
@@ -35,6 +48,7 @@ ROUTERS = (
     webhooks.router,
     dashboard.router,
     webchat.router,
+    webthreads.router,
 )
 # Our pages load scripts and styles only from this service; the API docs page is left as FastAPI makes it.
 PAGE_POLICY = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

@@ -48,7 +48,7 @@ def chatter(request: Request, svc: Services) -> Chatter | None:
         return identify(request, svc.settings, session)
 
 
-def _who(request: Request, svc: Services) -> Chatter:
+def who_is(request: Request, svc: Services) -> Chatter:
     found = chatter(request, svc)
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="open /chat first (or sign in) to get a chat identity")
@@ -90,7 +90,7 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     # A JSON body cannot be sent cross-site without a CORS preflight, which this service never grants.
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
-    who = _who(request, svc)
+    who = who_is(request, svc)
     asked = parse(body.text, skills=svc.skills)
     event = Event(
         platform=Platform.WEB,
@@ -131,7 +131,7 @@ def stop(body: StopAsked, request: Request, svc: Svc) -> JSONResponse:
     """Stop this browser's answer while it streams; the worker keeps what it had said, marked stopped."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
-    who = _who(request, svc)
+    who = who_is(request, svc)
     if svc.leases is None or _owner(svc, body.key) != who.browser:
         verdict = Verdict.UNKNOWN
     else:
@@ -152,7 +152,7 @@ def rate(body: Rated, request: Request, svc: Svc) -> JSONResponse:
     """👍/👎 (and an optional comment) on one of this browser's answers; a second one replaces it."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
-    who = _who(request, svc)
+    who = who_is(request, svc)
     said = feedback.NO_ANSWER
     if _owner(svc, body.key) == who.browser:
         said = feedback.give(
@@ -189,7 +189,7 @@ def _events(items: Iterator[dict[str, Any]]) -> Iterator[ServerSentEvent]:
 def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
     """Server-sent events (sse-starlette), with a comment ping while the answer is slow to start, so
     proxies that close idle connections keep this one open."""
-    who = _who(request, svc)
+    who = who_is(request, svc)
     if _owner(svc, key) != who.browser:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such answer for you")
     items = follow(svc.bus, key, idle_timeout=svc.settings.chat_reply_timeout_seconds)
@@ -200,7 +200,7 @@ def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
 
 @router.get("/chat/history")
 def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str | bool]]:
-    who = _who(request, svc)
+    who = who_is(request, svc)
     if not THREAD.fullmatch(thread):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="bad thread id")
     with svc.sessions() as session:

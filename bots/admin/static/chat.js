@@ -161,6 +161,7 @@
       send.hidden = true; stop.hidden = false;
       const ended = await follow(body.stream, node);
       if (ended) rating(node, body.key);
+      listThreads();
     } catch (error) {
       node.classList.remove("streaming"); node.classList.add("failed");
       node.textContent = "LLMOS is not reachable: " + error;
@@ -202,8 +203,49 @@
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); document.getElementById("composer").requestSubmit(); }
   });
-  document.getElementById("new").addEventListener("click", () => {
-    thread = newThread(); localStorage.setItem("llmos-thread", thread); location.reload();
-  });
+  // The browser's conversations: listed from the store, named here (the names stay in this browser).
+  const list = document.getElementById("thread-list");
+  const names = JSON.parse(localStorage.getItem("llmos-names") || "{}");
+  const saveNames = () => localStorage.setItem("llmos-names", JSON.stringify(names));
+  const open = (id) => { localStorage.setItem("llmos-thread", id); location.reload(); };
+
+  async function listThreads() {
+    const response = await fetch("/chat/threads", {credentials: "same-origin"});
+    const found = response.ok ? await response.json() : [];
+    if (!found.some((t) => t.thread === thread)) found.unshift({thread: thread, title: "New conversation"});
+    list.replaceChildren(...found.map(entry));
+  }
+
+  function entry(item) {
+    const li = document.createElement("li");
+    li.className = item.thread === thread ? "current" : "";
+    li.dataset.thread = item.thread;
+    const title = document.createElement("button");
+    title.type = "button"; title.className = "title"; title.textContent = names[item.thread] || item.title;
+    title.addEventListener("click", () => { if (item.thread !== thread) open(item.thread); });
+    const rename = document.createElement("button");
+    rename.type = "button"; rename.className = "rename"; rename.textContent = "✎"; rename.title = "Rename";
+    rename.addEventListener("click", () => {
+      const name = prompt("Name this conversation", title.textContent);
+      if (name === null) return;
+      if (name.trim()) names[item.thread] = name.trim().slice(0, 80); else delete names[item.thread];
+      saveNames(); listThreads();
+    });
+    const remove = document.createElement("button");
+    remove.type = "button"; remove.className = "delete"; remove.textContent = "✕"; remove.title = "Delete";
+    remove.addEventListener("click", async () => {
+      if (!confirm("Delete this conversation and its messages?")) return;
+      const response = await fetch("/chat/threads/" + encodeURIComponent(item.thread),
+                                   {method: "DELETE", credentials: "same-origin"});
+      if (!response.ok && response.status !== 404) return;
+      delete names[item.thread]; saveNames();
+      if (item.thread === thread) open(newThread()); else listThreads();
+    });
+    li.append(title, rename, remove);
+    return li;
+  }
+
+  document.getElementById("new").addEventListener("click", () => open(newThread()));
   history();
+  listThreads();
 })();

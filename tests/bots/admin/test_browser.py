@@ -240,3 +240,56 @@ def test_the_web_chat_renders_markdown_safely_and_takes_feedback(admin: Admin, s
     width = browser.execute_script("return document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     screenshot(browser, tmp_path, "webchat-markdown-phone.png")
+
+
+def test_a_second_conversation_keeps_the_first(admin: Admin, simulator, browser, tmp_path) -> None:
+    simulator.config.answer = lambda msgs: f"Answer to: {msgs[-1]['content']}"
+    browser.get(f"{admin.url}/chat")
+    wait = WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,))
+
+    def ask(line: str) -> None:
+        browser.find_element(By.ID, "text").send_keys(line + Keys.ENTER)
+        wait.until(
+            lambda d: (
+                d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1:]
+                and d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text == f"Answer to: {line}"
+            )
+        )
+
+    def titles() -> list[str]:
+        # Read in one go: the list is redrawn as answers finish.
+        script = "return [...document.querySelectorAll('#thread-list .title')].map((b) => b.textContent)"
+        return list(browser.execute_script(script))
+
+    ask("About cats")
+    wait.until(lambda d: titles() == ["About cats"])
+    browser.find_element(By.ID, "new").click()
+    wait.until(lambda d: titles()[:1] == ["New conversation"])
+    assert not browser.find_elements(By.CSS_SELECTOR, ".msg")
+    ask("About dogs")
+    wait.until(lambda d: titles() == ["About dogs", "About cats"])
+    # Back to the first: its conversation is all there, and the model sees only it.
+    browser.find_elements(By.CSS_SELECTOR, "#thread-list .title")[1].click()
+    wait.until(lambda d: [m.text for m in d.find_elements(By.CSS_SELECTOR, ".msg.user")] == ["About cats"])
+    ask("And their whiskers?")
+    assert [m["content"] for m in simulator.requests[-1].body["messages"] if m["role"] == "user"] == [
+        "About cats",
+        "And their whiskers?",
+    ]
+    current = browser.find_element(By.CSS_SELECTOR, "#thread-list li.current")
+    current.find_element(By.CSS_SELECTOR, ".rename").click()
+    prompt = browser.switch_to.alert
+    prompt.send_keys("Cats")
+    prompt.accept()
+    wait.until(lambda d: "Cats" in titles())
+    screenshot(browser, tmp_path, "webchat-conversations-desktop.png")
+    browser.set_window_size(390, 844)
+    browser.refresh()
+    wait.until(lambda d: "Cats" in titles())
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    screenshot(browser, tmp_path, "webchat-conversations-phone.png")
+    browser.set_window_size(1360, 1000)
+    dogs = next(li for li in browser.find_elements(By.CSS_SELECTOR, "#thread-list li") if "dogs" in li.text)
+    dogs.find_element(By.CSS_SELECTOR, ".delete").click()
+    browser.switch_to.alert.accept()
+    wait.until(lambda d: titles() == ["Cats"])

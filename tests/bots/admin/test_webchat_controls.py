@@ -101,3 +101,23 @@ def test_the_dashboard_shows_feedback_rates_per_model_and_skill(admin: Admin, si
     assert "<td>sim-model</td><td>ask</td>" in card
     assert '<td class="num">2</td><td class="num">1</td>' in card and "67 %" in card
     assert "Helpful answers per day" in card
+
+
+def test_a_browser_lists_and_deletes_its_own_conversations(admin: Admin, simulator) -> None:
+    simulator.config.answer = lambda msgs: "An answer."
+    with browser(admin.url) as alice, browser(admin.url) as bob:
+        for thread, question in (("first", "What is   the first\nquestion?"), ("second-one", "Second?")):
+            sent = alice.post("/chat/messages", json={"text": question, "thread": thread}).json()
+            read_into(alice, sent["stream"], [])
+        listed = alice.get("/chat/threads").json()
+        assert [(t["thread"], t["title"]) for t in listed] == [
+            ("second-one", "Second?"),
+            ("first", "What is the first question?"),
+        ]
+        assert bob.get("/chat/threads").json() == []
+        assert bob.delete("/chat/threads/first").status_code == 404
+        assert alice.delete("/chat/threads/../x").status_code in {404, 422}
+        assert alice.delete("/chat/threads/first").json() == {"messages": 2}
+        assert [t["thread"] for t in alice.get("/chat/threads").json()] == ["second-one"]
+        assert alice.get("/chat/history", params={"thread": "first"}).json() == []
+        assert len(alice.get("/chat/history", params={"thread": "second-one"}).json()) == 2
