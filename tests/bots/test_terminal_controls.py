@@ -7,7 +7,7 @@ import threading
 import time
 
 from bots.terminal import TerminalChat
-from tests.helpers import messages, settle
+from tests.helpers import disconnected, messages, settle
 from workers.stack import Stack
 
 LONG = " ".join(f"word{i}" for i in range(400))
@@ -54,7 +54,7 @@ def test_ctrl_c_stops_the_answer_and_shows_what_was_said(clean_stack: Stack, sim
     settle(clean_stack)
     stored = messages(clean_stack, "assistant")[0]
     assert stored.stopped and len(stored.content) < len(LONG)
-    assert simulator.requests[-1].disconnected_at is not None
+    assert disconnected(simulator)
 
 
 def test_slash_stop_stops_this_persons_answer_asked_elsewhere(clean_stack: Stack, simulator) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from db.models import Feedback, Notice
 from tests.bots.admin.conftest import Admin
 from tests.bots.admin.test_webchat import browser
-from tests.helpers import messages, settle
+from tests.helpers import disconnected, messages, settle
 
 LONG = " ".join(f"word{i}" for i in range(400))
 
@@ -54,7 +54,7 @@ def test_the_asking_browser_stops_its_answer_and_keeps_what_was_said(admin: Admi
         assert history[-1]["stopped"] is True and history[-1]["content"].startswith("word0 ")
         assert alice.post("/chat/stop", content=b"{}", headers={"Content-Type": "text/plain"}).status_code in {415, 422}
         assert alice.post("/chat/stop", json={"key": ""}).status_code == 422
-    assert simulator.requests[-1].disconnected_at is not None
+    assert disconnected(simulator)
     assert admin.stack.scheduler.store.running() == {}
     stored = messages(admin.stack, "assistant")[0]
     assert stored.stopped and len(stored.content) < len(LONG)
