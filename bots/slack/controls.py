@@ -1,8 +1,9 @@
 """The controls on a Slack answer: Stop while it streams, then 👍/👎, and what pressing them does.
 
-Slack's streamed messages take no blocks until they stop, so the buttons sit in a small message just
-under the answer in its thread: posted with the answer's first text with a Stop button, and turned
-into Slack's feedback buttons (the pattern Slack gives AI apps) when the answer is done.
+Slack's streamed messages take no blocks until they stop, so Stop sits in a small message just under
+the answer, posted with its first text and deleted when it ends. The finished answer then carries
+Slack's feedback buttons (the pattern Slack gives AI apps): given to chat.stopStream, or added to
+the last message where the answer was shown by editing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ log = logging.getLogger(__name__)
 STOP_ACTION = "llmos_stop"
 FEEDBACK_ACTION = "llmos_feedback"
 ANSWERING = "Answering…"
-FEEDBACK_QUESTION = "Was this answer helpful?"
 
 
 def stop_blocks(key: str) -> list[dict[str, Any]]:

@@ -18,12 +18,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bots.slack import mrkdwn
-from bots.slack.controls import ANSWERING, FEEDBACK_QUESTION, feedback_blocks, stop_blocks
+from bots.slack.controls import ANSWERING, feedback_blocks, stop_blocks
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.web import check_auth, error_code
 
@@ -38,6 +39,8 @@ UPDATE_INTERVAL = 1.0
 STREAM_LIMIT = 12_000
 # Posted messages stay readable (and clear of msg_too_long) below Slack's 4,000 characters.
 MESSAGE_LIMIT = 3_900
+# The most text a section block (the answer beside its feedback buttons) holds.
+SECTION_LIMIT = 3_000
 
 
 class _Mode(Enum):
@@ -129,7 +132,7 @@ class ThreadSink:
     def finish(self, text: str) -> None:
         self._clear_status()
         self._show_final(text)
-        self._ask_feedback()  # after the answer, so the buttons never sit under half of it
+        self._hide_stop()
 
     def _show_final(self, text: str) -> None:
         if self._answer.strip() != text.strip():
@@ -138,7 +141,7 @@ class ThreadSink:
             self._flush()
         if self._mode is _Mode.STREAM:
             with self._guard():
-                self._stop()
+                self._stop(blocks=self._feedback())
             return
         self._render(final=True)
 
@@ -192,18 +195,9 @@ class ThreadSink:
             return
         self._stop_ts = str(response["ts"])
 
-    def _ask_feedback(self) -> None:
-        """The Stop button's message becomes the answer's feedback buttons."""
-        if self._stop_ts is None or self._key is None:
-            return
-        try:
-            self._client.chat_update(
-                channel=self._ref.channel, ts=self._stop_ts, text=FEEDBACK_QUESTION, blocks=feedback_blocks(self._key)
-            )
-            self._stop_ts = None
-        except SlackApiError as exc:
-            log.info("no feedback buttons in %s: %s", self._ref.channel, exc)
-            self._hide_stop()
+    def _feedback(self) -> list[dict[str, Any]] | None:
+        """Slack's 👍/👎 for the finished answer's last message (an answer of the engine's only)."""
+        return feedback_blocks(self._key) if self._key is not None else None
 
     def _hide_stop(self) -> None:
         if self._stop_ts is None:
@@ -265,10 +259,10 @@ class ThreadSink:
         self._from = len(self._answer) - len(self._pending)
         self._ts, self._held = self._start_stream(""), 0
 
-    def _stop(self, *, quietly: bool = False) -> None:
+    def _stop(self, *, quietly: bool = False, blocks: list[dict[str, Any]] | None = None) -> None:
         assert self._ts is not None
         try:
-            self._client.chat_stopStream(channel=self._ref.channel, ts=self._ts)
+            self._client.chat_stopStream(channel=self._ref.channel, ts=self._ts, blocks=blocks)
         except SlackApiError as exc:
             if not quietly:
                 raise
@@ -318,6 +312,8 @@ class ThreadSink:
             try:
                 with self._guard():
                     self._show(mrkdwn.split(text, self._limit))
+                if final:
+                    self._attach_feedback()
                 return
             except SlackApiError as exc:
                 if error_code(exc) != "msg_too_long" or self._limit < 256:
@@ -325,6 +321,19 @@ class ThreadSink:
                 self._limit //= 2
                 log.info("Slack found a message too long; splitting at %d characters", self._limit)
         raise RuntimeError("Slack refused every split of the answer as too long")
+
+    def _attach_feedback(self) -> None:
+        """The 👍/👎 under the last message of a finished answer shown by editing."""
+        blocks = self._feedback()
+        ts, piece = self._posted[-1] if self._posted else ("", "")
+        if blocks is None or not piece.strip() or len(piece) > SECTION_LIMIT:
+            return  # a section block holds 3,000 characters: a longer last part goes without the buttons
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": piece}}
+        try:
+            self._client.chat_update(channel=self._ref.channel, ts=ts, text=piece, blocks=[section, *blocks])
+        except SlackApiError as exc:
+            check_auth(exc, team=self._ref.team)
+            log.info("no feedback buttons on %s in %s: %s", ts, self._ref.channel, exc)
 
     def _show(self, pieces: list[str]) -> None:
         for index, piece in enumerate(pieces):

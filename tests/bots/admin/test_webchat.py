@@ -26,8 +26,8 @@ def browser(url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def events(client: httpx.Client, stream: str) -> list[tuple[str, dict[str, object]]]:
-    found = []
+def read_into(client: httpx.Client, stream: str, got: list[tuple[str, dict[str, object]]]) -> None:
+    """An answer's server-sent events, each added to `got` as it arrives (as a reader thread needs)."""
     with client.stream("GET", stream) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -36,7 +36,12 @@ def events(client: httpx.Client, stream: str) -> list[tuple[str, dict[str, objec
             if line.startswith("event: "):
                 kind = line.removeprefix("event: ")
             elif line.startswith("data: "):
-                found.append((kind, json.loads(line.removeprefix("data: "))))
+                got.append((kind, json.loads(line.removeprefix("data: "))))
+
+
+def events(client: httpx.Client, stream: str) -> list[tuple[str, dict[str, object]]]:
+    found: list[tuple[str, dict[str, object]]] = []
+    read_into(client, stream, found)
     return found
 
 

@@ -7,26 +7,14 @@ import json
 import threading
 import time
 
-import httpx
 from sqlalchemy import select
 
 from db.models import Feedback, Notice
 from tests.bots.admin.conftest import Admin
-from tests.bots.admin.test_webchat import browser
+from tests.bots.admin.test_webchat import browser, read_into
 from tests.helpers import disconnected, messages, settle
 
 LONG = " ".join(f"word{i}" for i in range(400))
-
-
-def read_into(client: httpx.Client, stream: str, got: list[tuple[str, dict[str, object]]]) -> None:
-    """The answer's server-sent events, each added to `got` as it arrives."""
-    with client.stream("GET", stream) as response:
-        kind = ""
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                kind = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                got.append((kind, json.loads(line.removeprefix("data: "))))
 
 
 def test_the_asking_browser_stops_its_answer_and_keeps_what_was_said(admin: Admin, simulator) -> None:

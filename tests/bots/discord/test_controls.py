@@ -12,7 +12,7 @@ from db.models import Feedback
 from tests.bots.discord.helpers import calls, eventually, replies, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Interaction
-from tests.helpers import messages
+from tests.helpers import disconnected, messages
 from tests.workers.toolscript import call_once, use
 from workers.stack import Stack
 
@@ -54,14 +54,19 @@ def said_to(fake: FakeDiscord, pressed: Interaction) -> str:
     return eventually(response, what="the answer to the button")
 
 
+def streaming(fake: FakeDiscord, simulator) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A long answer streaming in a channel: the question, the answer's part with Stop, its custom_id."""
+    simulator.config.answer = lambda msgs: LONG
+    simulator.config.inter_token = 0.02
+    asked = fake.post(fake.world.random, "count for me", mention=True)
+    return asked, *stop_button(fake, asked)
+
+
 def test_stop_mid_stream_aborts_the_engine_and_keeps_the_partial_answer(
     bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
 ) -> None:
-    fake, channel = fake_discord, fake_discord.world.random
-    simulator.config.answer = lambda msgs: LONG
-    simulator.config.inter_token = 0.02
-    asked = fake.post(channel, "count for me", mention=True)
-    part, custom_id = stop_button(fake, asked)
+    fake = fake_discord
+    asked, part, custom_id = streaming(fake, simulator)
     pressed = fake.press(part, custom_id, user="alice")
     assert said_to(fake, pressed) == "Stopping the answer."
     assert pressed.ephemeral
@@ -70,7 +75,7 @@ def test_stop_mid_stream_aborts_the_engine_and_keeps_the_partial_answer(
     assert answer["content"].startswith("word0 ") and answer["content"].endswith("_(Stopped.)_")
     # The Stop button goes with the stream; 👍/👎 take its place.
     assert "llmos-stop" not in str(answer["components"]) and FEEDBACK_ID in str(answer["components"])
-    eventually(lambda: simulator.requests[-1].disconnected_at is not None, what="the engine saw the disconnect")
+    assert disconnected(simulator)
     assert clean_stack.scheduler.store.running() == {}
     stored = messages(clean_stack, "assistant")[0]
     assert stored.stopped and len(stored.content) < len(LONG)
@@ -79,11 +84,8 @@ def test_stop_mid_stream_aborts_the_engine_and_keeps_the_partial_answer(
 def test_only_the_asker_or_a_server_manager_may_stop(
     bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
 ) -> None:
-    fake, channel = fake_discord, fake_discord.world.random
-    simulator.config.answer = lambda msgs: LONG
-    simulator.config.inter_token = 0.02
-    asked = fake.post(channel, "count for me", mention=True)
-    part, custom_id = stop_button(fake, asked)
+    fake = fake_discord
+    asked, part, custom_id = streaming(fake, simulator)
     refused = fake.press(part, custom_id, user="bob")
     assert said_to(fake, refused) == "Only the person who asked, or an admin, can stop this answer."
     assert said_to(fake, fake.press(part, custom_id, user="admin")) == "Stopping the answer."

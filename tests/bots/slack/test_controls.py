@@ -16,7 +16,7 @@ from tests.bots.slack.test_conversations import CHANNEL, mention
 from tests.bots.slack.test_streaming import sink
 from tests.fixtures.fake_slack import TEAM, FakeSlack
 from tests.fixtures.fake_slack_api import Message
-from tests.helpers import messages, settle
+from tests.helpers import disconnected, messages, settle
 from tests.workers.toolscript import call_once, use
 
 ALICE, BOB, ADA = "U0ALICE01", "U0BOB0001", "U0ADMIN01"
@@ -84,7 +84,8 @@ def stop_button(fake: FakeSlack, thread: str) -> Message:
     return message
 
 
-def press_stop(run: Running, button: Message, *, user: str, value: str | None = None) -> None:
+def click(run: Running, message: Message, action: dict[str, Any], *, user: str) -> None:
+    """Someone presses a button on one of LLMOS's messages: the interaction Slack posts."""
     payload: dict[str, Any] = {
         "type": "block_actions",
         "team": {"id": TEAM, "domain": "fake"},
@@ -92,19 +93,16 @@ def press_stop(run: Running, button: Message, *, user: str, value: str | None = 
         "api_app_id": "A0LLMOS",
         "trigger_id": "12.34",
         "response_url": run.fake.response_url(),
-        "container": {"type": "message", "message_ts": button.ts, "channel_id": CHANNEL},
+        "container": {"type": "message", "message_ts": message.ts, "channel_id": CHANNEL},
         "channel": {"id": CHANNEL},
-        "actions": [
-            {
-                "action_id": STOP_ACTION,
-                "block_id": "b",
-                "type": "button",
-                "value": value or button.blocks[0]["accessory"]["value"],
-                "action_ts": "1",
-            }
-        ],
+        "actions": [{**action, "action_ts": "1"}],
     }
     assert run.http.interaction(payload).status_code == 200
+
+
+def press_stop(run: Running, button: Message, *, user: str, value: str | None = None) -> None:
+    value = value or button.blocks[0]["accessory"]["value"]
+    click(run, button, {"action_id": STOP_ACTION, "block_id": "b", "type": "button", "value": value}, user=user)
 
 
 def test_stop_mid_stream_aborts_the_engine_frees_the_slot_and_keeps_the_partial_answer(
@@ -117,16 +115,16 @@ def test_stop_mid_stream_aborts_the_engine_frees_the_slot_and_keeps_the_partial_
     press_stop(slack, button, user=ALICE)
     answer = slack.fake.answer(CHANNEL, ts)
     assert answer.markdown.endswith("_(Stopped.)_") and answer.markdown.startswith("word0 ")
-    slack.fake.wait_for(lambda: simulator.requests[-1].disconnected_at is not None)
+    assert disconnected(simulator)
     settle(slack.stack)
     assert simulator.requests[-1].finished_at is None  # the engine never sent the rest
     assert slack.stack.scheduler.store.running() == {}
     stored = messages(slack.stack, "assistant")[0]
     assert stored.stopped and stored.content.startswith("word0 ") and len(stored.content) < len(LONG)
     assert "Stopped" not in stored.content
-    # The Stop button became the feedback buttons.
-    assert all(STOP_ACTION not in str(m.blocks) for m in slack.fake.replies(CHANNEL, ts))
-    assert FEEDBACK_ACTION in str(slack.fake.replies(CHANNEL, ts)[-1].blocks)
+    # The Stop button went with the stream; the stopped answer takes feedback like any other.
+    (shown,) = slack.fake.replies(CHANNEL, ts)
+    assert STOP_ACTION not in str(shown.blocks) and FEEDBACK_ACTION in str(shown.blocks)
 
 
 def test_only_the_asker_or_an_admin_may_stop(slack: Running, simulator) -> None:
@@ -148,30 +146,29 @@ def test_only_the_asker_or_an_admin_may_stop(slack: Running, simulator) -> None:
     assert late["text"] == "That answer is already finished."
 
 
-def test_answers_llmos_writes_itself_get_no_stop_button(slack: Running) -> None:
+def test_answers_llmos_writes_itself_get_no_buttons(slack: Running) -> None:
     ts = mention(slack, "/help")["ts"]
     slack.fake.answer(CHANNEL, ts)
     settle(slack.stack)
-    assert not [c for c in slack.fake.calls_to("chat.postMessage") if c.args.get("blocks")]
+    assert not [c for c in slack.fake.calls if c.args.get("blocks")]
+
+
+def test_an_answer_shown_by_editing_gets_its_feedback_buttons_on_the_last_message(slack: Running, simulator) -> None:
+    slack.fake.streaming = False
+    simulator.config.answer = lambda msgs: "It is **done**."
+    ts = mention(slack, "status?")["ts"]
+    answer = slack.fake.answer(CHANNEL, ts)
+    settle(slack.stack)
+    (shown,) = slack.fake.replies(CHANNEL, ts)  # the Stop message is gone
+    assert shown is answer and shown.text == "It is *done*."
+    assert shown.blocks[0] == {"type": "section", "text": {"type": "mrkdwn", "text": "It is *done*."}}
+    assert shown.blocks[1]["elements"][0]["action_id"] == FEEDBACK_ACTION
 
 
 def press_feedback(run: Running, message: Message, *, user: str, positive: bool) -> None:
     element = message.blocks[0]["elements"][0]
-    button = element["positive_button" if positive else "negative_button"]
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "team": {"id": TEAM, "domain": "fake"},
-        "user": {"id": user, "team_id": TEAM},
-        "api_app_id": "A0LLMOS",
-        "trigger_id": "12.35",
-        "response_url": run.fake.response_url(),
-        "container": {"type": "message", "message_ts": message.ts, "channel_id": CHANNEL},
-        "channel": {"id": CHANNEL},
-        "actions": [
-            {"action_id": FEEDBACK_ACTION, "type": "feedback_buttons", "value": button["value"], "action_ts": "2"}
-        ],
-    }
-    assert run.http.interaction(payload).status_code == 200
+    value = element["positive_button" if positive else "negative_button"]["value"]
+    click(run, message, {"action_id": FEEDBACK_ACTION, "type": "feedback_buttons", "value": value}, user=user)
 
 
 def test_a_finished_answer_takes_feedback_which_is_stored_and_announced(slack: Running, simulator) -> None:
@@ -179,9 +176,9 @@ def test_a_finished_answer_takes_feedback_which_is_stored_and_announced(slack: R
     ts = mention(slack, "Capital of France?")["ts"]
     slack.fake.answer(CHANNEL, ts)
     settle(slack.stack)
-    (buttons,) = [m for m in slack.fake.replies(CHANNEL, ts) if m.blocks]
-    assert buttons.text == "Was this answer helpful?"
-    assert buttons.blocks[0]["elements"][0]["type"] == "feedback_buttons"
+    # The buttons are on the streamed answer itself, given to chat.stopStream.
+    (buttons,) = slack.fake.replies(CHANNEL, ts)
+    assert buttons.markdown == "Paris." and buttons.blocks[0]["elements"][0]["type"] == "feedback_buttons"
     press_feedback(slack, buttons, user=BOB, positive=False)
     thanks = slack.fake.wait_for(lambda: slack.fake.responses)[0][1]
     assert thanks["text"] == "Thanks for the feedback." and thanks["response_type"] == "ephemeral"
