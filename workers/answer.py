@@ -7,7 +7,6 @@ the answer message's handle and the first-token time stay in memory and in `work
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -182,7 +181,7 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     tokens = (outcome.prompt_tokens, outcome.completion_tokens)
     # Stored before the final update: a follow-up sent the moment the answer shows must see it.
     model = request.model or ""
-    version = prompt_version(runtime, ctx.skill)
+    version = prompt.version(runtime.settings.system_prompt, ctx.skill)
     store(
         runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds, version=version
     )
@@ -202,7 +201,7 @@ def _stopped(
     sink.append(note)
     shown = stop.text + note
     tokens = (stop.prompt_tokens, stop.completion_tokens)
-    version = prompt_version(runtime, ctx.skill)
+    version = prompt.version(runtime.settings.system_prompt, ctx.skill)
     store(
         runtime,
         event,
@@ -218,13 +217,6 @@ def _stopped(
     sink.finish(shown)
     lease.release()
     return tokens[0] + tokens[1]
-
-
-def prompt_version(runtime: Runtime, skill: Skill) -> str:
-    """Which prompt wrote an answer: a short hash of the deployment's system prompt and the skill's
-    own, kept with the answer so feedback can be compared across prompt changes."""
-    text = "\x00".join((runtime.settings.system_prompt, skill.key, skill.system, skill.template))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _request(event: Event, runtime: Runtime, ctx: Context, tools: list[Tool]) -> tuple[ChatRequest, trim.Fitted]:
