@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bots.discord.surface import DiscordSurface
 from bots.discord.targets import FEEDBACK_ID, STOP_ID
 from db.models import Feedback
+from tests.bots.discord.commands import slash
 from tests.bots.discord.helpers import calls, eventually, replies, wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake.world import Interaction
@@ -122,3 +123,28 @@ def test_a_finished_answer_carries_feedback_buttons_and_keeps_one_rating_per_per
     assert [(r.rating, r.skill, r.model) for r in rows] == [(1, "ask", "sim-model"), (1, "ask", "sim-model")]
     other = fake.press(answer, f"{FEEDBACK_ID}up:discord:999:1", user="bob")
     assert said_to(fake, other) == "There is no finished answer to rate here."
+
+
+def test_a_slash_command_answer_is_stopped_through_its_interaction_webhook(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake = fake_discord
+    simulator.config.answer = lambda msgs: LONG
+    simulator.config.inter_token = 0.02
+    found = fake.command(slash("ask", question="count for me"), channel=fake.world.general)
+
+    def original() -> dict[str, Any]:
+        return dict(fake.run(lambda: fake.world.messages[found.original or 0]))
+
+    def stop_id() -> str | None:
+        if found.original is None:
+            return None
+        ids = [item["custom_id"] for row in original().get("components") or [] for item in row["components"]]
+        return next((i for i in ids if i.startswith(STOP_ID)), None)
+
+    custom_id = eventually(stop_id, what="a Stop button on the deferred response")
+    assert said_to(fake, fake.press(original(), custom_id, user="alice")) == "Stopping the answer."
+    wait_done(clean_stack, found.id, timeout=30)
+    shown = original()
+    assert shown["content"].endswith("_(Stopped.)_") and FEEDBACK_ID in str(shown["components"])
+    assert messages(clean_stack, "assistant")[0].stopped
