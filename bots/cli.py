@@ -106,6 +106,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             thread=args.thread,
             skills=stack.skills.names,
             attachments=attachments,
+            leases=stack.leases,
         )
         if args.question:
             return chat.ask(" ".join(args.question))

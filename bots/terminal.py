@@ -7,8 +7,9 @@ import mimetypes
 import sys
 import uuid
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,11 +17,22 @@ from bots.core.handover import Turned, hand_over
 from workers.documents.convert import DEFAULT_LIMITS, Limits, Unreadable, convert, format_of, too_large
 from workers.events import Attachment, Event, Platform
 from workers.intake import Enqueue
+from workers.leases import Leases
 from workers.replybus import ReplyBus, follow
 from workers.requests import parse, unusable
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop, latest_open
 
 TENANT = "local"
 CHANNEL = "terminal"
+STOP = "/stop"
+
+
+@dataclass(slots=True)
+class _Reading:
+    """How far the terminal got with one answer: bus items handled, and whether text was shown."""
+
+    handled: int = 0
+    shown: bool = False
 
 
 def read_files(paths: Sequence[Path], *, limits: Limits = DEFAULT_LIMITS) -> tuple[list[Attachment], list[str]]:
@@ -63,6 +75,7 @@ class TerminalChat:
         reply_timeout: float = 300.0,
         skills: Collection[str] = (),
         attachments: Sequence[Attachment] = (),
+        leases: Leases | None = None,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -76,6 +89,8 @@ class TerminalChat:
         self._skills = skills
         # Files given with --attach: they go with the first line sent.
         self._attachments = tuple(attachments)
+        # Where Ctrl-C or `/stop` leaves a stop for the worker answering (None: Ctrl-C just quits).
+        self._leases = leases
 
     def event_for(self, line: str) -> Event:
         request = unusable(parse(line, skills=self._skills))
@@ -101,6 +116,8 @@ class TerminalChat:
         """Send one line and print the answer as it streams; 0 when answered, 1 when not."""
         if not line.strip():
             return 0
+        if line.strip().lower() == STOP:
+            return self._stop_latest()
         event = self.event_for(line)
         handed = hand_over(event, sessions=self._sessions, enqueue=self._enqueue)
         if handed.turned is Turned.UNAVAILABLE:
@@ -109,39 +126,88 @@ class TerminalChat:
         if handed.turned is Turned.REFUSED:
             print(handed.message, file=self._err)
             return 1
-        shown = False
+        reading = _Reading()
         try:
-            for item in follow(self._bus, event.key, idle_timeout=self._timeout):
-                kind = item.get("type")
-                if kind == "delta":
-                    self._out.write(item["text"])
-                    self._out.flush()
-                    shown = True
-                elif kind == "status":
-                    print(item["text"], file=self._err)
-                elif kind == "reset" and shown:
-                    self._out.write("\n[the worker restarted; answering again]\n")
-                    shown = False
-                elif kind == "done":
-                    if not shown:
-                        self._out.write(item["text"])
-                    self._out.write("\n")
-                    self._out.flush()
-                    return 0
-                elif kind == "error":
-                    if shown:
-                        self._out.write("\n")
-                    print(item["text"], file=self._err)
-                    return 1
+            return self._follow(event.key, reading)
+        except KeyboardInterrupt:
+            if self._leases is None:
+                raise
+        # Ctrl-C while the answer streams: stop it, and show the rest of what comes (what was said).
+        print("\n[stopping the answer]", file=self._err)
+        self._stop(event.key)
+        return self._follow(event.key, reading)
+
+    def _stop(self, key: str) -> Verdict:
+        assert self._leases is not None
+        asker = Asker(platform=str(Platform.TERMINAL), tenant=TENANT, user=self.user)
+        verdict = ask_to_stop(self._sessions, self._leases, key=key, asker=asker)
+        if verdict is not Verdict.STOPPING:
+            print(MESSAGES[verdict], file=self._err)
+        return verdict
+
+    def _stop_latest(self) -> int:
+        """`/stop`: the newest answer this person is still waiting for here (asked from another terminal)."""
+        if self._leases is None:
+            print("llmos: stopping is not available here", file=self._err)
+            return 1
+        with self._sessions() as session:
+            key = latest_open(session, platform=str(Platform.TERMINAL), tenant=TENANT, channel=CHANNEL, user=self.user)
+        if key is None:
+            print(MESSAGES[Verdict.UNKNOWN], file=self._err)
+            return 1
+        verdict = self._stop(key)
+        if verdict is Verdict.STOPPING:
+            print(MESSAGES[verdict], file=self._err)
+        return 0 if verdict is Verdict.STOPPING else 1
+
+    def _follow(self, key: str, reading: _Reading) -> int:
+        """Print the answer's items from the bus, skipping those already handled (after a Ctrl-C)."""
+        handled = 0
+        try:
+            for item in follow(self._bus, key, idle_timeout=self._timeout):
+                handled += 1
+                if handled <= reading.handled:
+                    continue
+                reading.handled = handled
+                done = self._show(item, reading)
+                if done is not None:
+                    return done
         except TimeoutError:
             print(f"llmos: no answer after {self._timeout:.0f}s; is a worker running?", file=self._err)
         return 1
+
+    def _show(self, item: dict[str, Any], reading: _Reading) -> int | None:
+        """Show one bus item; the exit code once the answer is over."""
+        kind = item.get("type")
+        if kind == "delta":
+            self._out.write(item["text"])
+            self._out.flush()
+            reading.shown = True
+        elif kind == "status":
+            print(item["text"], file=self._err)
+        elif kind == "reset" and reading.shown:
+            self._out.write("\n[the worker restarted; answering again]\n")
+            reading.shown = False
+        elif kind == "done":
+            if not reading.shown:
+                self._out.write(item["text"])
+            self._out.write("\n")
+            self._out.flush()
+            return 0
+        elif kind == "error":
+            if reading.shown:
+                self._out.write("\n")
+            print(item["text"], file=self._err)
+            return 1
+        return None
 
     def repl(self, stdin: TextIO = sys.stdin) -> int:
         interactive = stdin.isatty()
         if interactive:
             print(
-                "LLMOS terminal chat. Type a question, /help for skills and commands, Ctrl-D to leave.", file=self._out
+                "LLMOS terminal chat. Type a question, /help for skills and commands, Ctrl-C stops an answer, "
+                "Ctrl-D leaves.",
+                file=self._out,
             )
         while True:
             if interactive:

@@ -29,6 +29,7 @@ def add_message(
     model: str = "",
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
+    stopped: bool = False,
 ) -> bool:
     """Insert one message; False when this event already has a message of this role (a redelivery)."""
     return insert_new(
@@ -46,6 +47,7 @@ def add_message(
             "model": model,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
+            "stopped": stopped,
         },
     )
 

@@ -1,8 +1,9 @@
-"""A tenant's data as JSON Lines: conversations, knowledge, usage and memories, with a manifest of sha256 sums.
+"""A tenant's data as JSON Lines: conversations, knowledge, usage, memories and feedback, with a manifest of
+sha256 sums.
 
 `llmos export` writes one file per kind and `manifest.json`; the same data gives the same bytes (rows in
 id order, keys sorted, no export time), so data-versioning tools such as DVC see a change only when
-there is one. The admin API's export streams the same message and memory records.
+there is one. The admin API's export streams the same message, memory and feedback records.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db import feedback as ratings
 from db.models import Channel, Conversation, KnowledgeChunk, KnowledgeDocument, Memory, Message, Tenant, Usage, User
 
 MANIFEST = "manifest.json"
@@ -114,11 +116,16 @@ def usage(session: Session, *, tenant_id: int) -> Records:
         }
 
 
+def feedback(session: Session, *, tenant_id: int, user_id: int | None = None) -> Records:
+    yield from ratings.for_export(session, tenant_id=tenant_id, user_id=user_id)
+
+
 KINDS: dict[str, Callable[..., Records]] = {
     "conversations": messages,
     "knowledge": knowledge,
     "usage": usage,
     "memories": memories,
+    "feedback": feedback,
 }
 
 

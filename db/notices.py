@@ -16,6 +16,7 @@ JOB_FAILED = "job.failed"
 QUOTA_EXCEEDED = "quota.exceeded"
 ENGINE_UNAVAILABLE = "engine.unavailable"
 ENGINE_RECOVERED = "engine.recovered"
+FEEDBACK_RECEIVED = "feedback.received"
 
 
 def emit(session: Session, *, kind: str, tenant_id: int | None, data: Mapping[str, Any]) -> Notice:

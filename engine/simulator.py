@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+log = logging.getLogger(__name__)
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 
@@ -45,6 +48,8 @@ class Recorded:
     arrived: float
     first_token_at: float | None = None
     finished_at: float | None = None
+    # The client went away mid-stream (LLMOS closed the stream: a stop); vLLM aborts such a request.
+    disconnected_at: float | None = None
 
 
 @dataclass
@@ -267,6 +272,10 @@ class SimulatedEngine:
             if self.config.send_finish:
                 await self._send(response, body, {}, finish)
             await self._end(response, body, record, prompt_tokens, len(words))
+            return response
+        except ConnectionResetError:
+            record.disconnected_at = time.monotonic()
+            log.info("the client closed its stream; request aborted")
             return response
         finally:
             with self._lock:

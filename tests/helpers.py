@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from bots.terminal import TerminalChat
 from db.models import Message, ProcessedEvent, Usage
+from engine.simulator import SimulatedEngine
 from workers.stack import Stack
 
 
@@ -70,3 +71,11 @@ def messages(stack: Stack, role: str | None = None) -> list[Message]:
 def count(stack: Stack, model: type[Usage] | type[ProcessedEvent] | type[Message]) -> int:
     with stack.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def disconnected(simulator: SimulatedEngine, timeout: float = 10.0) -> bool:
+    """Whether the engine saw LLMOS close the last request's stream (it notices at its next write)."""
+    deadline = time.monotonic() + timeout
+    while simulator.requests[-1].disconnected_at is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return simulator.requests[-1].disconnected_at is not None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select, text
@@ -21,14 +23,22 @@ from db.conversations import Turn
 from db.directory import Place
 from db.knowledge import Found
 from db.models import Message
-from engine.base import ChatRequest, EngineInterrupted, EngineRateLimited, EngineUnavailable, ToolCall
-from workers import commands, framing
+from engine.base import (
+    ChatRequest,
+    EngineInterrupted,
+    EngineRateLimited,
+    EngineUnavailable,
+    StreamChunk,
+    ToolCall,
+)
+from workers import commands, framing, prompt
 from workers.documents import cite
 from workers.events import Event, Kind
 from workers.framing import Context
 from workers.runtime import Runtime
 from workers.sinks import ReplySink, StatusSink
 from workers.skills import SKILLS
+from workers.stopping import CHECK_EVERY, NOTHING_SAID, SHOWN_NOTE, Stopped
 from workers.tools import loop, turn
 
 log = logging.getLogger(__name__)
@@ -58,6 +68,19 @@ class Lease:
         self.resume = resume
         self.ref: str | None = None
         self.first_token_at: float | None = None
+        self._stop_checked = float("-inf")
+
+    def stopped(self, *, now: bool = False) -> bool:
+        """Whether someone asked to stop this answer (looked up at most every CHECK_EVERY seconds)."""
+        at = time.monotonic()
+        if not now and at - self._stop_checked < CHECK_EVERY:
+            return False
+        self._stop_checked = at
+        try:
+            return self._rt.leases.stopping(self.key)
+        except Exception:  # the store is unreachable: the answer goes on, the next look may see it
+            log.warning("event %s: could not look for a stop", self.key, exc_info=True)
+            return False
 
     def keep(self) -> None:
         """Raise LeaseLost if another attempt took the event over (the keeper renews in the background)."""
@@ -137,16 +160,21 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     event, spent = framing.read_long_documents(event, runtime, ctx, shape, status)
     tools = turn.offered(runtime, event, skill=ctx.skill, prefs=ctx.prefs)
     request, fitted = framing.request(event, runtime, ctx, tools=tools, shape=shape, passages=passages)
-    outcome, saved = turn.run_rounds(
-        runtime,
-        event_key=event.key,
-        place=ctx.place,
-        request=request,
-        fitted=fitted,
-        tools=tools,
-        stream=lambda asked: _stream(runtime, asked, sink, lease),
-        status=status,
-    )
+    try:
+        outcome, saved = turn.run_rounds(
+            runtime,
+            event_key=event.key,
+            place=ctx.place,
+            request=request,
+            fitted=fitted,
+            tools=tools,
+            stream=lambda asked: _stream(runtime, asked, sink, lease),
+            status=status,
+        )
+    except Stopped as stop:
+        stop.prompt_tokens += spent.prompt_tokens  # the parts of long documents read before it count too
+        stop.completion_tokens += spent.completion_tokens
+        return _stopped(event, runtime, sink, lease, ctx, model=request.model or "", stop=stop)
     said = outcome.text or "(The model returned an empty answer. Try rephrasing the question.)"
     sources = cite.sources_line(passages, said)
     if sources:
@@ -160,9 +188,40 @@ def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: C
     tokens = (outcome.prompt_tokens + spent.prompt_tokens, outcome.completion_tokens + spent.completion_tokens)
     # Stored before the final update: a follow-up sent the moment the answer shows must see it.
     model = request.model or ""
-    store(runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds)
+    version = prompt.version(runtime.settings.system_prompt, ctx.skill)
+    store(
+        runtime, event, lease, ctx.place, text=said, model=model, tokens=tokens, rounds=outcome.rounds, version=version
+    )
     lease.keep()
     sink.finish(said)
+    lease.release()
+    return tokens[0] + tokens[1]
+
+
+def _stopped(
+    event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: Context, *, model: str, stop: Stopped
+) -> int:
+    """Keep what was said before the stop, marked stopped, and show that it was stopped."""
+    log.info("event %s: stopped after %d characters", event.key, len(stop.text))
+    said = stop.text.strip()
+    note = f"\n\n{SHOWN_NOTE}" if said else SHOWN_NOTE
+    sink.append(note)
+    shown = stop.text + note
+    tokens = (stop.prompt_tokens, stop.completion_tokens)
+    version = prompt.version(runtime.settings.system_prompt, ctx.skill)
+    store(
+        runtime,
+        event,
+        lease,
+        ctx.place,
+        text=said or NOTHING_SAID,
+        model=model,
+        tokens=tokens,
+        stopped=True,
+        version=version,
+    )
+    lease.keep()
+    sink.finish(shown)
     lease.release()
     return tokens[0] + tokens[1]
 
@@ -173,17 +232,19 @@ def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Leas
         parts: list[str] = []
         calls: tuple[ToolCall, ...] = ()
         prompt_tokens = completion_tokens = None
+        if lease.stopped(now=True):
+            raise Stopped("")
         try:
-            for chunk in runtime.engine.stream(request):
-                lease.keep()
-                if chunk.text:
-                    if lease.first_token_at is None:
-                        lease.first_token_at = time.time()
-                    parts.append(chunk.text)
-                    sink.append(chunk.text)
-                prompt_tokens = chunk.prompt_tokens or prompt_tokens
-                completion_tokens = chunk.completion_tokens or completion_tokens
-                calls = chunk.tool_calls or calls
+            # Closing the stream early (a stop) closes its HTTP response, which aborts the request in vLLM.
+            with _closing(runtime.engine.stream(request)) as chunks:
+                for chunk in chunks:
+                    lease.keep()
+                    if lease.stopped():
+                        raise Stopped("".join(parts))
+                    _take(chunk, parts, sink, lease)
+                    prompt_tokens = chunk.prompt_tokens or prompt_tokens
+                    completion_tokens = chunk.completion_tokens or completion_tokens
+                    calls = chunk.tool_calls or calls
         except EngineUnavailable as exc:
             # Cut mid-answer (the connection dropped, or no finish reason): ask again, where the router
             # sends it to another replica if there is one. A refusal before any text is final here.
@@ -197,6 +258,25 @@ def _stream(runtime: Runtime, request: ChatRequest, sink: ReplySink, lease: Leas
     raise AssertionError("unreachable")
 
 
+@contextmanager
+def _closing(chunks: Iterator[StreamChunk]) -> Iterator[Iterator[StreamChunk]]:
+    """The engine's stream, closed when left early (every engine's stream is a generator)."""
+    try:
+        yield chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+def _take(chunk: StreamChunk, parts: list[str], sink: ReplySink, lease: Lease) -> None:
+    if chunk.text:
+        if lease.first_token_at is None:
+            lease.first_token_at = time.time()
+        parts.append(chunk.text)
+        sink.append(chunk.text)
+
+
 def store(
     runtime: Runtime,
     event: Event,
@@ -207,6 +287,8 @@ def store(
     model: str,
     tokens: tuple[int, int],
     rounds: list[dict[str, Any]] | None = None,
+    stopped: bool = False,
+    version: str = "",
 ) -> None:
     """The answer, its usage and `done` in one transaction, waiting out a database restart."""
     deadline = time.monotonic() + STORE_PATIENCE
@@ -215,7 +297,18 @@ def store(
         lease.keep()
         try:
             with runtime.sessions.begin() as session:
-                record(session, event, lease, place, text=text, model=model, tokens=tokens, rounds=rounds)
+                record(
+                    session,
+                    event,
+                    lease,
+                    place,
+                    text=text,
+                    model=model,
+                    tokens=tokens,
+                    rounds=rounds,
+                    stopped=stopped,
+                    version=version,
+                )
                 usage_store.record(
                     session,
                     tenant_id=place.tenant_id,
@@ -245,6 +338,8 @@ def record(
     tokens: tuple[int, int] = (0, 0),
     keep: bool = True,
     rounds: list[dict[str, Any]] | None = None,
+    stopped: bool = False,
+    version: str = "",
 ) -> None:
     """Mark the event done and (unless `keep` is False) store the answer, if this attempt still holds it."""
     if not events.finish(session, key=event.key, fence=lease.fence, first_token_at=lease.first_token_at):
@@ -263,7 +358,8 @@ def record(
         model=model,
         prompt_tokens=tokens[0],
         completion_tokens=tokens[1],
-        attachments={"tool_rounds": rounds} if rounds else None,
+        attachments={**({"tool_rounds": rounds} if rounds else {}), **({"prompt_version": version} if version else {})},
+        stopped=stopped,
     )
 
 

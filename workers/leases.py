@@ -42,6 +42,10 @@ def process_of(owner: str) -> str:
     return owner.rpartition(":")[0] or owner
 
 
+# A stop asked for an event still waiting for its turn holds until the worker reaches it.
+STOP_TTL_SECONDS = 3_600
+
+
 @dataclass(frozen=True, slots=True)
 class Acquired:
     # None: the lease is ours. Else the seconds left on another live worker's lease.
@@ -74,6 +78,14 @@ class Leases(Protocol):
         ...
 
     def reply(self, key: str) -> str | None: ...
+
+    def stop(self, key: str) -> None:
+        """Ask whichever worker answers `key` (now or later) to stop and keep what it has."""
+        ...
+
+    def stopping(self, key: str) -> bool:
+        """Whether someone asked to stop `key`'s answer."""
+        ...
 
     def epoch(self) -> float:
         """Since when this store has kept leases (a Redis restarted empty starts a new epoch)."""
@@ -138,6 +150,7 @@ class RedisLeases:
         self._epoch = f"{prefix}llmos:lease-epoch"
         self._alive = f"{prefix}llmos:alive:"
         self._acquire = client.register_script(_ACQUIRE)
+        self._stop = f"{prefix}llmos:stop:"
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
@@ -181,6 +194,12 @@ class RedisLeases:
         value = self._redis.get(self._reply + key)
         return None if value is None else _text(value)
 
+    def stop(self, key: str) -> None:
+        self._redis.set(self._stop + key, "1", ex=STOP_TTL_SECONDS)
+
+    def stopping(self, key: str) -> bool:
+        return bool(self._redis.exists(self._stop + key))
+
     def epoch(self) -> float:
         self._redis.set(self._epoch, repr(time.time()), nx=True)
         return float(_text(self._redis.get(self._epoch) or repr(time.time())))
@@ -197,6 +216,7 @@ class MemoryLeases:
         self._lock = threading.Lock()
         self._leases: dict[str, tuple[str, float]] = {}
         self._replies: dict[str, tuple[str, float]] = {}
+        self._stops: dict[str, float] = {}
         self._born = time.time()
 
     def acquire(self, key: str, owner: str, *, ttl: float) -> Acquired:
@@ -252,6 +272,17 @@ class MemoryLeases:
         with self._lock:
             found = self._replies.get(key)
         return found[0] if found is not None and found[1] > time.monotonic() else None
+
+    def stop(self, key: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for old in [k for k, until in self._stops.items() if until <= now]:
+                del self._stops[old]
+            self._stops[key] = now + STOP_TTL_SECONDS
+
+    def stopping(self, key: str) -> bool:
+        with self._lock:
+            return self._stops.get(key, 0.0) > time.monotonic()
 
     def epoch(self) -> float:
         return self._born

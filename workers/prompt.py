@@ -7,6 +7,7 @@ what lets vLLM's automatic prefix caching reuse the whole earlier conversation.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 
 from db.conversations import Turn
@@ -19,6 +20,13 @@ from workers.skills import Skill, render
 from workers.tools.loop import replay
 
 MAX_ATTACHMENT_CHARS = 20_000
+
+
+def version(base_system: str, skill: Skill) -> str:
+    """Which prompt wrote an answer: a short hash of the deployment's system prompt and the skill's
+    own, kept with the answer so feedback can be compared across prompt changes."""
+    text = "\x00".join((base_system, skill.key, skill.system, skill.template))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def capped(remembered: Sequence[Remembered], budget: int, count: Callable[[str], int]) -> list[Remembered]:

@@ -32,6 +32,7 @@ from bots.admin.routes import (
     tools,
     webchat,
     webhooks,
+    webthreads,
 )  # fmt: skip
 
 HERE = Path(__file__).resolve().parent
@@ -49,6 +50,7 @@ ROUTERS = (
     webhooks.router,
     dashboard.router,
     webchat.router,
+    webthreads.router,
 )
 # Our pages load scripts and styles only from this service; the API docs page is left as FastAPI makes it.
 PAGE_POLICY = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

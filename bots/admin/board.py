@@ -12,9 +12,11 @@ from bots.admin import charts, stats
 from bots.admin.health import BrokerProbe, EngineWatch
 from bots.admin.keys import Principal
 from bots.admin.stats import Bucket
+from db import feedback
 from workers.queues import ROUTES
 
 WINDOW_SECONDS = 3600
+FEEDBACK_DAYS = 14
 REFRESH_SECONDS = 5
 COLORS = {"ttft50": "#2f6fde", "ttft95": "#8fb3f2", "total95": "#c98a12", "ok": "#1f9d55", "bad": "#d64545"}
 
@@ -71,6 +73,7 @@ def context(
         rows = stats.finished(session, tenant_id=scope, since=since)
         usage = stats.usage_by_tenant(session, tenant_id=scope, since=datetime.fromtimestamp(now, UTC).date())
         failures = stats.failures(session, tenant_id=scope)
+        rated = feedback.rates(session, tenant_id=scope, since=datetime.fromtimestamp(now - FEEDBACK_DAYS * 86400, UTC))
     # The minute buckets end now, so the newest bar is the minute in progress.
     start = now - (WINDOW_SECONDS // 60) * 60
     buckets = stats.per_minute(rows, since=start, now=now)
@@ -91,8 +94,39 @@ def context(
         "per_minute": len(recent) / 5.0,
         "usage": usage,
         "failures": [_failure(f) for f in failures],
+        "feedback_days": FEEDBACK_DAYS,
+        "feedback": _feedback_totals(rated),
+        "chart_feedback": _feedback_chart(rated),
         **_charts(buckets, queues),
     }
+
+
+def _feedback_totals(rated: list[feedback.Rate]) -> list[feedback.Rate]:
+    """Each model and skill over the whole period, most rated first."""
+    totals: dict[tuple[str, str], tuple[int, int]] = {}
+    for rate in rated:
+        up, down = totals.get((rate.model, rate.skill), (0, 0))
+        totals[(rate.model, rate.skill)] = (up + rate.up, down + rate.down)
+    rows = [feedback.Rate("", model, skill, up, down) for (model, skill), (up, down) in totals.items()]
+    return sorted(rows, key=lambda r: (-(r.up + r.down), r.model, r.skill))
+
+
+def _feedback_chart(rated: list[feedback.Rate]) -> str:
+    """The share of 👍 per day for each model: how a model (or a prompt change) is received over time."""
+    days = sorted({r.day for r in rated})
+    models = sorted({r.model for r in rated})
+    palette = list(COLORS.values())
+    series = []
+    for index, model in enumerate(models):
+        by_day = {day: [0, 0] for day in days}
+        for rate in rated:
+            if rate.model == model:
+                by_day[rate.day][0] += rate.up
+                by_day[rate.day][1] += rate.down
+        values = [100.0 * up / (up + down) if up + down else None for up, down in by_day.values()]
+        series.append(charts.Series(model or "(no model)", palette[index % len(palette)], values))
+    labels = [day[5:] for day in days]  # MM-DD
+    return charts.line_chart(title="Helpful answers per day (% 👍)", series=series, x_labels=labels, unit="%")
 
 
 def _failure(failure: stats.Failure) -> dict[str, Any]:

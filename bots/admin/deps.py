@@ -27,6 +27,7 @@ from bots.admin.settings import AdminSettings
 from db.models import Tenant
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.intake import Enqueue
+from workers.leases import Leases
 from workers.replybus import ReplyBus
 
 COOKIE = "llmos_admin"
@@ -50,6 +51,8 @@ class Services:
     skills: frozenset[str] = frozenset()
     # How much of a document added to knowledge is read (DOCUMENT_MAX_BYTES, _PAGES, _CHARS).
     documents: Limits = DEFAULT_LIMITS
+    # Where the web chat's Stop is left for the worker answering (the stack's leases).
+    leases: Leases | None = None
 
 
 def services(request: Request) -> Services:

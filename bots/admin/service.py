@@ -29,6 +29,7 @@ from bots.admin.settings import AdminSettings
 from engine.base import Engine
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.intake import Enqueue
+from workers.leases import Leases
 from workers.replybus import ReplyBus
 from workers.settings import SettingsError
 from workers.stack import Stack
@@ -59,6 +60,7 @@ class AdminService:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         skills: frozenset[str] = frozenset(),
         documents: Limits = DEFAULT_LIMITS,
+        leases: Leases | None = None,
     ) -> None:
         self.settings = settings
         self.box = box_for(settings.secret_key.get_secret_value() if settings.secret_key else None, home=home)
@@ -82,6 +84,7 @@ class AdminService:
             destinations=destinations,
             skills=skills,
             documents=documents,
+            leases=leases,
         )
         self.app = build_app(self.services)
         self.port = settings.port
@@ -102,6 +105,7 @@ class AdminService:
             retention_days=stack.settings.retention_days,
             skills=stack.skills.names,
             documents=stack.settings.document_limits,
+            leases=stack.leases,
             **extra,
         )
 

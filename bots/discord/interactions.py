@@ -22,8 +22,11 @@ from bots.discord.places import ChannelCache, Place, locate, role_ids
 from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
 from bots.discord.store import Store
+from bots.discord.targets import FEEDBACK_ID, STOP_ID
+from workers import feedback
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
 from workers.requests import parse
+from workers.stopping import MESSAGES, Asker, ask_to_stop
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,9 @@ class InteractionHandler:
     sync: Callable[[], Awaitable[int]]
 
     async def handle(self, interaction: discord.Interaction, responder: Responder) -> None:
+        if interaction.type is discord.InteractionType.component and interaction.data:
+            await self._component(interaction, responder, str(interaction.data.get("custom_id") or ""))
+            return
         if interaction.type is not discord.InteractionType.application_command or not interaction.data:
             return
         data: Mapping[str, Any] = interaction.data
@@ -107,6 +113,39 @@ class InteractionHandler:
                 await responder.send("Sorry, something went wrong on my side; please try again.")
             except Exception as again:
                 log.warning("interaction %s: could not say that it failed (%s)", interaction.id, type(again).__name__)
+
+    async def _component(self, interaction: discord.Interaction, responder: Responder, custom_id: str) -> None:
+        """A button on an answer: Stop (only the asker, or someone who may manage messages or the server),
+        or 👍/👎 (anyone who sees it; one rating each)."""
+        user = interaction.user
+        if custom_id.startswith(FEEDBACK_ID):
+            rating, _, key = custom_id.removeprefix(FEEDBACK_ID).partition(":")
+            place = await self._place(interaction)
+            said = await asyncio.to_thread(
+                feedback.give,
+                self.store.sessions,
+                platform=str(Platform.DISCORD),
+                tenant=place.tenant,
+                key=key,
+                user=str(user.id),
+                rating=feedback.UP if rating == "up" else feedback.DOWN,
+            )
+            await responder.send(said)
+            return
+        if not custom_id.startswith(STOP_ID) or self.store.leases is None:
+            await responder.send("That button no longer does anything.")
+            return
+        key = custom_id.removeprefix(STOP_ID)
+        place = await self._place(interaction)
+        asker = Asker(
+            platform=str(Platform.DISCORD),
+            tenant=place.tenant,
+            user=str(user.id),
+            admin=lambda: interaction.permissions.manage_messages or interaction.permissions.manage_guild,
+        )
+        verdict = await asyncio.to_thread(ask_to_stop, self.store.sessions, self.store.leases, key=key, asker=asker)
+        log.info("discord user %s pressed Stop on %s: %s", user.id, key, verdict)
+        await responder.send(MESSAGES[verdict])
 
     async def _place(self, interaction: discord.Interaction) -> Place:
         channel: Any = interaction.channel or self.client.get_partial_messageable(

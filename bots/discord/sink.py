@@ -19,6 +19,7 @@ from bots.discord.ref import DiscordRef, ReplyMode, channel_ref
 from bots.discord.rest import DiscordRest
 from bots.discord.settings import DiscordSettings
 from bots.discord.targets import ChannelTarget, InteractionTarget, Target
+from workers.commands import COMMANDS
 from workers.events import Event, Platform
 from workers.replybus import ReplyBus
 from workers.sinks import Outlet
@@ -92,7 +93,11 @@ class DiscordSink:
                 break
             parts.append(Part(recorded[index], None))
         self._rest = client_rest
-        self._answer = Answer(target=target, pacer=client_rest.pacer, parts=parts, record=self._record)
+        # Answers LLMOS writes itself (commands) are done at once: only the engine's get a Stop button.
+        stop_key = None if self._event.kind in COMMANDS else self._event.key
+        self._answer = Answer(
+            target=target, pacer=client_rest.pacer, parts=parts, record=self._record, stop_key=stop_key
+        )
         return self._rest, self._answer
 
     def start(self, *, resume_ref: str | None) -> str:
@@ -102,6 +107,11 @@ class DiscordSink:
         if resume_ref is not None:
             log.info("event %s: taking over answer messages %s", self._event.key, answer.message_ids)
         return self._stream
+
+    def status(self, text: str) -> None:
+        """A wait or progress note under the answer so far (see `Answer.note`)."""
+        client_rest, answer = self._make()
+        client_rest.call_soon(answer.note, text)
 
     def append(self, text: str) -> None:
         client_rest, answer = self._make()

@@ -15,6 +15,7 @@ from db import conversations
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.events import Event, Platform
 from workers.intake import Enqueue
+from workers.leases import Leases
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class Store:
     skills: frozenset[str] = frozenset()
     # How much of an attached PDF or office document is read (DOCUMENT_MAX_BYTES, _PAGES, _CHARS).
     documents: Limits = DEFAULT_LIMITS
+    # Where a Stop button's press is left for the worker answering (the stack's leases).
+    leases: Leases | None = None
 
     def submit(self, event: Event) -> Handed:
         """Store and queue; what the user must hear when it was not taken is in the result."""

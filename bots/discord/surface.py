@@ -71,6 +71,7 @@ class DiscordSurface:
             skills=stack.skills.names,
             rate_ceiling=stack.scheduling.user_requests_per_minute,
             documents=stack.settings.document_limits,
+            leases=stack.leases,
         )
         endpoints.use(api_url=self._settings.api_url, gateway_url=self._settings.gateway_url)
         self._thread = threading.Thread(target=self._run, name="discord-bot", daemon=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -17,6 +18,10 @@ from discord.http import Route
 NO_PINGS = discord.AllowedMentions.none()
 ORIGINAL = "@original"
 EPHEMERAL = 64
+# A Stop button's custom_id: this prefix and the event's key; a feedback button's adds "up:" or "down:".
+STOP_ID = "llmos-stop:"
+FEEDBACK_ID = "llmos-fb:"
+STOP, FEEDBACK = "stop", "feedback"
 
 
 class Target(Protocol):
@@ -24,13 +29,45 @@ class Target(Protocol):
     # An interaction's deferred response already exists as the answer's first message.
     first: str | None
 
-    async def create(self, index: int, content: str, previous: str | None) -> str: ...
+    async def create(self, index: int, content: str, previous: str | None, controls: Controls | None) -> str:
+        """Post a part, with the answer's buttons (`controls`) or none."""
+        ...
 
-    async def edit(self, message_id: str, content: str) -> None: ...
+    async def edit(self, message_id: str, content: str, controls: Controls | None) -> None:
+        """Show `content`, with the answer's buttons (`controls`) or with no button at all."""
+        ...
 
     async def delete(self, message_id: str) -> None: ...
 
     async def typing(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Controls:
+    """The buttons on an answer's first part: `kind` (STOP or FEEDBACK) for the event `key`."""
+
+    kind: str
+    key: str
+
+
+def controls_view(controls: Controls | None) -> discord.ui.View | None:
+    """The buttons as discord.py sends components. The view is finished before it is sent, so this
+    REST-only client does not keep it waiting for presses (the bot's interaction handler answers them)."""
+    if controls is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    if controls.kind == STOP:
+        custom_id = STOP_ID + controls.key
+        stop: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            label="Stop", style=discord.ButtonStyle.danger, custom_id=custom_id
+        )
+        view.add_item(stop)
+    else:
+        for rating, emoji in (("up", "👍"), ("down", "👎")):
+            custom_id = f"{FEEDBACK_ID}{rating}:{controls.key}"
+            view.add_item(discord.ui.Button(emoji=emoji, style=discord.ButtonStyle.secondary, custom_id=custom_id))
+    view.stop()
+    return view
 
 
 def nonce(key: str, index: int) -> str:
@@ -52,9 +89,11 @@ class ChannelTarget:
         self._reply_to = reply_to
         self._key = key
 
-    async def create(self, index: int, content: str, previous: str | None) -> str:
+    async def create(self, index: int, content: str, previous: str | None, controls: Controls | None) -> str:
         replying_to = int(previous) if previous else self._reply_to
         options: dict[str, Any] = {"nonce": nonce(self._key, index), "allowed_mentions": NO_PINGS}
+        if controls is not None:
+            options["view"] = controls_view(controls)
         if replying_to:
             options["reference"] = discord.MessageReference(
                 message_id=replying_to, channel_id=self.channel_id, fail_if_not_exists=False
@@ -63,8 +102,9 @@ class ChannelTarget:
         message = await self._channel.send(content, **options)
         return str(message.id)
 
-    async def edit(self, message_id: str, content: str) -> None:
-        await self._channel.get_partial_message(int(message_id)).edit(content=content, allowed_mentions=NO_PINGS)
+    async def edit(self, message_id: str, content: str, controls: Controls | None) -> None:
+        message = self._channel.get_partial_message(int(message_id))
+        await message.edit(content=content, allowed_mentions=NO_PINGS, view=controls_view(controls))
 
     async def delete(self, message_id: str) -> None:
         await self._channel.get_partial_message(int(message_id)).delete()
@@ -98,8 +138,10 @@ class InteractionTarget:
             **params,
         )
 
-    def _body(self, content: str) -> dict[str, Any]:
-        return {"content": content, "allowed_mentions": {"parse": []}}
+    def _body(self, content: str, controls: Controls | None) -> dict[str, Any]:
+        view = controls_view(controls)
+        components = view.to_components() if view is not None else []
+        return {"content": content, "allowed_mentions": {"parse": []}, "components": components}
 
     async def _request(self, route: Route, **kwargs: Any) -> Any:
         """The request, with a transport error's text (it holds the URL, and so the token) left behind."""
@@ -108,17 +150,17 @@ class InteractionTarget:
         except aiohttp.ClientError as exc:
             raise WebhookUnreachable(f"Discord's interaction webhook failed: {type(exc).__name__}") from None
 
-    async def create(self, index: int, content: str, previous: str | None) -> str:
-        body = {**self._body(content), "flags": self._flags}
+    async def create(self, index: int, content: str, previous: str | None, controls: Controls | None) -> str:
+        body = {**self._body(content, controls), "flags": self._flags}
         message: Mapping[str, Any] = await self._request(self._route("POST"), json=body, params={"wait": "true"})
         return str(message["id"])
 
-    async def edit(self, message_id: str, content: str) -> None:
+    async def edit(self, message_id: str, content: str, controls: Controls | None) -> None:
         if message_id == ORIGINAL:
             route = self._route("PATCH", "/messages/@original")
         else:
             route = self._route("PATCH", "/messages/{message_id}", message_id=int(message_id))
-        await self._request(route, json=self._body(content))
+        await self._request(route, json=self._body(content, controls))
 
     async def delete(self, message_id: str) -> None:
         if message_id != ORIGINAL:

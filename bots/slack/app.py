@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from bots.slack.admin import Admin
 from bots.slack.commands import Commands
+from bots.slack.controls import Controls
 from bots.slack.handover import Services
 from bots.slack.home import Home
 from bots.slack.messages import Conversations
@@ -84,6 +85,7 @@ def build_app(services: Services, *, engine: Engine) -> App:
     Conversations(services).register(app, Assistant())
     Commands(services, admin).register(app)
     Home(services).register(app)
+    Controls(services, admin).register(app)
     app.error(_failed)
     return app
 

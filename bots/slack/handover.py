@@ -23,6 +23,7 @@ from bots.slack.settings import SlackSettings
 from db import events as processed
 from workers.events import Event
 from workers.intake import Enqueue
+from workers.leases import Leases
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class Services:
     skills: frozenset[str] = frozenset()
     # The deployment's per-user rate (SCHED_USER_REQUESTS_PER_MINUTE), the most a workspace admin may set.
     rate_ceiling: int | None = None
+    # Where a Stop button's press is left for the worker answering (the stack's leases).
+    leases: Leases | None = None
 
 
 def on_event_acked_when_stored(app: App, event: str, listener: Callable[..., None]) -> None:

@@ -17,6 +17,7 @@ from bots.slack.ref import ReplyMode, SlackRef, channel_ref
 from bots.slack.settings import SlackSettings
 from bots.slack.stream import MESSAGE_LIMIT, ThreadSink
 from bots.slack.web import SlackAuthError, retry_handlers, web_client
+from workers.commands import COMMANDS
 from workers.events import Event, Platform
 from workers.sinks import Outlet, ReplySink
 
@@ -96,7 +97,9 @@ class SinkFactory:
         if ref.mode is ReplyMode.EPHEMERAL and ref.response_url:
             return EphemeralSink(url=ref.response_url, rate_limit_retries=self._settings.rate_limit_retries)
         client = web_client(self._settings, token=self._tokens.for_ref(ref))
-        return ThreadSink(client=client, ref=ref, streaming=self._settings.streaming)
+        # Answers LLMOS writes itself (commands) are done at once: only the engine's get a Stop button.
+        stop_key = None if event.kind in COMMANDS else event.key
+        return ThreadSink(client=client, ref=ref, streaming=self._settings.streaming, stop_key=stop_key)
 
     @classmethod
     def build(cls, settings: SlackSettings, *, sessions: sessionmaker[Session]) -> SinkFactory:

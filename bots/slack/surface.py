@@ -86,6 +86,7 @@ class SlackSurface:
             models=_models(stack),
             skills=stack.skills.names,
             rate_ceiling=stack.scheduling.user_requests_per_minute,
+            leases=stack.leases,
         )
         self.app = build_app(services, engine=stack.db)
         if s.http and self._shared:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.base import ChatMessage, ChatRequest, ToolCall
+from workers.stopping import Stopped
 from workers.tools.base import Tool, ToolContext, ToolError
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,13 @@ def run(
         offer = tuple(tool.spec() for tool in tools) if number < limits.max_rounds else ()
         choice = request.tool_choice if offer else None
         asked = replace(request, messages=tuple(messages), tools=offer, tool_choice=choice)
-        got = stream(asked)
+        try:
+            got = stream(asked)
+        except Stopped as stop:
+            # Stopped mid-round: what the earlier rounds and this one's prompt and text cost still counts.
+            stop.prompt_tokens = outcome.prompt_tokens + count.prompt(messages)
+            stop.completion_tokens = outcome.completion_tokens + count.text(stop.text)
+            raise
         spent = "".join(call.arguments for call in got.calls)
         outcome.prompt_tokens += got.prompt_tokens if got.prompt_tokens is not None else count.prompt(messages)
         outcome.completion_tokens += (

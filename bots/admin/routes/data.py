@@ -101,11 +101,13 @@ def usage(
 
 
 def _lines(sessions: sessionmaker[Session], tenant_id: int, user_id: int | None) -> Iterator[str]:
-    """The messages, then what people asked the assistant to remember, one JSON line each."""
+    """The messages, what people asked the assistant to remember, and their ratings, one JSON line each."""
     with sessions() as session:
         for record in exported.messages(session, tenant_id=tenant_id, user_id=user_id):
             yield exported.line(record)
         for record in exported.memories(session, tenant_id=tenant_id, user_id=user_id):
+            yield exported.line(record)
+        for record in exported.feedback(session, tenant_id=tenant_id, user_id=user_id):
             yield exported.line(record)
 
 

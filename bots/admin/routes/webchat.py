@@ -15,7 +15,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -29,14 +29,19 @@ from bots.admin.files import FileIn, read_all
 from bots.admin.routes.dashboard import render
 from bots.core.handover import HTTP_STATUS, hand_over
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
+from workers import feedback
+from workers.commands import COMMANDS
 from workers.documents.convert import Unreadable
 from workers.events import Event, Kind, Platform
 from workers.replybus import follow
 from workers.requests import clean, parse, unusable
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
 
 router = APIRouter(tags=["web chat"], include_in_schema=False)
 
 CHANNEL = "web"
+# Answers LLMOS writes itself (commands) take no feedback.
+COMMAND_KINDS = frozenset(str(kind) for kind in COMMANDS)
 THREAD = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
@@ -46,7 +51,7 @@ def chatter(request: Request, svc: Services) -> Chatter | None:
         return identify(request, svc.settings, session)
 
 
-def _who(request: Request, svc: Services) -> Chatter:
+def who_is(request: Request, svc: Services) -> Chatter:
     found = chatter(request, svc)
     if found is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="open /chat first (or sign in) to get a chat identity")
@@ -90,7 +95,7 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     # A JSON body cannot be sent cross-site without a CORS preflight, which this service never grants.
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
-    who = _who(request, svc)
+    who = who_is(request, svc)
     asked = unusable(parse(body.text, skills=svc.skills))
     try:
         read = read_all(body.files, limits=svc.documents, allow_private=False)
@@ -123,6 +128,61 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     return JSONResponse(accepted, status_code=202)
 
 
+class StopAsked(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=300)
+
+
+STOP_STATUS = {
+    Verdict.STOPPING: status.HTTP_202_ACCEPTED,
+    Verdict.FINISHED: status.HTTP_409_CONFLICT,
+    Verdict.NOT_YOURS: status.HTTP_403_FORBIDDEN,
+    Verdict.UNKNOWN: status.HTTP_404_NOT_FOUND,
+}
+
+
+@router.post("/chat/stop")
+def stop(body: StopAsked, request: Request, svc: Svc) -> JSONResponse:
+    """Stop this browser's answer while it streams; the worker keeps what it had said, marked stopped."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
+    who = who_is(request, svc)
+    if svc.leases is None or _owner(svc, body.key) != who.browser:
+        verdict = Verdict.UNKNOWN
+    else:
+        asker = Asker(platform=who.tenant_platform, tenant=who.tenant, user=who.user)
+        verdict = ask_to_stop(svc.sessions, svc.leases, key=body.key, asker=asker)
+    return JSONResponse({"detail": MESSAGES[verdict], "verdict": str(verdict)}, status_code=STOP_STATUS[verdict])
+
+
+class Rated(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str = Field(min_length=1, max_length=300)
+    rating: Literal["up", "down"]
+    comment: str = Field(default="", max_length=2000)
+
+
+@router.post("/chat/feedback")
+def rate(body: Rated, request: Request, svc: Svc) -> JSONResponse:
+    """👍/👎 (and an optional comment) on one of this browser's answers; a second one replaces it."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
+    who = who_is(request, svc)
+    said = feedback.NO_ANSWER
+    if _owner(svc, body.key) == who.browser:
+        said = feedback.give(
+            svc.sessions,
+            platform=who.tenant_platform,
+            tenant=who.tenant,
+            key=body.key,
+            user=who.user,
+            rating=feedback.UP if body.rating == "up" else feedback.DOWN,
+            comment=clean(body.comment),
+        )
+    code = status.HTTP_404_NOT_FOUND if said == feedback.NO_ANSWER else status.HTTP_200_OK
+    return JSONResponse({"detail": said}, status_code=code)
+
+
 def _owner(svc: Services, key: str) -> str | None:
     """The browser a web chat answer belongs to."""
     with svc.sessions() as session:
@@ -144,7 +204,7 @@ def _events(items: Iterator[dict[str, Any]]) -> Iterator[ServerSentEvent]:
 def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
     """Server-sent events (sse-starlette), with a comment ping while the answer is slow to start, so
     proxies that close idle connections keep this one open."""
-    who = _who(request, svc)
+    who = who_is(request, svc)
     if _owner(svc, key) != who.browser:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such answer for you")
     items = follow(svc.bus, key, idle_timeout=svc.settings.chat_reply_timeout_seconds)
@@ -154,13 +214,13 @@ def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
 
 
 @router.get("/chat/history")
-def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
-    who = _who(request, svc)
+def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str | bool]]:
+    who = who_is(request, svc)
     if not THREAD.fullmatch(thread):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="bad thread id")
     with svc.sessions() as session:
         rows = session.execute(
-            select(Message.role, Message.kind, Message.content)
+            select(Message.role, Message.kind, Message.content, Message.stopped, Message.event_key)
             .join(Conversation, Conversation.id == Message.conversation_id)
             .join(Channel, Channel.id == Conversation.channel_id)
             .join(Tenant, Tenant.id == Message.tenant_id)
@@ -172,7 +232,17 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str]]:
             )
             .order_by(Message.id)
         ).all()
-    return [{"role": role, "content": _shown(role, kind, content)} for role, kind, content in rows]
+    return [_turn(role, kind, content, stopped, key) for role, kind, content, stopped, key in rows]
+
+
+def _turn(role: str, kind: str, content: str, stopped: bool, key: str) -> dict[str, str | bool]:
+    """One message as the page shows it; an answer carries its event key, for its 👍/👎."""
+    turn: dict[str, str | bool] = {"role": role, "content": _shown(role, kind, content)}
+    if role == "assistant" and kind not in COMMAND_KINDS:
+        turn["key"] = key
+    if stopped:
+        turn["stopped"] = True
+    return turn
 
 
 def _shown(role: str, kind: str, content: str) -> str:

@@ -26,6 +26,7 @@ KINDS = (
     notices.QUOTA_EXCEEDED,
     notices.ENGINE_UNAVAILABLE,
     notices.ENGINE_RECOVERED,
+    notices.FEEDBACK_RECEIVED,
 )
 
 

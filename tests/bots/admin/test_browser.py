@@ -19,8 +19,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
 from bots.admin import board
+from db.models import Feedback
 from tests.bots.admin.conftest import Admin, signed_post, wait_job
 from tests.helpers import chat, messages
 
@@ -108,7 +110,7 @@ def test_the_dashboard_signs_in_shows_the_figures_and_refreshes(
     wait.until(lambda d: d.current_url.endswith("/dashboard"))
     engine = text_of(browser, "engine")
     assert "answering" in engine and "sim-model" in engine
-    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == 4
     # The latency chart drew lines, the throughput chart bars.
     assert browser.find_elements(By.CSS_SELECTOR, "#panel svg polyline, #panel svg circle")
     assert browser.find_elements(By.CSS_SELECTOR, "#panel svg rect title")
@@ -176,3 +178,118 @@ def test_the_web_chat_streams_an_answer_and_keeps_the_conversation(admin: Admin,
     assert [m["role"] for m in simulator.requests[-1].body["messages"]] == ["system", "user", "assistant", "user"]
     path = screenshot(browser, tmp_path, "webchat.png")
     assert path.stat().st_size > 10_000
+
+
+def test_the_web_chat_stops_an_answer_and_shows_it_stopped(admin: Admin, simulator, browser, tmp_path) -> None:
+    simulator.config.answer = lambda msgs: " ".join(f"word{i}" for i in range(400))
+    simulator.config.inter_token = 0.03
+    browser.get(f"{admin.url}/chat")
+    browser.find_element(By.ID, "text").send_keys("Count for me." + Keys.ENTER)
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: d.find_element(By.ID, "stop").is_displayed())
+    assert not browser.find_element(By.ID, "send").is_displayed()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text.startswith("word0 word1"))
+    browser.find_element(By.ID, "stop").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.stopped"))
+    bubble = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1]
+    assert bubble.text.startswith("word0 ") and "word399" not in bubble.text and "_(Stopped.)_" not in bubble.text
+    assert browser.find_element(By.ID, "send").is_displayed() and not browser.find_element(By.ID, "stop").is_displayed()
+    assert messages(admin.stack, "assistant")[0].stopped
+    screenshot(browser, tmp_path, "webchat-stopped.png")
+    # After a reload the stored answer is shown as stopped too.
+    browser.refresh()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant.stopped"))
+
+
+INJECTED = (
+    "Here is **bold** and `code`.\n\n"
+    '<script>document.title = "pwned"</script><img src=x onerror="document.title = \'pwned\'">\n\n'
+    "```python\nprint('hello')\n```"
+)
+
+
+def test_the_web_chat_renders_markdown_safely_and_takes_feedback(admin: Admin, simulator, browser, tmp_path) -> None:
+    simulator.config.answer = lambda msgs: INJECTED
+    browser.get(f"{admin.url}/chat")
+    browser.find_element(By.ID, "text").send_keys("Show me some Markdown." + Keys.ENTER)
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rate button[data-rating]"))
+    bubble = browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1]
+    assert bubble.find_element(By.TAG_NAME, "strong").text == "bold" and "**" not in bubble.text
+    assert bubble.find_element(By.CSS_SELECTOR, "pre code").text == "print('hello')"
+    assert bubble.find_element(By.CSS_SELECTOR, "pre button.copy").text == "Copy"
+    # The model's <script> and <img onerror> are shown as text and never ran.
+    assert '<script>document.title = "pwned"</script>' in bubble.text and "onerror=" in bubble.text
+    time.sleep(0.3)
+    assert browser.title != "pwned"
+    assert not bubble.find_elements(By.TAG_NAME, "script") and not bubble.find_elements(By.TAG_NAME, "img")
+    screenshot(browser, tmp_path, "webchat-markdown-desktop.png")
+
+    browser.find_element(By.CSS_SELECTOR, ".rate button[data-rating=down]").click()
+    wait.until(lambda d: "Thanks" in d.find_element(By.CSS_SELECTOR, ".rate .muted").text)
+    comment = browser.find_element(By.CSS_SELECTOR, ".rate input[type=text]")
+    comment.send_keys("Too much code." + Keys.ENTER)
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".rate form"))
+    with admin.stack.sessions() as session:
+        (row,) = session.scalars(select(Feedback)).all()
+    assert (row.rating, row.comment) == (-1, "Too much code.")
+
+    browser.set_window_size(390, 844)  # a phone
+    browser.refresh()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant strong"))
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    screenshot(browser, tmp_path, "webchat-markdown-phone.png")
+
+
+def test_a_second_conversation_keeps_the_first(admin: Admin, simulator, browser, tmp_path) -> None:
+    simulator.config.answer = lambda msgs: f"Answer to: {msgs[-1]['content']}"
+    browser.get(f"{admin.url}/chat")
+    wait = WebDriverWait(browser, 20, ignored_exceptions=(StaleElementReferenceException,))
+
+    def ask(line: str) -> None:
+        browser.find_element(By.ID, "text").send_keys(line + Keys.ENTER)
+        wait.until(
+            lambda d: (
+                d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1:]
+                and d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text == f"Answer to: {line}"
+            )
+        )
+
+    def titles() -> list[str]:
+        # Read in one go: the list is redrawn as answers finish.
+        script = "return [...document.querySelectorAll('#thread-list .title')].map((b) => b.textContent)"
+        return list(browser.execute_script(script))
+
+    ask("About cats")
+    wait.until(lambda d: titles() == ["About cats"])
+    browser.find_element(By.ID, "new").click()
+    wait.until(lambda d: titles()[:1] == ["New conversation"])
+    assert not browser.find_elements(By.CSS_SELECTOR, ".msg")
+    ask("About dogs")
+    wait.until(lambda d: titles() == ["About dogs", "About cats"])
+    # Back to the first: its conversation is all there, and the model sees only it.
+    browser.find_elements(By.CSS_SELECTOR, "#thread-list .title")[1].click()
+    wait.until(lambda d: [m.text for m in d.find_elements(By.CSS_SELECTOR, ".msg.user")] == ["About cats"])
+    ask("And their whiskers?")
+    assert [m["content"] for m in simulator.requests[-1].body["messages"] if m["role"] == "user"] == [
+        "About cats",
+        "And their whiskers?",
+    ]
+    current = browser.find_element(By.CSS_SELECTOR, "#thread-list li.current")
+    current.find_element(By.CSS_SELECTOR, ".rename").click()
+    prompt = browser.switch_to.alert
+    prompt.send_keys("Cats")
+    prompt.accept()
+    wait.until(lambda d: "Cats" in titles())
+    screenshot(browser, tmp_path, "webchat-conversations-desktop.png")
+    browser.set_window_size(390, 844)
+    browser.refresh()
+    wait.until(lambda d: "Cats" in titles())
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 390
+    screenshot(browser, tmp_path, "webchat-conversations-phone.png")
+    browser.set_window_size(1360, 1000)
+    dogs = next(li for li in browser.find_elements(By.CSS_SELECTOR, "#thread-list li") if "dogs" in li.text)
+    dogs.find_element(By.CSS_SELECTOR, ".delete").click()
+    browser.switch_to.alert.accept()
+    wait.until(lambda d: titles() == ["Cats"])

@@ -26,8 +26,8 @@ def browser(url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def events(client: httpx.Client, stream: str) -> list[tuple[str, dict[str, object]]]:
-    found = []
+def read_into(client: httpx.Client, stream: str, got: list[tuple[str, dict[str, object]]]) -> None:
+    """An answer's server-sent events, each added to `got` as it arrives (as a reader thread needs)."""
     with client.stream("GET", stream) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -36,7 +36,12 @@ def events(client: httpx.Client, stream: str) -> list[tuple[str, dict[str, objec
             if line.startswith("event: "):
                 kind = line.removeprefix("event: ")
             elif line.startswith("data: "):
-                found.append((kind, json.loads(line.removeprefix("data: "))))
+                got.append((kind, json.loads(line.removeprefix("data: "))))
+
+
+def events(client: httpx.Client, stream: str) -> list[tuple[str, dict[str, object]]]:
+    found: list[tuple[str, dict[str, object]]] = []
+    read_into(client, stream, found)
     return found
 
 
@@ -54,7 +59,7 @@ def test_each_browser_has_its_own_answers_and_threads(admin: Admin, simulator) -
         assert bob.get("/chat/history", params={"thread": "same-name"}).json() == []
         assert alice.get("/chat/history", params={"thread": "same-name"}).json() == [
             {"role": "user", "content": "hello"},
-            {"role": "assistant", "content": "one two three"},
+            {"role": "assistant", "content": "one two three", "key": sent.json()["key"]},
         ]
         # Bob's follow-up in a thread with the same name starts a fresh conversation.
         events(bob, bob.post("/chat/messages", json={"text": "hi", "thread": "same-name"}).json()["stream"])

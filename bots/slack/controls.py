@@ -1,0 +1,108 @@
+"""The controls on a Slack answer: Stop while it streams, then 👍/👎, and what pressing them does.
+
+Slack's streamed messages take no blocks until they stop, so Stop sits in a small message just under
+the answer, posted with its first text and deleted when it ends. The finished answer then carries
+Slack's feedback buttons (the pattern Slack gives AI apps): given to chat.stopStream, or added to
+the last message where the answer was shown by editing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, Respond
+
+from bots.slack.admin import Admin
+from bots.slack.handover import Services
+from workers import feedback
+from workers.events import Platform
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
+
+log = logging.getLogger(__name__)
+
+STOP_ACTION = "llmos_stop"
+FEEDBACK_ACTION = "llmos_feedback"
+ANSWERING = "Answering…"
+
+
+def stop_blocks(key: str) -> list[dict[str, Any]]:
+    """The message under a streaming answer: a short note and its Stop button (the value is the event)."""
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"_{ANSWERING}_"},
+            "accessory": {
+                "type": "button",
+                "action_id": STOP_ACTION,
+                "text": {"type": "plain_text", "text": "Stop"},
+                "style": "danger",
+                "value": key,
+            },
+        }
+    ]
+
+
+def feedback_blocks(key: str) -> list[dict[str, Any]]:
+    """Slack's feedback buttons for the answer to event `key` (each button's value names the rating)."""
+    return [
+        {
+            "type": "context_actions",
+            "elements": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": FEEDBACK_ACTION,
+                    "positive_button": {
+                        "text": {"type": "plain_text", "text": "👍"},
+                        "accessibility_label": "This answer was helpful",
+                        "value": f"up:{key}",
+                    },
+                    "negative_button": {
+                        "text": {"type": "plain_text", "text": "👎"},
+                        "accessibility_label": "This answer was not helpful",
+                        "value": f"down:{key}",
+                    },
+                }
+            ],
+        }
+    ]
+
+
+class Controls:
+    def __init__(self, services: Services, admin: Admin) -> None:
+        self._s = services
+        self._admin = admin
+
+    def register(self, app: App) -> None:
+        app.action(STOP_ACTION)(self.on_stop)
+        app.action(FEEDBACK_ACTION)(self.on_feedback)
+
+    def on_stop(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        ack()
+        key = str((body.get("actions") or [{}])[0].get("value") or "")
+        user = str(body.get("user", {}).get("id") or "")
+        team = str(context.team_id or context.enterprise_id or "")
+        if self._s.leases is None or not key:
+            verdict = Verdict.UNKNOWN
+        else:
+            asker = Asker(
+                platform=str(Platform.SLACK), tenant=team, user=user, admin=lambda: self._admin.is_admin(context, user)
+            )
+            verdict = ask_to_stop(self._s.sessions, self._s.leases, key=key, asker=asker)
+        log.info("slack user %s in %s pressed Stop on %s: %s", user, team, key, verdict)
+        if verdict is not Verdict.STOPPING:
+            respond(text=MESSAGES[verdict], response_type="ephemeral", replace_original=False)
+
+    def on_feedback(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        ack()
+        rating, _, key = str((body.get("actions") or [{}])[0].get("value") or "").partition(":")
+        user = str(body.get("user", {}).get("id") or "")
+        said = feedback.give(
+            self._s.sessions,
+            platform=str(Platform.SLACK),
+            tenant=str(context.team_id or context.enterprise_id or ""),
+            key=key,
+            user=user,
+            rating=feedback.UP if rating == "up" else feedback.DOWN,
+        )
+        respond(text=said, response_type="ephemeral", replace_original=False)
