@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bots import cli
+from db import feedback
+from db.models import Message
 from tests.helpers import chat
 from tests.workers.test_knowledge import learn
 from workers.stack import Stack
@@ -33,10 +36,21 @@ def test_export_writes_every_kind_with_a_manifest_and_only_changes_what_changed(
     learn(clean_stack, tenant="local", channel="terminal", name="faq.md", text="Opening hours: 9 to 5.")
     chat(clean_stack, "hello", user="bob", thread="other")
     learn(clean_stack, tenant="rival", channel="terminal", name="theirs.md", text="Not to be exported.")
+    with clean_stack.sessions.begin() as session:  # alice found the first answer helpful
+        answer = session.scalars(select(Message).where(Message.role == "assistant").order_by(Message.id)).first()
+        assert answer is not None
+        feedback.record(session, answer=answer, user_id=answer.user_id, rating=1, comment="spot on")
     out = tmp_path / "export"
     export(clean_stack, out, monkeypatch, capsys)
     first = contents(out)
-    assert sorted(first) == ["conversations.jsonl", "knowledge.jsonl", "manifest.json", "memories.jsonl", "usage.jsonl"]
+    assert sorted(first) == [
+        "conversations.jsonl",
+        "feedback.jsonl",
+        "knowledge.jsonl",
+        "manifest.json",
+        "memories.jsonl",
+        "usage.jsonl",
+    ]
     manifest = json.loads(first["manifest.json"])
     assert manifest["tenant"]["platform"] == "terminal" and manifest["tenant"]["external_id"] == "local"
     for name, entry in manifest["files"].items():
@@ -51,12 +65,13 @@ def test_export_writes_every_kind_with_a_manifest_and_only_changes_what_changed(
         ("faq.md", "terminal", ["Opening hours: 9 to 5."])
     ]
     assert [r["memory"] for r in records["memories.jsonl"]] == ["I live in Lyon"]
+    assert [(r["feedback"], r["comment"]) for r in records["feedback.jsonl"]] == [("up", "spot on")]
     assert sorted(r["user"] for r in records["usage.jsonl"]) == ["alice", "bob"]
     assert "Not to be exported" not in first["knowledge.jsonl"].decode()
 
     said = export(clean_stack, out, monkeypatch, capsys)
     assert contents(out) == first
-    assert said.count("(unchanged)") == 5 and "(written)" not in said
+    assert said.count("(unchanged)") == 6 and "(written)" not in said
 
     chat(clean_stack, "/remember I cycle to work")
     said = export(clean_stack, out, monkeypatch, capsys)
