@@ -204,6 +204,7 @@ def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, plac
             skills=runtime.skills,
             attachments=event.attachments,
             who=event.user,
+            embedder=runtime.embedder,
         )
         answer.record(session, event, lease, place, text=text, model="", keep=event.kind is not Kind.FORGET)
     answer.show(sink, lease, text)

@@ -25,6 +25,7 @@ from bots.admin.metrics import Metrics
 from bots.admin.sealing import SecretBox
 from bots.admin.settings import AdminSettings
 from db.models import Tenant
+from engine.embeddings import Embedder
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.intake import Enqueue
 from workers.replybus import ReplyBus
@@ -50,6 +51,8 @@ class Services:
     skills: frozenset[str] = frozenset()
     # How much of a document added to knowledge is read (DOCUMENT_MAX_BYTES, _PAGES, _CHARS).
     documents: Limits = DEFAULT_LIMITS
+    # Vectors for documents added over the API (EMBEDDING_URL); None: they are searched by full text only.
+    embedder: Embedder | None = None
 
 
 def services(request: Request) -> Services:

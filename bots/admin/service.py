@@ -27,6 +27,7 @@ from bots.admin.pruner import Pruner
 from bots.admin.sealing import box_for, reseal_all
 from bots.admin.settings import AdminSettings
 from engine.base import Engine
+from engine.embeddings import Embedder
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.intake import Enqueue
 from workers.replybus import ReplyBus
@@ -59,6 +60,7 @@ class AdminService:
         retention_days: int = DEFAULT_RETENTION_DAYS,
         skills: frozenset[str] = frozenset(),
         documents: Limits = DEFAULT_LIMITS,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.box = box_for(settings.secret_key.get_secret_value() if settings.secret_key else None, home=home)
@@ -82,6 +84,7 @@ class AdminService:
             destinations=destinations,
             skills=skills,
             documents=documents,
+            embedder=embedder,
         )
         self.app = build_app(self.services)
         self.port = settings.port
@@ -102,6 +105,7 @@ class AdminService:
             retention_days=stack.settings.retention_days,
             skills=stack.skills.names,
             documents=stack.settings.document_limits,
+            embedder=stack.embedder,
             **extra,
         )
 
