@@ -38,6 +38,8 @@ class Embedder:
         self._model = model
         self._pause = pause
         self._down_until = 0.0
+        # Why the last request failed ("" until one does), for `llmos doctor`.
+        self.last_error = ""
         self._lock = threading.Lock()
         self._http = httpx.Client(
             base_url=self.url,
@@ -94,12 +96,12 @@ class Embedder:
     def _failed(self, what: str, exc: Exception) -> None:
         with self._lock:
             self._down_until = time.monotonic() + self._pause
+        self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
         log.warning(
-            "embeddings at %s failed (%s): %s: %s; retrieval uses full text only for the next %.0f s",
+            "embeddings at %s failed (%s): %s; retrieval uses full text only for the next %.0f s",
             self.url,
             what,
-            type(exc).__name__,
-            str(exc)[:200],
+            self.last_error,
             self._pause,
         )
 
