@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # Inputs sent in one request; vLLM batches them itself, and a smaller body fails faster.
 BATCH = 64
+# Answers that refuse these inputs (too long for the model, say), not the server: no reason to rest it.
+REFUSED_INPUT = frozenset({400, 413, 422})
 
 
 class Embedder:
@@ -94,9 +96,12 @@ class Embedder:
             return time.monotonic() >= self._down_until
 
     def _failed(self, what: str, exc: Exception) -> None:
+        self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in REFUSED_INPUT:
+            log.warning("embeddings at %s refused %s: %s; searched by full text", self.url, what, self.last_error)
+            return
         with self._lock:
             self._down_until = time.monotonic() + self._pause
-        self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
         log.warning(
             "embeddings at %s failed (%s): %s; retrieval uses full text only for the next %.0f s",
             self.url,

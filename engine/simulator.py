@@ -81,6 +81,8 @@ class SimulatorConfig:
     embeddings: str = "ok"
     embedding_dims: int = 256
     synonyms: dict[str, str] = field(default_factory=dict)
+    # Refuse (400) an input longer than this many tokens, as vLLM does past the model's length; 0: any length.
+    embedding_max_tokens: int = 0
 
 
 class SimulatedEngine:
@@ -185,6 +187,10 @@ class SimulatedEngine:
             return web.json_response({"error": {"message": "input must be a string or a list of strings"}}, status=400)
         if body.get("model") != self.config.model:
             return web.json_response({"error": {"message": f"model {body.get('model')!r} not found"}}, status=404)
+        longest = max(len(tokenize(t)) for t in texts)
+        if self.config.embedding_max_tokens and longest > self.config.embedding_max_tokens:
+            message = f"an input has {longest} tokens, more than the model's {self.config.embedding_max_tokens}"
+            return web.json_response({"error": {"message": message}}, status=400)
         with self._lock:
             self.embedded.extend(texts)
         cfg = self.config

@@ -144,6 +144,21 @@ def test_the_endpoint_is_rested_after_a_failure(simulator) -> None:
         eager.close()
 
 
+def test_a_refused_input_does_not_rest_the_endpoint(simulator, caplog: pytest.LogCaptureFixture) -> None:
+    simulator.config = SimulatorConfig(embedding_max_tokens=300)
+    client = Embedder(url=simulator.url, pause=60.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="engine.embeddings"):
+            assert client.embed(["word " * 400]) is None
+        assert "refused 1 input(s)" in caplog.text
+        assert client.embed(["short"]) is not None
+        # A long question is embedded by its first part, within the model's limit.
+        asked = probe(client, "Where do visitors park? " + "Some more context. " * 200)
+        assert asked is not None and simulator.embedded[-1].startswith("Where do visitors park?")
+    finally:
+        client.close()
+
+
 def test_a_malformed_or_unknown_model_answer_is_no_vectors(simulator, caplog: pytest.LogCaptureFixture) -> None:
     wrong = Embedder(url=simulator.url + "/v1/", model="no-such-model", pause=0.0)
     try:

@@ -25,6 +25,8 @@ USAGE_LEARN = (
     "every question in this channel is then answered from them."
 )
 USAGE_KNOWLEDGE = "Usage: /knowledge lists this channel's documents; /knowledge forget <name> removes one."
+# Characters of a question embedded: its gist, well inside an embedding model's input limit.
+QUESTION_CHARS = 1000
 NO_VECTORS = (
     "The embeddings service did not answer, so these passages are found by their words only "
     "until they are learned again."
@@ -69,16 +71,16 @@ def learn_text(
         added_by=added_by,
         embedded=embedded,
     )
-    return Learned(
-        name=name, chunks=len(chunks), replaced=replaced, embedded=None if embedder is None else embedded is not None
-    )
+    # A document with no passages needs no vectors: it is not "without vectors".
+    done = None if embedder is None else embedded is not None or not chunks
+    return Learned(name=name, chunks=len(chunks), replaced=replaced, embedded=done)
 
 
 def probe(embedder: Embedder | None, question: str, *, floor: float = 0.0) -> Probe | None:
     """The question's embedding for a hybrid search; None (full text only) without an endpoint or when it fails."""
     if embedder is None or not question.strip():
         return None
-    vectors = embedder.embed([question])
+    vectors = embedder.embed([question[:QUESTION_CHARS]])
     model = embedder.model
     return Probe(model=model, vector=vectors[0], floor=floor) if vectors and model else None
 
