@@ -13,10 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from db import vectors
+from db import scopes, vectors
 from db.models import KnowledgeChunk, KnowledgeDocument
 from db.vectors import Probe
 
@@ -55,10 +55,8 @@ def terms(question: str) -> list[str]:
 
 def _visible(tenant_id: int, channel_id: int | None) -> list[ColumnElement[bool]]:
     """A channel sees its own documents and its tenant's; with no channel, only the tenant's."""
-    scope: ColumnElement[bool] = KnowledgeDocument.channel_id.is_(None)
-    if channel_id is not None:
-        scope = or_(scope, KnowledgeDocument.channel_id == channel_id)
-    return [KnowledgeDocument.tenant_id == tenant_id, scope]
+    columns = KnowledgeDocument.tenant_id, KnowledgeDocument.channel_id
+    return scopes.channel_and_tenant(*columns, tenant_id=tenant_id, channel_id=channel_id)
 
 
 def add(

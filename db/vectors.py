@@ -13,9 +13,10 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, delete, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from db import scopes
 from db.models import KnowledgeVector
 
 
@@ -38,10 +39,8 @@ def unpack(blob: bytes) -> tuple[float, ...]:
 
 
 def _visible(tenant_id: int, channel_id: int | None) -> list[ColumnElement[bool]]:
-    scope: ColumnElement[bool] = KnowledgeVector.channel_id.is_(None)
-    if channel_id is not None:
-        scope = or_(scope, KnowledgeVector.channel_id == channel_id)
-    return [KnowledgeVector.tenant_id == tenant_id, scope]
+    columns = KnowledgeVector.tenant_id, KnowledgeVector.channel_id
+    return scopes.channel_and_tenant(*columns, tenant_id=tenant_id, channel_id=channel_id)
 
 
 def store(

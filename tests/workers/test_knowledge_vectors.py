@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,16 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select
 
-from bots.terminal import TerminalChat, read_files
 from db import knowledge, vectors
 from db.knowledge import Found
 from db.models import KnowledgeChunk, KnowledgeVector, Tenant
 from engine.embeddings import Embedder
 from engine.simulator import SimulatedEngine, SimulatorConfig
 from tests.conftest import make_settings
-from tests.helpers import chat, settle
+from tests.helpers import chat
 from tests.workers.knowledge_set import DOCUMENTS, QUESTIONS
-from tests.workers.test_knowledge import last_prompt, place
+from tests.workers.test_knowledge import last_prompt, learn_in_terminal, place
 from tests.workers.test_tools import ask_as
 from workers.documents.learning import NO_VECTORS, learn_text, probe
 from workers.engines import open_embedder
@@ -109,17 +107,9 @@ def test_embeddings_down_full_text_still_answers_and_a_warning_is_logged(
     hybrid: Stack, simulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     simulator.config.embeddings = "unavailable"
-    (tmp_path / "policy.md").write_text("The secret door code of the staff room is 4711.")
-    attachments, _ = read_files([tmp_path / "policy.md"])
-    out = io.StringIO()
-    terminal = TerminalChat(
-        sessions=hybrid.sessions, bus=hybrid.bus, enqueue=hybrid.enqueue, user="ana", thread="k",
-        out=out, attachments=attachments,
-    )  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="engine.embeddings"):
-        assert terminal.ask("/learn") == 0
-        settle(hybrid)
-    assert "• policy.md: 1 passage(s)" in out.getvalue() and NO_VECTORS in out.getvalue()
+        said = learn_in_terminal(hybrid, tmp_path / "policy.md", "The secret door code of the staff room is 4711.")
+    assert "• policy.md: 1 passage(s)" in said and NO_VECTORS in said
     assert any("embeddings at" in r.getMessage() and "full text only" in r.getMessage() for r in caplog.records)
     with hybrid.sessions() as session:
         assert session.scalar(select(func.count()).select_from(KnowledgeVector)) == 0
