@@ -177,7 +177,8 @@ def fuse(*rankings: Sequence[Found], limit: int) -> list[Found]:
         for rank, found in enumerate(ranking, start=1):
             scores[found.chunk_id] = scores.get(found.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
             passages.setdefault(found.chunk_id, found)
-    best = sorted(scores, key=lambda chunk_id: (-scores[chunk_id], chunk_id))[:limit]
+    # A stable sort: on a tie, the earlier ranking's passage (full text, when it is given first) stays first.
+    best = sorted(scores, key=lambda chunk_id: -scores[chunk_id])[:limit]
     return [replace(passages[chunk_id], score=scores[chunk_id]) for chunk_id in best]
 
 

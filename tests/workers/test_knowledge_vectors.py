@@ -217,6 +217,8 @@ def test_reciprocal_rank_fusion_rewards_agreement() -> None:
     assert [f.chunk_id for f in fused] == [2, 1, 3]
     assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
     assert knowledge.fuse([a, b], [b, c], limit=1) == [fused[0]]
+    # Equal scores keep the first ranking's order.
+    assert [f.chunk_id for f in knowledge.fuse([c], [a], limit=2)] == [3, 1]
 
 
 def test_hybrid_retrieval_check(clean_stack: Stack, embedder: Embedder) -> None:
