@@ -275,6 +275,8 @@ class Stack:
         lines = [f"database: {database} ({where})", f"broker:   {self.broker.label}"]
         if self.engine_label:
             lines.append(f"engine:   {self.engine_label}")
+        if self.settings.embedding_url:
+            lines.append(f"knowledge: hybrid, embeddings at {_safe(self.settings.embedding_url)}")
         if self.worker is not None:
             lines.append(f"worker:   in-process, {self.settings.worker_concurrency} threads")
         if self.interactive_worker is not None:

@@ -14,7 +14,7 @@ from db.knowledge import Found
 from db.models import KnowledgeChunk, KnowledgeVector, Tenant
 from engine.embeddings import Embedder
 from engine.simulator import SimulatedEngine, SimulatorConfig
-from tests.conftest import make_settings
+from tests.conftest import make_scheduling, make_settings
 from tests.helpers import chat
 from tests.workers.knowledge_set import DOCUMENTS, QUESTIONS
 from tests.workers.test_knowledge import last_prompt, learn_in_terminal, place
@@ -246,3 +246,7 @@ def test_embedding_url_gives_the_stack_an_embedder(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match=r"EMBEDDING_API_KEY: .*placeholder"):
         make_settings(tmp_path, embedding_url="http://e:1", embedding_api_key="changeme")
     assert make_settings(tmp_path, embedding_url="").embedding_url is None
+    hybrid = make_settings(tmp_path, embedding_url="http://127.0.0.1:9", engine_url="http://127.0.0.1:9")
+    with Stack(hybrid, scheduling=make_scheduling()) as stack:
+        assert isinstance(stack.embedder, Embedder) and stack.embedder is stack.embedder
+        assert "knowledge: hybrid, embeddings at http://127.0.0.1:9" in stack.describe()
