@@ -1,20 +1,24 @@
 """Knowledge: documents a channel (or a whole tenant) added, split into chunks and searched by full text.
 
 Full-text search works on both stores with no extra service: PostgreSQL ranks a generated `tsvector`
-column (GIN index) with `ts_rank`, SQLite ranks its FTS5 table with `bm25`. Every query names its tenant,
-and a channel only ever sees its own documents and its tenant's.
+column (GIN index) with `ts_rank`, SQLite ranks its FTS5 table with `bm25`. Given the question's
+embedding (a `Probe`, when EMBEDDING_URL is set), the search is hybrid: the full-text ranking and the
+passages' vector ranking (db/vectors.py) are merged by reciprocal rank fusion. Every query names its
+tenant, and a channel only ever sees its own documents and its tenant's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
+from db import scopes, vectors
 from db.models import KnowledgeChunk, KnowledgeDocument
+from db.vectors import Probe
 
 # Words a question carries that say nothing about which passage answers it.
 STOPWORDS = frozenset({
@@ -25,6 +29,11 @@ STOPWORDS = frozenset({
     "into", "any", "all", "also", "may", "must", "not", "no", "yes", "tell", "please",
 })  # fmt: skip
 MAX_TERMS = 24
+# Reciprocal rank fusion: a passage scores 1 / (RRF_K + rank) in each ranking it appears in; 60 is the
+# constant of the method's paper, which damps the weight of the very first ranks.
+RRF_K = 60
+# Candidates each ranking contributes to the fusion, per passage finally kept.
+POOL_PER_RESULT = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +55,8 @@ def terms(question: str) -> list[str]:
 
 def _visible(tenant_id: int, channel_id: int | None) -> list[ColumnElement[bool]]:
     """A channel sees its own documents and its tenant's; with no channel, only the tenant's."""
-    scope: ColumnElement[bool] = KnowledgeDocument.channel_id.is_(None)
-    if channel_id is not None:
-        scope = or_(scope, KnowledgeDocument.channel_id == channel_id)
-    return [KnowledgeDocument.tenant_id == tenant_id, scope]
+    columns = KnowledgeDocument.tenant_id, KnowledgeDocument.channel_id
+    return scopes.channel_and_tenant(*columns, tenant_id=tenant_id, channel_id=channel_id)
 
 
 def add(
@@ -61,8 +68,10 @@ def add(
     sha256: str,
     chunks: Sequence[str],
     added_by: str = "",
+    embedded: tuple[str, Sequence[Sequence[float]]] | None = None,
 ) -> tuple[KnowledgeDocument, bool]:
-    """Store a document and its chunks; a document of the same name in the same place is replaced.
+    """Store a document and its chunks (and, given `embedded` = (model, one vector per chunk), their
+    vectors); a document of the same name in the same place is replaced.
 
     Returns the row and whether it replaced an earlier one."""
     replaced = forget(session, tenant_id=tenant_id, channel_id=channel_id, name=name) > 0
@@ -76,11 +85,16 @@ def add(
     )
     session.add(row)
     session.flush()
-    session.add_all(
+    rows = [
         KnowledgeChunk(tenant_id=tenant_id, document_id=row.id, channel_id=channel_id, position=n, content=chunk)
         for n, chunk in enumerate(chunks)
-    )
+    ]
+    session.add_all(rows)
     session.flush()
+    if embedded is not None:
+        model, found = embedded
+        ids = [chunk.id for chunk in rows]
+        vectors.store(session, tenant_id=tenant_id, channel_id=channel_id, model=model, chunk_ids=ids, vectors=found)
     return row, replaced
 
 
@@ -102,7 +116,12 @@ def forget(session: Session, *, tenant_id: int, channel_id: int | None, name: st
     )
     if not ids:
         return 0
-    # Chunks first and explicitly: SQLite's FTS triggers see each deleted chunk.
+    # Vectors, then chunks, explicitly: SQLite's FTS triggers see each deleted chunk, and no vector
+    # outlives its passage even where foreign keys are not enforced.
+    in_documents = select(KnowledgeChunk.id).where(
+        KnowledgeChunk.tenant_id == tenant_id, KnowledgeChunk.document_id.in_(ids)
+    )
+    vectors.drop(session, tenant_id=tenant_id, chunk_ids=in_documents)
     session.execute(
         delete(KnowledgeChunk).where(KnowledgeChunk.tenant_id == tenant_id, KnowledgeChunk.document_id.in_(ids))
     )
@@ -128,11 +147,57 @@ def has_any(session: Session, *, tenant_id: int, channel_id: int | None) -> bool
     return session.scalar(query) is not None
 
 
-def search(session: Session, *, tenant_id: int, channel_id: int | None, question: str, limit: int = 5) -> list[Found]:
-    """The passages that best match `question` among those this channel may see, best first."""
+def search(
+    session: Session,
+    *,
+    tenant_id: int,
+    channel_id: int | None,
+    question: str,
+    limit: int = 5,
+    probe: Probe | None = None,
+) -> list[Found]:
+    """The passages that best match `question` among those this channel may see, best first: by full
+    text, or, given the question's embedding, by full text and vectors together."""
     words = terms(question)
-    if not words or not has_any(session, tenant_id=tenant_id, channel_id=channel_id):
+    if not (words or probe) or not has_any(session, tenant_id=tenant_id, channel_id=channel_id):
         return []
+    pool = limit * POOL_PER_RESULT if probe else limit
+    by_text = _full_text(session, tenant_id=tenant_id, channel_id=channel_id, words=words, limit=pool) if words else []
+    if probe is None:
+        return by_text
+    near = vectors.nearest(session, tenant_id=tenant_id, channel_id=channel_id, probe=probe, limit=pool)
+    return fuse(by_text, _passages(session, tenant_id=tenant_id, scored=near), limit=limit)
+
+
+def fuse(*rankings: Sequence[Found], limit: int) -> list[Found]:
+    """Reciprocal rank fusion: each passage scores the sum of 1 / (RRF_K + rank) over the rankings."""
+    scores: dict[int, float] = {}
+    passages: dict[int, Found] = {}
+    for ranking in rankings:
+        for rank, found in enumerate(ranking, start=1):
+            scores[found.chunk_id] = scores.get(found.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            passages.setdefault(found.chunk_id, found)
+    # A stable sort: on a tie, the earlier ranking's passage (full text, when it is given first) stays first.
+    best = sorted(scores, key=lambda chunk_id: -scores[chunk_id])[:limit]
+    return [replace(passages[chunk_id], score=scores[chunk_id]) for chunk_id in best]
+
+
+def _passages(session: Session, *, tenant_id: int, scored: Sequence[tuple[int, float]]) -> list[Found]:
+    """The passages `scored` names (chunk id, score), in that order, with their documents' names."""
+    if not scored:
+        return []
+    rows = session.execute(
+        select(KnowledgeChunk.id, KnowledgeDocument.name, KnowledgeChunk.content)
+        .join(KnowledgeDocument, KnowledgeDocument.id == KnowledgeChunk.document_id)
+        .where(KnowledgeChunk.tenant_id == tenant_id, KnowledgeChunk.id.in_([chunk_id for chunk_id, _ in scored]))
+    )
+    found = {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
+    return [Found(cid, *found[cid], score) for cid, score in scored if cid in found]
+
+
+def _full_text(
+    session: Session, *, tenant_id: int, channel_id: int | None, words: list[str], limit: int
+) -> list[Found]:
     if session.get_bind().dialect.name == "postgresql":
         return _search_postgres(session, tenant_id=tenant_id, channel_id=channel_id, words=words, limit=limit)
     return _search_sqlite(session, tenant_id=tenant_id, channel_id=channel_id, words=words, limit=limit)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -381,3 +382,24 @@ class Feedback(Base):
     prompt_version: Mapped[str] = mapped_column(String(32), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KnowledgeVector(Base):
+    """A passage's embedding, stored when EMBEDDING_URL names an embeddings endpoint.
+
+    The vector is little-endian float32, scaled to unit length, so cosine similarity is a dot product;
+    `model` and `dims` keep vectors of another model (the endpoint changed) out of a search. Scoped like
+    its chunk (tenant, channel) so a search filters vectors without a join; deleted with its chunk.
+    """
+
+    __tablename__ = "knowledge_vectors"
+    __table_args__ = (Index("ix_knowledge_vectors_tenant_channel", "tenant_id", "channel_id"),)
+
+    chunk_id: Mapped[int] = mapped_column(
+        ForeignKey("knowledge_chunks.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(256))
+    dims: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

@@ -16,10 +16,12 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from engine import sim_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,13 @@ class SimulatorConfig:
     # Scripted tool use: given the request body, the calls to make this turn (each `{"name": ...,
     # "arguments": {...}}`), or None to answer with text. Only asked when the request offers tools.
     tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None
+    # `/v1/embeddings`: "ok", or "unavailable" (503) while chat still answers; hashed bag-of-words
+    # vectors of this size (engine/sim_embeddings.py), with words mapped to a synonym first.
+    embeddings: str = "ok"
+    embedding_dims: int = 256
+    synonyms: dict[str, str] = field(default_factory=dict)
+    # Refuse (400) an input longer than this many tokens, as vLLM does past the model's length; 0: any length.
+    embedding_max_tokens: int = 0
 
 
 class SimulatedEngine:
@@ -87,6 +96,8 @@ class SimulatedEngine:
     def __init__(self, config: SimulatorConfig | None = None, *, port: int = 0) -> None:
         self.config = config or SimulatorConfig()
         self.requests: list[Recorded] = []
+        # Every text `/v1/embeddings` was asked to embed, in order.
+        self.embedded: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         # Requests that arrived while every slot (`capacity`) was busy, as vLLM's num_requests_waiting.
@@ -129,6 +140,7 @@ class SimulatedEngine:
         app = web.Application()
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/extras/tokenize", self._extras_tokenize)
         app.router.add_get("/version", self._version)
         app.router.add_post("/tokenize", self._tokenize)
@@ -169,6 +181,34 @@ class SimulatedEngine:
         if self.config.vllm:
             card["max_model_len"] = self.config.max_model_len
         return web.json_response({"object": "list", "data": [card]})
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        if self.config.embeddings == "unavailable":
+            return web.json_response({"error": {"message": "embeddings down"}}, status=503)
+        body = await request.json()
+        given = body.get("input")
+        texts = [given] if isinstance(given, str) else given
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            return web.json_response({"error": {"message": "input must be a string or a list of strings"}}, status=400)
+        if body.get("model") != self.config.model:
+            return web.json_response({"error": {"message": f"model {body.get('model')!r} not found"}}, status=404)
+        longest = max(len(tokenize(t)) for t in texts)
+        if self.config.embedding_max_tokens and longest > self.config.embedding_max_tokens:
+            message = f"an input has {longest} tokens, more than the model's {self.config.embedding_max_tokens}"
+            return web.json_response({"error": {"message": message}}, status=400)
+        with self._lock:
+            self.embedded.extend(texts)
+        cfg = self.config
+        data = [
+            {
+                "object": "embedding",
+                "index": n,
+                "embedding": sim_embeddings.embed(t, dims=cfg.embedding_dims, synonyms=cfg.synonyms),
+            }
+            for n, t in enumerate(texts)
+        ]
+        usage = {"prompt_tokens": sum(len(tokenize(t)) for t in texts), "total_tokens": 0}
+        return web.json_response({"object": "list", "data": data, "model": cfg.model, "usage": usage})
 
     async def _version(self, _request: web.Request) -> web.Response:
         if not self.config.vllm:

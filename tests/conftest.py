@@ -121,6 +121,7 @@ def _fresh_simulator(request: pytest.FixtureRequest) -> None:
         sim: SimulatedEngine = request.getfixturevalue("simulator")
         sim.config = SimulatorConfig()
         sim.requests.clear()
+        sim.embedded.clear()
 
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:

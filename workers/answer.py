@@ -32,7 +32,7 @@ from engine.base import (
     ToolCall,
 )
 from workers import commands, framing, prompt
-from workers.documents import cite
+from workers.documents import cite, learning
 from workers.events import Event, Kind
 from workers.framing import Context
 from workers.runtime import Runtime
@@ -138,13 +138,21 @@ def load_context(session: Session, event: Event, place: Place, runtime: Runtime)
         limit=MEMORIES_READ,
     )
     passages: list[Found] = []
-    if event.kind is Kind.ASK and event.text.strip() and runtime.settings.knowledge_top_k:
+    if (
+        event.kind is Kind.ASK
+        and event.text.strip()
+        and runtime.settings.knowledge_top_k
+        and knowledge.has_any(session, tenant_id=place.tenant_id, channel_id=place.channel_id)
+    ):
+        # Asked only in a channel with knowledge: other questions never wait on the embeddings endpoint.
+        floor = runtime.settings.embedding_min_similarity
         passages = knowledge.search(
             session,
             tenant_id=place.tenant_id,
             channel_id=place.channel_id,
             question=event.text,
             limit=runtime.settings.knowledge_top_k,
+            probe=learning.probe(runtime.embedder, event.text, floor=floor),
         )
     return Context(place=place, skill=skill, prefs=prefs, history=history, memories=remembered, passages=passages)
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from db import conversations, memories, preferences, usage
 from db.directory import Place
 from db.preferences import Scope
+from engine.embeddings import Embedder
 from workers import memory_commands
 from workers.documents import learning
 from workers.events import Attachment, Kind
@@ -174,9 +175,10 @@ def run(
     attachments: Sequence[Attachment] = (),
     who: str = "",
     guide: Guide = PLAIN,
+    embedder: Embedder | None = None,
 ) -> str:
     if kind is Kind.LEARN:
-        return learning.run_learn(session, place=place, attachments=attachments, added_by=who)
+        return learning.run_learn(session, place=place, attachments=attachments, added_by=who, embedder=embedder)
     if kind is Kind.KNOWLEDGE:
         return learning.run_knowledge(session, place=place, args=args)
     if kind is Kind.PREFS:

@@ -6,6 +6,7 @@ from contextlib import ExitStack
 
 from engine.base import Engine
 from engine.embedded import EmbeddedEngine
+from engine.embeddings import Embedder
 from engine.endpoints import parse_endpoints
 from engine.openai_compat import OpenAICompatEngine
 from engine.router import ReplicaRouter
@@ -59,4 +60,19 @@ def client(settings: Settings, url: str, *, model: str | None, retries: int) -> 
         retries=retries,
         retry_backoff=s.engine_retry_backoff,
         context_window=s.engine_context_window,
+    )
+
+
+def open_embedder(settings: Settings) -> Embedder | None:
+    """The embeddings client EMBEDDING_URL names, or None (retrieval is then full text only)."""
+    s = settings
+    if not s.embedding_url:
+        return None
+    key = s.embedding_api_key or s.engine_api_key
+    return Embedder(
+        url=s.embedding_url,
+        model=s.embedding_model,
+        api_key=key.get_secret_value(),
+        timeout=s.embedding_timeout,
+        pause=s.embedding_pause,
     )

@@ -206,6 +206,7 @@ def _command(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, plac
             attachments=event.attachments,
             who=event.user,
             guide=guide_for(event.platform),
+            embedder=runtime.embedder,
         )
         answer.record(session, event, lease, place, text=text, model="", keep=event.kind is not Kind.FORGET)
     answer.show(sink, lease, text)

@@ -18,6 +18,7 @@ from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.base import Engine
+from engine.embeddings import Embedder
 from workers.leases import LeaseKeeper, Leases
 from workers.replybus import ReplyBus
 from workers.settings import Settings
@@ -48,6 +49,8 @@ class Runtime:
     tools: Toolset | None = None
     # Told when a task is done with an event (key, kind, outcome, tokens used): the scheduler frees its slot.
     on_finished: Callable[[str, str, str, int], None] | None = None
+    # Vectors for passages and questions (EMBEDDING_URL); None: knowledge is searched by full text only.
+    embedder: Embedder | None = None
 
 
 class NotConfigured(RuntimeError):

@@ -117,13 +117,25 @@ class Settings(BaseSettings):
     # Passages of a channel's knowledge put before each question, and the tokens they may take together.
     knowledge_top_k: Annotated[int, Field(ge=0, le=20)] = 5
     knowledge_max_tokens: Annotated[int, Field(ge=0, le=32_000)] = 1500
+    # An OpenAI-compatible embeddings endpoint (vLLM serving an embedding model): passages get vectors
+    # when learned and retrieval becomes hybrid (full text + vectors). Unset: full text only.
+    embedding_url: str | None = None
+    # The embedding model to ask (default: the endpoint's first model); its key (default: ENGINE_API_KEY).
+    embedding_model: str | None = None
+    embedding_api_key: SecretStr | None = None
+    # Seconds one embeddings request may take; after a failure the endpoint is rested this long
+    # (EMBEDDING_PAUSE) and questions are answered from full text meanwhile.
+    embedding_timeout: Annotated[float, Field(gt=0, le=300)] = 10.0
+    embedding_pause: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    # Passages less similar (cosine) to the question than this are not vector candidates.
+    embedding_min_similarity: Annotated[float, Field(ge=-1, le=1)] = 0.0
     # Celery task events (task-sent/-started/-succeeded…) for Flower or `celery events`; off by default
     # because every task then writes several extra broker messages.
     celery_task_events: bool = False
 
     log_level: str = "INFO"
 
-    @field_validator("engine_api_key", "engine_cache_salt_key")
+    @field_validator("engine_api_key", "engine_cache_salt_key", "embedding_api_key")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
@@ -153,6 +165,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:// or postgresql+psycopg://")
         if value and value.startswith("postgresql://"):
             return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("embedding_url")
+    @classmethod
+    def _embedding_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL of an OpenAI-compatible server")
         return value
 
     @field_validator("redis_url")

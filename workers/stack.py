@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import cached_property
 from types import TracebackType
 
 import redis
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import migrate
 from db.session import make_engine, make_sessionmaker
 from engine.base import Engine
+from engine.embeddings import Embedder
 from workers import runtime as runtimes
 from workers.app import create_app
 from workers.inprocess import InProcessWorker
@@ -160,6 +162,16 @@ class Stack:
             self._exit.callback(self.engine.close)
         return self.engine
 
+    @cached_property
+    def embedder(self) -> Embedder | None:
+        """The embeddings client (EMBEDDING_URL), shared by the worker and the admin API; None: full text only."""
+        from workers.engines import open_embedder
+
+        embedder = open_embedder(self.settings)
+        if embedder is not None:
+            self._exit.callback(embedder.close)
+        return embedder
+
     def add_surface(self, surface: OutletSource) -> None:
         """Answer for `surface` too: its outlets join this worker's reply sinks (now, or when it starts)."""
         if self.runtime is None:
@@ -192,6 +204,7 @@ class Stack:
                 skills=self.skills,
                 on_finished=self.scheduler.finished,
                 tools=tools if self.settings.tools_enabled else None,
+                embedder=self.embedder,
             )
             runtimes.attach(self.app, self.runtime)
             self.reconciler = reconciler = Reconciler(
@@ -262,6 +275,8 @@ class Stack:
         lines = [f"database: {database} ({where})", f"broker:   {self.broker.label}"]
         if self.engine_label:
             lines.append(f"engine:   {self.engine_label}")
+        if self.settings.embedding_url:
+            lines.append(f"knowledge: hybrid, embeddings at {_safe(self.settings.embedding_url)}")
         if self.worker is not None:
             lines.append(f"worker:   in-process, {self.settings.worker_concurrency} threads")
         if self.interactive_worker is not None:

@@ -25,6 +25,7 @@ from bots.admin.metrics import Metrics
 from bots.admin.sealing import SecretBox
 from bots.admin.settings import AdminSettings
 from db.models import Tenant
+from engine.embeddings import Embedder
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.intake import Enqueue
 from workers.leases import Leases
@@ -53,6 +54,8 @@ class Services:
     documents: Limits = DEFAULT_LIMITS
     # Where the web chat's Stop is left for the worker answering (the stack's leases).
     leases: Leases | None = None
+    # Vectors for documents added over the API (EMBEDDING_URL); None: they are searched by full text only.
+    embedder: Embedder | None = None
 
 
 def services(request: Request) -> Services:

@@ -27,6 +27,7 @@ from bots.admin.pruner import Pruner
 from bots.admin.sealing import box_for, reseal_all
 from bots.admin.settings import AdminSettings
 from engine.base import Engine
+from engine.embeddings import Embedder
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.intake import Enqueue
 from workers.leases import Leases
@@ -61,6 +62,7 @@ class AdminService:
         skills: frozenset[str] = frozenset(),
         documents: Limits = DEFAULT_LIMITS,
         leases: Leases | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.box = box_for(settings.secret_key.get_secret_value() if settings.secret_key else None, home=home)
@@ -85,6 +87,7 @@ class AdminService:
             skills=skills,
             documents=documents,
             leases=leases,
+            embedder=embedder,
         )
         self.app = build_app(self.services)
         self.port = settings.port
@@ -106,6 +109,7 @@ class AdminService:
             skills=stack.skills.names,
             documents=stack.settings.document_limits,
             leases=stack.leases,
+            embedder=stack.embedder,
             **extra,
         )
 

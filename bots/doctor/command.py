@@ -22,6 +22,7 @@ def main(settings: Settings, out: TextIO = sys.stdout) -> int:
         ("database", lambda: core.database(settings)),
         ("broker", lambda: core.broker(settings)),
         ("engine", lambda: core.engine(settings)),
+        ("embeddings", lambda: core.embeddings(settings)),
     ]
     slack = _quietly(load_slack_settings)
     if slack is not None:

@@ -18,6 +18,7 @@ from engine import model_files
 from engine.base import EngineError
 from engine.endpoints import parse_endpoints
 from engine.openai_compat import OpenAICompatEngine
+from workers.engines import open_embedder
 from workers.settings import Settings, SettingsError
 
 EDIT = "correct the variable named above in .env or the environment (.env.example describes each)"
@@ -96,6 +97,26 @@ def engine(settings: Settings) -> Iterator[Finding]:
     for model, urls in groups.items():
         for url in urls:
             yield from _server(settings, url, model or s.engine_model)
+
+
+def embeddings(settings: Settings) -> Iterator[Finding]:
+    """EMBEDDING_URL answers with vectors (else questions are still answered, from full text only)."""
+    embedder = open_embedder(settings)
+    if embedder is None:
+        yield good("embeddings", "no EMBEDDING_URL: knowledge is searched by full text only")
+        return
+    try:
+        found = embedder.embed(["LLMOS doctor"])
+    finally:
+        embedder.close()
+    if found:
+        yield good("embeddings", f"{embedder.url} embeds with {embedder.model} ({len(found[0])} dimensions)")
+        return
+    yield bad(
+        "embeddings",
+        f"{embedder.url} gave no embeddings: {embedder.last_error or 'no model'}",
+        "check EMBEDDING_URL / EMBEDDING_MODEL and that it serves an embedding model (vLLM: --runner pooling)",
+    )
 
 
 def _embedded(settings: Settings) -> Iterator[Finding]:

@@ -56,6 +56,18 @@ def test_a_good_configuration_passes_every_check(settings: Settings) -> None:
     assert "ok   discord: DISCORD_TOKEN is the bot llmos" in report
     assert "ok   discord intents: the Message Content intent is on" in report
     assert "FAIL" not in report and "Everything checked is fine." in report
+    assert "ok   embeddings: no EMBEDDING_URL: knowledge is searched by full text only" in report
+
+
+@pytest.mark.usefixtures("environment")
+def test_the_embeddings_endpoint_is_checked(settings: Settings, simulator: SimulatedEngine) -> None:
+    hybrid = settings.model_copy(update={"embedding_url": simulator.url})
+    code, report = examine(hybrid)
+    assert code == 0, report
+    assert f"ok   embeddings: {simulator.url} embeds with sim-model (256 dimensions)" in report
+    code, report = examine(hybrid.model_copy(update={"embedding_model": "no-such-model"}))
+    assert code == 1
+    assert "FAIL embeddings: " in report and "HTTPStatusError" in report and "EMBEDDING_MODEL" in report
 
 
 @pytest.mark.usefixtures("environment")

@@ -77,17 +77,23 @@ def test_full_text_retrieval_finds_the_answering_passage_in_the_top_five(clean_s
     assert rate >= 0.9
 
 
-def test_a_channels_knowledge_stays_in_its_channel_and_tenant(clean_stack: Stack, simulator, tmp_path: Path) -> None:
-    (tmp_path / "policy.md").write_text("The secret door code of the staff room is 4711.")
-    attachments, _ = read_files([tmp_path / "policy.md"])
+def learn_in_terminal(stack: Stack, file: Path, text: str) -> str:
+    """`/learn` with `file` (holding `text`) attached, in the terminal as user ana; returns the reply."""
+    file.write_text(text)
+    attachments, _ = read_files([file])
     out = io.StringIO()
     terminal = TerminalChat(
-        sessions=clean_stack.sessions, bus=clean_stack.bus, enqueue=clean_stack.enqueue, user="ana", thread="k",
+        sessions=stack.sessions, bus=stack.bus, enqueue=stack.enqueue, user="ana", thread="k",
         out=out, attachments=attachments,
     )  # fmt: skip
     assert terminal.ask("/learn") == 0
-    settle(clean_stack)
-    assert out.getvalue().startswith("Added to this channel's knowledge:\n• policy.md: 1 passage(s)")
+    settle(stack)
+    return out.getvalue()
+
+
+def test_a_channels_knowledge_stays_in_its_channel_and_tenant(clean_stack: Stack, simulator, tmp_path: Path) -> None:
+    said = learn_in_terminal(clean_stack, tmp_path / "policy.md", "The secret door code of the staff room is 4711.")
+    assert said.startswith("Added to this channel's knowledge:\n• policy.md: 1 passage(s)")
 
     chat(clean_stack, "What is the door code of the staff room?")
     assert "[1] (policy.md)\nThe secret door code of the staff room is 4711." in last_prompt(simulator)

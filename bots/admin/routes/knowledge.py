@@ -78,12 +78,15 @@ def _add(tenant_id: int, body: NewDocument, svc: Services, caller: Principal) ->
             name=body.file.name,
             text=read.attachments[0].text or "",
             added_by=f"admin key {caller.key_id}" if caller.key_id else "admin",
+            embedder=svc.embedder,
         )
     return {
         "name": learned.name,
         "channel": body.channel,
         "passages": learned.chunks,
         "replaced": learned.replaced,
+        # True or False with an embeddings endpoint (False: it failed, the passages are found by words only).
+        "vectors": learned.embedded,
         "notes": list(read.notes),
     }
 

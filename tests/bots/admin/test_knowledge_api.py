@@ -10,8 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from bots.terminal import TerminalChat, read_files
+from db import vectors
+from db.models import KnowledgeChunk
+from engine.embeddings import Embedder
 from tests.bots.admin.conftest import Admin, signed_post, wait_job
 from tests.bots.admin.test_admin_api import local_tenant
 from tests.bots.admin.test_webchat import browser, events
@@ -32,7 +36,9 @@ def test_documents_added_for_a_tenant_or_a_channel_are_listed_retrieved_and_remo
     with admin.api() as api:
         added = api.post(base, json={"file": {"name": "handbook.pdf", "content": b64(handbook)}})
         assert added.status_code == 201, added.text
-        assert added.json() == {"name": "handbook.pdf", "channel": None, "passages": 1, "replaced": False, "notes": []}
+        assert added.json() == {
+            "name": "handbook.pdf", "channel": None, "passages": 1, "replaced": False, "vectors": None, "notes": []
+        }  # fmt: skip
         sheet = documents.xlsx({"Rota": [["Monday", "Ana"], ["Tuesday", "Ben"]]})
         rota = api.post(base, json={"file": {"name": "rota.xlsx", "content": b64(sheet)}, "channel": "terminal"})
         assert rota.status_code == 201 and rota.json()["channel"] == "terminal"
@@ -66,6 +72,28 @@ def test_documents_added_for_a_tenant_or_a_channel_are_listed_retrieved_and_remo
         assert api.delete(f"{base}/rota.xlsx").status_code == 404  # it is the channel's
         assert api.delete(f"{base}/rota.xlsx", params={"channel": "terminal"}).status_code == 200
         assert api.get(base).json() == []
+
+
+def test_with_an_embeddings_endpoint_a_document_added_over_the_api_gets_vectors(
+    admin: Admin, simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant_id = admin.tenant("admin", "acme")
+    base = f"/api/tenants/{tenant_id}/knowledge"
+    note = {"file": {"name": "n.md", "content": b64(b"Visitors must park behind the gym.")}}
+    embedder = Embedder(url=simulator.url, pause=0.0)
+    monkeypatch.setattr(admin.service.services, "embedder", embedder)
+    try:
+        with admin.api() as api:
+            assert api.post(base, json=note).json()["vectors"] is True
+            simulator.config.embeddings = "unavailable"
+            # The document is still added, searchable by its words; the answer says it has no vectors.
+            again = api.post(base, json=note)
+            assert again.status_code == 201 and again.json()["vectors"] is False and again.json()["replaced"]
+    finally:
+        embedder.close()
+    with admin.stack.sessions() as session:
+        assert vectors.count(session, tenant_id=tenant_id) == 0
+        assert session.scalar(select(func.count()).select_from(KnowledgeChunk)) == 1
 
 
 class OneFile(BaseHTTPRequestHandler):
