@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -58,6 +58,20 @@ def find_message(session: Session, *, tenant_id: int, event_key: str, role: str)
     ).first()
 
 
+def supersede(session: Session, *, tenant_id: int, conversation_id: int, event_key: str) -> None:
+    """Mark the answer to `event_key` as asked again: kept (with its feedback), left out of the history."""
+    session.execute(
+        update(Message)
+        .where(
+            Message.tenant_id == tenant_id,
+            Message.conversation_id == conversation_id,
+            Message.event_key == event_key,
+            Message.role == "assistant",
+        )
+        .values(superseded=True)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Turn:
     role: str
@@ -80,7 +94,7 @@ def history(
     query = (
         select(Message.role, Message.content, Message.attachments, User.display_name)
         .outerjoin(User, User.id == Message.user_id)
-        .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id)
+        .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id, ~Message.superseded)
     )
     if exclude_kinds:
         query = query.where(Message.kind.not_in(exclude_kinds))

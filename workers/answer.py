@@ -116,7 +116,7 @@ def load_context(session: Session, event: Event, place: Place, runtime: Runtime)
         limit = int(event.args.get("n", skill.defaults.get("n", "0"))) if skill.transcript else 0
         inbound = (
             select(Message.id)
-            .where(Message.tenant_id == place.tenant_id, Message.event_key == event.key, Message.role == "user")
+            .where(Message.tenant_id == place.tenant_id, Message.event_key == event.asked, Message.role == "user")
             .scalar_subquery()
         )
         history = conversations.history(
@@ -361,6 +361,10 @@ def record(
         attachments={**({"tool_rounds": rounds} if rounds else {}), **({"prompt_version": version} if version else {})},
         stopped=stopped,
     )
+    if event.regenerates:
+        conversations.supersede(
+            session, tenant_id=place.tenant_id, conversation_id=place.conversation_id, event_key=event.regenerates
+        )
 
 
 def show(sink: ReplySink, lease: Lease, text: str) -> None:
