@@ -35,6 +35,7 @@ from workers.documents.convert import Unreadable
 from workers.events import Event, Kind, Platform
 from workers.replybus import follow
 from workers.requests import clean, parse, unusable
+from workers.skills import SKILLS
 from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
 
 router = APIRouter(tags=["web chat"], include_in_schema=False)
@@ -68,12 +69,25 @@ def page(request: Request, svc: Svc) -> Response:
     open_chat = is_open(request, svc.settings)
     if not open_chat and chatter(request, svc) is None:
         return RedirectResponse("/login?next=/chat", status_code=303)
-    response = render(svc, "chat.html", page="chat", who=None, timeout=int(svc.settings.chat_reply_timeout_seconds))
+    response = render(
+        svc,
+        "chat.html",
+        page="chat",
+        who=None,
+        timeout=int(svc.settings.chat_reply_timeout_seconds),
+        skills=picker_skills(svc.skills),
+    )
     if open_chat and chatter(request, svc) is None:
         response.set_cookie(
             WEB_USER, f"web-{secrets.token_urlsafe(18)}", httponly=True, samesite="strict", max_age=365 * 86400
         )
     return response
+
+
+def picker_skills(plugins: frozenset[str]) -> list[tuple[str, str]]:
+    """The skill picker's entries, (name, what it does): the built-in skills, then the plugins' by name."""
+    built_in = [(skill.key, skill.summary) for skill in SKILLS.values() if skill.kind is not Kind.ASK]
+    return built_in + [(name, "a skill added by a plugin") for name in sorted(plugins)]
 
 
 class Line(BaseModel):

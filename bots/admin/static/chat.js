@@ -294,6 +294,17 @@
     return li;
   }
 
+  // The skill picker: the chosen skill's /name starts the line (replacing any /word already there).
+  const skill = document.getElementById("skill");
+  skill.addEventListener("change", () => {
+    if (!skill.value) return;
+    const rest = text.value.replace(/^\/\S*\s*/, "");
+    text.value = "/" + skill.value + " " + rest;
+    skill.value = "";
+    text.focus();
+    text.setSelectionRange(text.value.length, text.value.length);
+  });
+
   document.getElementById("new").addEventListener("click", () => open(newThread()));
   history();
   listThreads();
