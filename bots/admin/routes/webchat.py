@@ -28,6 +28,7 @@ from bots.admin.deps import Services, Svc
 from bots.admin.files import FileIn, read_all
 from bots.admin.routes.dashboard import render
 from bots.core.handover import HTTP_STATUS, hand_over
+from db import conversations
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers import feedback, regenerating
 from workers.commands import COMMANDS
@@ -276,7 +277,7 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str | boo
                 Conversation.thread_key == f"{who.browser}:{thread}",
             )
             .where(~Message.superseded)  # a regenerated answer shows as its newest version only
-            .order_by(Message.id)
+            .order_by(*conversations.turn_order())
         ).all()
     return [_turn(role, kind, content, stopped, key) for role, kind, content, stopped, key in rows]
 

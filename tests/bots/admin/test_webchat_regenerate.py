@@ -64,6 +64,15 @@ def test_regenerate_asks_again_with_the_same_context_and_keeps_both_answers(admi
         assert "Answer 3." in followed and "Answer 2." not in followed
         assert alice.post("/chat/regenerate", json={"key": "web:local:nope"}).status_code == 404
 
+        # An older answer asked again takes its old place, in the page and in what the engine is sent.
+        assert _said(alice, alice.post("/chat/regenerate", json={"key": first["key"]}).json()) == "Answer 5."
+        settle(admin.stack)
+        shown = [m["content"] for m in alice.get("/chat/history", params={"thread": "t"}).json()]
+        assert shown == ["Hello there.", "Answer 5.", "Pick a number.", "Answer 3.", "And another?", "Answer 4."]
+        _said(alice, alice.post("/chat/regenerate", json={"key": third["key"]}).json())
+        sent = [m["content"] for m in simulator.requests[-1].body["messages"][1:]]
+        assert [text.rsplit(": ", 1)[-1] for text in sent] == shown[:5], sent
+
     settle(admin.stack)
     assert [m.content for m in messages(admin.stack, "user")].count("Pick a number.") == 1
     answers = {m.content: m for m in messages(admin.stack, "assistant")}
