@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -63,7 +63,7 @@ def find_message(session: Session, *, tenant_id: int, event_key: str, role: str)
     ).first()
 
 
-def turn_order() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+def turn_order() -> tuple[ColumnElement[Any], InstrumentedAttribute[int]]:
     """Messages in conversation order: a regenerated answer right after the question it answers."""
     return func.coalesce(Message.follows_id, Message.id), Message.id
 
