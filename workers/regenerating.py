@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import events
 from db.events import Status
-from db.models import Message, ProcessedEvent, Tenant
+from db.models import Message
 from workers.commands import COMMANDS
 from workers.events import Event
-from workers.stopping import Asker
+from workers.stopping import Asker, newest, pressed_on
 
 
 class Verdict(StrEnum):
@@ -60,23 +60,20 @@ def again(
     `ref` is the new event's platform handle (the original's when None); `replaces` names the old
     answer's message (as the platform's sink resumes one) for the new answer to be streamed into."""
     with sessions() as session:
-        status = events.status_of(session, key=key)
-        payload = events.payload_of(session, key=key)
+        found = pressed_on(session, key=key, asker=asker)
         superseded = session.scalar(
             select(Message.superseded).where(Message.event_key == key, Message.role == "assistant")
         )
         session.rollback()
-    if status is None or payload is None:
+    if found is None:
         return Verdict.UNKNOWN
-    original = Event.from_dict(payload)
-    if (str(original.tenant_platform), original.tenant) != (asker.platform, asker.tenant):
-        return Verdict.UNKNOWN  # another tenant's event: as if it did not exist
-    if original.user != asker.user and not asker.admin():
+    original = found.event
+    if not found.allowed:
         return Verdict.NOT_YOURS
     if original.kind in COMMANDS:
         return Verdict.NOT_AN_ANSWER
-    if status is not Status.DONE:
-        return Verdict.ANSWERING if status in events.OPEN else Verdict.UNKNOWN
+    if found.status is not Status.DONE:
+        return Verdict.ANSWERING if found.status in events.OPEN else Verdict.UNKNOWN
     if superseded is None:
         return Verdict.UNKNOWN
     if superseded:
@@ -97,23 +94,12 @@ def again(
 
 def latest_answer(session: Session, *, platform: str, tenant: str, channel: str, thread: str, user: str) -> str | None:
     """The key of this person's newest finished answer in this thread (what a bare `/regenerate` asks again)."""
-    rows = session.execute(
-        select(ProcessedEvent.key, ProcessedEvent.payload)
-        .join(Tenant, Tenant.id == ProcessedEvent.tenant_id)
-        .where(Tenant.platform == platform, Tenant.external_id == tenant)
-        .where(ProcessedEvent.status == str(Status.DONE))
-        .where(ProcessedEvent.kind.not_in([str(kind) for kind in COMMANDS]))
-        .order_by(ProcessedEvent.received_at.desc())
-        .limit(200)
-    ).all()
-    for key, payload in rows:
-        event = Event.from_dict(payload)
-        if (str(event.tenant_platform), event.tenant, event.channel, event.thread, event.user) == (
-            platform,
-            tenant,
-            channel,
-            thread,
-            user,
-        ):
-            return str(key)
-    return None
+    return newest(
+        session,
+        platform=platform,
+        tenant=tenant,
+        statuses=(Status.DONE,),
+        matches=lambda event: (
+            (event.channel, event.thread, event.user) == (channel, thread, user) and event.kind not in COMMANDS
+        ),
+    )

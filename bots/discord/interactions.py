@@ -140,13 +140,7 @@ class InteractionHandler:
             await responder.send("That button no longer does anything.")
             return
         key = custom_id.removeprefix(STOP_ID)
-        place = await self._place(interaction)
-        asker = Asker(
-            platform=str(Platform.DISCORD),
-            tenant=place.tenant,
-            user=str(user.id),
-            admin=lambda: interaction.permissions.manage_messages or interaction.permissions.manage_guild,
-        )
+        asker = self._asker(interaction, await self._place(interaction))
         verdict = await asyncio.to_thread(ask_to_stop, self.store.sessions, self.store.leases, key=key, asker=asker)
         log.info("discord user %s pressed Stop on %s: %s", user.id, key, verdict)
         await responder.send(MESSAGES[verdict])
@@ -155,13 +149,7 @@ class InteractionHandler:
         """Ask an answer again (the asker, or someone who may manage messages or the server). A channel
         answer is edited in place; a slash command's answer comes as this button's own response."""
         user = interaction.user
-        place = await self._place(interaction)
-        asker = Asker(
-            platform=str(Platform.DISCORD),
-            tenant=place.tenant,
-            user=str(user.id),
-            admin=lambda: interaction.permissions.manage_messages or interaction.permissions.manage_guild,
-        )
+        asker = self._asker(interaction, await self._place(interaction))
         shown_on = str(interaction.message.id) if interaction.message is not None else None
         found = await asyncio.to_thread(
             regenerating.again, self.store.sessions, key=key, asker=asker, message_id=str(interaction.id)
@@ -183,6 +171,17 @@ class InteractionHandler:
         handed = await asyncio.to_thread(self.store.submit, found)
         if handed.turned is not None:
             await responder.refuse(handed.message)
+
+    @staticmethod
+    def _asker(interaction: discord.Interaction, place: Place) -> Asker:
+        """Who pressed a button, for Stop and Regenerate: the asker, or someone who may manage messages
+        or the server."""
+        return Asker(
+            platform=str(Platform.DISCORD),
+            tenant=place.tenant,
+            user=str(interaction.user.id),
+            admin=lambda: interaction.permissions.manage_messages or interaction.permissions.manage_guild,
+        )
 
     async def _place(self, interaction: discord.Interaction) -> Place:
         channel: Any = interaction.channel or self.client.get_partial_messageable(
