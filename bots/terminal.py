@@ -234,6 +234,7 @@ class TerminalChat:
         if interactive:
             print(
                 "LLMOS terminal chat. Type a question, /help for skills and commands, Ctrl-C stops an answer, "
+                "/regenerate asks your last question again, "
                 "Ctrl-D leaves.",
                 file=self._out,
             )
