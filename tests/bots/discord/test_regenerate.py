@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bots.discord.surface import DiscordSurface
 from bots.discord.targets import FEEDBACK_ID, REGENERATE_ID
 from db.models import Feedback
+from tests.bots.discord.commands import slash
 from tests.bots.discord.helpers import eventually, replies, wait_done
 from tests.bots.discord.test_controls import said_to
 from tests.fixtures.discord_fake import FakeDiscord
@@ -61,3 +62,26 @@ def test_regenerate_edits_the_answer_in_place_and_keeps_both(
     assert ratings == {old.id: -1, new.id: 1}
     stale = fake.press(shown, again, user="admin")
     assert said_to(fake, stale) == "That answer was already regenerated; regenerate the newest one."
+
+
+def test_a_slash_commands_answer_is_regenerated_as_the_buttons_own_response(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake = fake_discord
+    numbers = count(1)
+    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    found = fake.command(slash("ask", question="name a colour"), channel=fake.world.general)
+    wait_done(clean_stack, found.id, timeout=30)
+    first = dict(fake.run(lambda: fake.world.messages[found.original or 0]))
+    again = next(i for i in buttons(first) if i.startswith(REGENERATE_ID))
+    pressed = fake.press(first, again, user="alice")
+    wait_done(clean_stack, pressed.id, timeout=30)
+
+    def response() -> dict[str, Any] | None:
+        shown = fake.run(lambda: fake.world.messages.get(pressed.original or 0))
+        return dict(shown) if shown and shown.get("content") == "Answer 2." else None
+
+    shown = eventually(response, timeout=20, what="the regenerated answer as the press's response")
+    assert any(i.startswith(FEEDBACK_ID) for i in buttons(shown))
+    old, new = messages(clean_stack, "assistant")
+    assert (old.superseded, new.superseded, new.content) == (True, False, "Answer 2.")
