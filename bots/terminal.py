@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.core.handover import Turned, hand_over
+from workers import regenerating
 from workers.documents.convert import DEFAULT_LIMITS, Limits, Unreadable, convert, format_of, too_large
 from workers.events import Attachment, Event, Platform
 from workers.intake import Enqueue
@@ -25,6 +26,7 @@ from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop, latest_open
 TENANT = "local"
 CHANNEL = "terminal"
 STOP = "/stop"
+REGENERATE = "/regenerate"
 
 
 @dataclass(slots=True)
@@ -118,7 +120,11 @@ class TerminalChat:
             return 0
         if line.strip().lower() == STOP:
             return self._stop_latest()
-        event = self.event_for(line)
+        if line.strip().lower() == REGENERATE:
+            return self._regenerate_latest()
+        return self._submit(self.event_for(line))
+
+    def _submit(self, event: Event) -> int:
         handed = hand_over(event, sessions=self._sessions, enqueue=self._enqueue)
         if handed.turned is Turned.UNAVAILABLE:
             print(f"llmos: {handed.message}", file=self._err)
@@ -159,6 +165,28 @@ class TerminalChat:
         if verdict is Verdict.STOPPING:
             print(MESSAGES[verdict], file=self._err)
         return 0 if verdict is Verdict.STOPPING else 1
+
+    def _regenerate_latest(self) -> int:
+        """`/regenerate`: ask this person's last answer in this conversation again."""
+        with self._sessions() as session:
+            key = regenerating.latest_answer(
+                session,
+                platform=str(Platform.TERMINAL),
+                tenant=TENANT,
+                channel=CHANNEL,
+                thread=self.thread,
+                user=self.user,
+            )
+        asker = Asker(platform=str(Platform.TERMINAL), tenant=TENANT, user=self.user)
+        found = (
+            regenerating.again(self._sessions, key=key, asker=asker, message_id=uuid.uuid4().hex)
+            if key is not None
+            else regenerating.Verdict.UNKNOWN
+        )
+        if not isinstance(found, Event):
+            print(regenerating.MESSAGES[found], file=self._err)
+            return 1
+        return self._submit(found)
 
     def _follow(self, key: str, reading: _Reading) -> int:
         """Print the answer's items from the bus, skipping those already handled (after a Ctrl-C)."""
@@ -206,6 +234,7 @@ class TerminalChat:
         if interactive:
             print(
                 "LLMOS terminal chat. Type a question, /help for skills and commands, Ctrl-C stops an answer, "
+                "/regenerate asks your last question again, "
                 "Ctrl-D leaves.",
                 file=self._out,
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from db.models import Channel, Conversation, Message, Tenant, User
@@ -30,8 +31,11 @@ def add_message(
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     stopped: bool = False,
+    follows_id: int | None = None,
 ) -> bool:
-    """Insert one message; False when this event already has a message of this role (a redelivery)."""
+    """Insert one message; False when this event already has a message of this role (a redelivery).
+
+    `follows_id` places a regenerated answer right after its question in the history."""
     return insert_new(
         session,
         Message,
@@ -48,6 +52,7 @@ def add_message(
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "stopped": stopped,
+            "follows_id": follows_id,
         },
     )
 
@@ -56,6 +61,25 @@ def find_message(session: Session, *, tenant_id: int, event_key: str, role: str)
     return session.scalars(
         select(Message).where(Message.tenant_id == tenant_id, Message.event_key == event_key, Message.role == role)
     ).first()
+
+
+def turn_order() -> tuple[ColumnElement[Any], InstrumentedAttribute[int]]:
+    """Messages in conversation order: a regenerated answer right after the question it answers."""
+    return func.coalesce(Message.follows_id, Message.id), Message.id
+
+
+def supersede(session: Session, *, tenant_id: int, conversation_id: int, event_key: str) -> None:
+    """Mark the answer to `event_key` as asked again: kept (with its feedback), left out of the history."""
+    session.execute(
+        update(Message)
+        .where(
+            Message.tenant_id == tenant_id,
+            Message.conversation_id == conversation_id,
+            Message.event_key == event_key,
+            Message.role == "assistant",
+        )
+        .values(superseded=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +100,19 @@ def history(
     limit: int,
     exclude_kinds: tuple[str, ...] = (),
 ) -> list[Turn]:
-    """The last `limit` messages before `before_id` (an id, or a subquery giving one), oldest first."""
+    """The last `limit` messages before `before_id` (an id, or a subquery giving one), oldest first; answers
+    asked again are left out, their newest version taking their place."""
     query = (
         select(Message.role, Message.content, Message.attachments, User.display_name)
         .outerjoin(User, User.id == Message.user_id)
-        .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id)
+        .where(Message.tenant_id == tenant_id, Message.conversation_id == conversation_id, ~Message.superseded)
     )
     if exclude_kinds:
         query = query.where(Message.kind.not_in(exclude_kinds))
+    position, made = turn_order()
     if before_id is not None:
-        query = query.where(Message.id < before_id)
-    rows = session.execute(query.order_by(Message.id.desc()).limit(limit)).all()
+        query = query.where(position < before_id)
+    rows = session.execute(query.order_by(position.desc(), made.desc()).limit(limit)).all()
     return [
         Turn(
             role=role,

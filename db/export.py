@@ -55,6 +55,8 @@ def messages(session: Session, *, tenant_id: int, user_id: int | None = None) ->
             "prompt_tokens": message.prompt_tokens,
             "completion_tokens": message.completion_tokens,
             "created_at": message.created_at.isoformat(),
+            # An answer asked again (Regenerate): kept, with the newer answer after it.
+            **({"superseded": True} if message.superseded else {}),
         }
 
 

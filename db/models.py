@@ -119,6 +119,11 @@ class Message(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     # An answer someone stopped while it streamed: `content` is what it had said by then.
     stopped: Mapped[bool] = mapped_column(default=False)
+    # An answer asked again (Regenerate): kept with its feedback, but no longer part of the history.
+    superseded: Mapped[bool] = mapped_column(default=False)
+    # A regenerated answer: the question (user message) it answers, so the history shows it right after
+    # that question rather than after the turns that came later.
+    follows_id: Mapped[int | None] = mapped_column(Id, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

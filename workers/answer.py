@@ -116,7 +116,7 @@ def load_context(session: Session, event: Event, place: Place, runtime: Runtime)
         limit = int(event.args.get("n", skill.defaults.get("n", "0"))) if skill.transcript else 0
         inbound = (
             select(Message.id)
-            .where(Message.tenant_id == place.tenant_id, Message.event_key == event.key, Message.role == "user")
+            .where(Message.tenant_id == place.tenant_id, Message.event_key == event.asked, Message.role == "user")
             .scalar_subquery()
         )
         history = conversations.history(
@@ -368,6 +368,23 @@ def record(
         completion_tokens=tokens[1],
         attachments={**({"tool_rounds": rounds} if rounds else {}), **({"prompt_version": version} if version else {})},
         stopped=stopped,
+        follows_id=_question_id(session, event, place) if event.regenerates else None,
+    )
+    if event.regenerates:
+        conversations.supersede(
+            session, tenant_id=place.tenant_id, conversation_id=place.conversation_id, event_key=event.regenerates
+        )
+
+
+def _question_id(session: Session, event: Event, place: Place) -> int | None:
+    """The stored question a regenerated answer answers (its place in the history)."""
+    return session.scalar(
+        select(Message.id).where(
+            Message.tenant_id == place.tenant_id,
+            Message.conversation_id == place.conversation_id,
+            Message.event_key == event.asked,
+            Message.role == "user",
+        )
     )
 
 

@@ -119,6 +119,16 @@ class Event:
         return self.args.get("skill", "") if self.kind is Kind.SKILL else ""
 
     @property
+    def regenerates(self) -> str:
+        """The event whose answer this one asks again (Regenerate); empty for a new question."""
+        return self.args.get("regenerates", "")
+
+    @property
+    def asked(self) -> str:
+        """The event whose user message this one answers: its own, or the first question a Regenerate asks again."""
+        return self.args.get("asked", "") or self.key
+
+    @property
     def surface(self) -> str:
         """The plugin surface a `Platform.PLUGIN` event came from; empty for the built-in platforms."""
         return str(self.ref.get("surface", "")) if self.platform is Platform.PLUGIN else ""

@@ -114,17 +114,20 @@ def _submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, 
             events.unregister(session, key=event.key)
             log.info("event %s refused by a limit: %s", event.key, limited.message)
             return Submitted(key=event.key, accepted=False, refused=limited.message, retry_after=limited.retry_after)
-        conversations.add_message(
-            session,
-            tenant_id=place.tenant_id,
-            conversation_id=place.conversation_id,
-            user_id=place.user_id,
-            event_key=event.key,
-            role="user",
-            content=event.text,
-            kind=str(event.kind),
-            attachments={"files": [{"name": a.name, "type": a.mime_type, "size": a.size} for a in event.attachments]},
-        )
+        if not event.regenerates:  # a Regenerate asks a stored question again: no second user message
+            conversations.add_message(
+                session,
+                tenant_id=place.tenant_id,
+                conversation_id=place.conversation_id,
+                user_id=place.user_id,
+                event_key=event.key,
+                role="user",
+                content=event.text,
+                kind=str(event.kind),
+                attachments={
+                    "files": [{"name": a.name, "type": a.mime_type, "size": a.size} for a in event.attachments]
+                },
+            )
     _enqueue(event, enqueue=enqueue)
     return Submitted(key=event.key, accepted=True)
 

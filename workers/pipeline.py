@@ -105,6 +105,9 @@ def _claimed(key: str, runtime: Runtime, lease: Lease) -> Result:
         lease.release(keep_reply=claim.status is Status.FAILED)
         return result
     lease.fence = claim.fence
+    if lease.resume is None and event.regenerates and event.args.get("replaces"):
+        # Regenerate: the new answer is streamed into the old answer's message where the platform can edit it.
+        lease.resume = event.args["replaces"]
     sink = runtime.sinks.for_event(event)
     try:
         if ctx is None:

@@ -65,19 +65,38 @@ class Asker:
     admin: Callable[[], bool] = field(default=lambda: False)
 
 
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """The event a control was pressed on, its state, and whether the presser may use the control."""
+
+    event: Event
+    status: Status
+    allowed: bool
+
+
+def pressed_on(session: Session, *, key: str, asker: Asker) -> Pressed | None:
+    """Event `key` as `asker` may see it: None when it is unknown or another tenant's (as if it did not
+    exist); `allowed` when they asked it, or are an admin."""
+    status = events.status_of(session, key=key)
+    payload = events.payload_of(session, key=key)
+    if status is None or payload is None:
+        return None
+    event = Event.from_dict(payload)
+    if (str(event.tenant_platform), event.tenant) != (asker.platform, asker.tenant):
+        return None
+    return Pressed(event=event, status=status, allowed=event.user == asker.user or asker.admin())
+
+
 def ask_to_stop(sessions: sessionmaker[Session], leases: Leases, *, key: str, asker: Asker) -> Verdict:
     """Stop the answer to event `key` if `asker` may; the verdict says what happened."""
     with sessions() as session:
-        status = events.status_of(session, key=key)
-        payload = events.payload_of(session, key=key)
+        found = pressed_on(session, key=key, asker=asker)
         session.rollback()
-    if status is None or payload is None:
+    if found is None:
         return Verdict.UNKNOWN
-    event = Event.from_dict(payload)
-    if (str(event.tenant_platform), event.tenant) != (asker.platform, asker.tenant):
-        return Verdict.UNKNOWN  # another tenant's event: as if it did not exist
-    if event.user != asker.user and not asker.admin():
+    if not found.allowed:
         return Verdict.NOT_YOURS
+    status = found.status
     if status in (Status.DONE, Status.FAILED):
         return Verdict.FINISHED
     leases.stop(key)
@@ -86,16 +105,29 @@ def ask_to_stop(sessions: sessionmaker[Session], leases: Leases, *, key: str, as
 
 def latest_open(session: Session, *, platform: str, tenant: str, channel: str, user: str) -> str | None:
     """The key of this person's newest unfinished event in this channel (what a bare `/stop` stops)."""
+    return newest(
+        session,
+        platform=platform,
+        tenant=tenant,
+        statuses=(Status.PENDING, Status.RUNNING),
+        matches=lambda event: (event.channel, event.user) == (channel, user),
+    )
+
+
+def newest(
+    session: Session, *, platform: str, tenant: str, statuses: tuple[Status, ...], matches: Callable[[Event], bool]
+) -> str | None:
+    """The key of the tenant's newest event in one of `statuses` that `matches` (among its last 200)."""
     rows = session.execute(
         select(ProcessedEvent.key, ProcessedEvent.payload)
         .join(Tenant, Tenant.id == ProcessedEvent.tenant_id)
         .where(Tenant.platform == platform, Tenant.external_id == tenant)
-        .where(ProcessedEvent.status.in_([str(Status.PENDING), str(Status.RUNNING)]))
+        .where(ProcessedEvent.status.in_([str(status) for status in statuses]))
         .order_by(ProcessedEvent.received_at.desc())
         .limit(200)
     ).all()
     for key, payload in rows:
         event = Event.from_dict(payload)
-        if (str(event.tenant_platform), event.tenant, event.channel, event.user) == (platform, tenant, channel, user):
+        if (str(event.tenant_platform), event.tenant) == (platform, tenant) and matches(event):
             return str(key)
     return None

@@ -8,6 +8,7 @@ HTTP interactions endpoint; only the `Responder` differs.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from bots.discord.places import ChannelCache, Place, locate, role_ids
 from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
 from bots.discord.store import Store
-from bots.discord.targets import FEEDBACK_ID, STOP_ID
-from workers import feedback
+from bots.discord.targets import FEEDBACK_ID, REGENERATE_ID, STOP_ID
+from workers import feedback, regenerating
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
 from workers.requests import parse
 from workers.stopping import MESSAGES, Asker, ask_to_stop
@@ -132,20 +133,55 @@ class InteractionHandler:
             )
             await responder.send(said)
             return
+        if custom_id.startswith(REGENERATE_ID):
+            await self._regenerate(interaction, responder, custom_id.removeprefix(REGENERATE_ID))
+            return
         if not custom_id.startswith(STOP_ID) or self.store.leases is None:
             await responder.send("That button no longer does anything.")
             return
         key = custom_id.removeprefix(STOP_ID)
-        place = await self._place(interaction)
-        asker = Asker(
-            platform=str(Platform.DISCORD),
-            tenant=place.tenant,
-            user=str(user.id),
-            admin=lambda: interaction.permissions.manage_messages or interaction.permissions.manage_guild,
-        )
+        asker = self._asker(interaction, await self._place(interaction))
         verdict = await asyncio.to_thread(ask_to_stop, self.store.sessions, self.store.leases, key=key, asker=asker)
         log.info("discord user %s pressed Stop on %s: %s", user.id, key, verdict)
         await responder.send(MESSAGES[verdict])
+
+    async def _regenerate(self, interaction: discord.Interaction, responder: Responder, key: str) -> None:
+        """Ask an answer again (the asker, or someone who may manage messages or the server). A channel
+        answer is edited in place; a slash command's answer comes as this button's own response."""
+        user = interaction.user
+        asker = self._asker(interaction, await self._place(interaction))
+        shown_on = str(interaction.message.id) if interaction.message is not None else None
+        found = await asyncio.to_thread(
+            regenerating.again, self.store.sessions, key=key, asker=asker, message_id=str(interaction.id)
+        )
+        log.info("discord user %s pressed Regenerate on %s: %s", user.id, key, getattr(found, "key", found))
+        if not isinstance(found, Event):
+            await responder.send(regenerating.MESSAGES[found])
+            return
+        old = DiscordRef.from_mapping(found.ref)
+        if old.mode is ReplyMode.INTERACTION:
+            # The old interaction's token may have run out: this press's own response carries the answer.
+            await responder.defer(ephemeral=old.ephemeral)
+            ref = dataclasses.replace(old, application_id=str(interaction.application_id), token=interaction.token)
+            found = dataclasses.replace(found, ref=ref.to_dict())
+        else:
+            await responder.send(regenerating.REGENERATING)
+            if shown_on:
+                found = dataclasses.replace(found, args={**found.args, "replaces": shown_on})
+        handed = await asyncio.to_thread(self.store.submit, found)
+        if handed.turned is not None:
+            await responder.refuse(handed.message)
+
+    @staticmethod
+    def _asker(interaction: discord.Interaction, place: Place) -> Asker:
+        """Who pressed a button, for Stop and Regenerate: the asker, or someone who may manage messages
+        or the server."""
+        return Asker(
+            platform=str(Platform.DISCORD),
+            tenant=place.tenant,
+            user=str(interaction.user.id),
+            admin=lambda: interaction.permissions.manage_messages or interaction.permissions.manage_guild,
+        )
 
     async def _place(self, interaction: discord.Interaction) -> Place:
         channel: Any = interaction.channel or self.client.get_partial_messageable(

@@ -46,6 +46,8 @@ class DiscordSink:
         self._text = ""
         self._rest: DiscordRest | None = None
         self._answer: Answer | None = None
+        # A regenerated answer's old message (a channel message's id), which the new answer takes over.
+        self._replaces: str | None = None
 
     def rest(self) -> DiscordRest:
         """The logged-in client this sink posts with (its outlet's; started on first use)."""
@@ -88,6 +90,8 @@ class DiscordSink:
         target = self._target(client_rest)
         recorded = self._recorded()
         parts = [Part(target.first, None)] if target.first else []
+        if not parts and self._replaces:
+            parts = [Part(self._replaces, None)]  # Regenerate: the old answer's message is edited
         for index in range(len(parts), len(parts) + len(recorded)):
             if index not in recorded:
                 break
@@ -101,6 +105,8 @@ class DiscordSink:
         return self._rest, self._answer
 
     def start(self, *, resume_ref: str | None) -> str:
+        if resume_ref is not None and resume_ref.isdigit() and self._answer is None:
+            self._replaces = resume_ref  # not this sink's own stream: a message id to take over
         client_rest, answer = self._make()
         typing = resume_ref is None and self._ref.mode is not ReplyMode.INTERACTION
         client_rest.call_soon(lambda: answer.begin(typing=typing))

@@ -21,6 +21,8 @@ EPHEMERAL = 64
 # A Stop button's custom_id: this prefix and the event's key; a feedback button's adds "up:" or "down:".
 STOP_ID = "llmos-stop:"
 FEEDBACK_ID = "llmos-fb:"
+# Regenerate's custom_id: this prefix and the event's key; it sits beside 👍/👎.
+REGENERATE_ID = "llmos-regen:"
 STOP, FEEDBACK = "stop", "feedback"
 
 
@@ -66,6 +68,10 @@ def controls_view(controls: Controls | None) -> discord.ui.View | None:
         for rating, emoji in (("up", "👍"), ("down", "👎")):
             custom_id = f"{FEEDBACK_ID}{rating}:{controls.key}"
             view.add_item(discord.ui.Button(emoji=emoji, style=discord.ButtonStyle.secondary, custom_id=custom_id))
+        again: discord.ui.Button[discord.ui.View] = discord.ui.Button(
+            label="Regenerate", style=discord.ButtonStyle.secondary, custom_id=REGENERATE_ID + controls.key
+        )
+        view.add_item(again)
     view.stop()
     return view
 

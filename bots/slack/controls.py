@@ -13,16 +13,18 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
+from bots.core.handover import hand_over
 from bots.slack.admin import Admin
 from bots.slack.handover import Services
-from workers import feedback
-from workers.events import Platform
+from workers import feedback, regenerating
+from workers.events import Event, Platform
 from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
 
 log = logging.getLogger(__name__)
 
 STOP_ACTION = "llmos_stop"
 FEEDBACK_ACTION = "llmos_feedback"
+REGENERATE_ACTION = "llmos_regenerate"
 ANSWERING = "Answering…"
 
 
@@ -44,7 +46,8 @@ def stop_blocks(key: str) -> list[dict[str, Any]]:
 
 
 def feedback_blocks(key: str) -> list[dict[str, Any]]:
-    """Slack's feedback buttons for the answer to event `key` (each button's value names the rating)."""
+    """Slack's feedback buttons for the answer to event `key` (each button's value names the rating), and
+    Regenerate beside them."""
     return [
         {
             "type": "context_actions",
@@ -64,7 +67,18 @@ def feedback_blocks(key: str) -> list[dict[str, Any]]:
                     },
                 }
             ],
-        }
+        },
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": REGENERATE_ACTION,
+                    "text": {"type": "plain_text", "text": "Regenerate"},
+                    "value": key,
+                }
+            ],
+        },
     ]
 
 
@@ -76,6 +90,7 @@ class Controls:
     def register(self, app: App) -> None:
         app.action(STOP_ACTION)(self.on_stop)
         app.action(FEEDBACK_ACTION)(self.on_feedback)
+        app.action(REGENERATE_ACTION)(self.on_regenerate)
 
     def on_stop(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         ack()
@@ -106,3 +121,28 @@ class Controls:
             rating=feedback.UP if rating == "up" else feedback.DOWN,
         )
         respond(text=said, response_type="ephemeral", replace_original=False)
+
+    def on_regenerate(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        """Ask the answer again; the new one is streamed into the message that carried the button."""
+        ack()
+        action = (body.get("actions") or [{}])[0]
+        key = str(action.get("value") or "")
+        user = str(body.get("user", {}).get("id") or "")
+        team = str(context.team_id or context.enterprise_id or "")
+        asker = Asker(
+            platform=str(Platform.SLACK), tenant=team, user=user, admin=lambda: self._admin.is_admin(context, user)
+        )
+        found = regenerating.again(
+            self._s.sessions,
+            key=key,
+            asker=asker,
+            message_id=f"regenerate-{action.get('action_ts') or body.get('trigger_id') or ''}",
+            replaces=str(body.get("container", {}).get("message_ts") or "") or None,
+        )
+        log.info("slack user %s in %s pressed Regenerate on %s: %s", user, team, key, getattr(found, "key", found))
+        if not isinstance(found, Event):
+            respond(text=regenerating.MESSAGES[found], response_type="ephemeral", replace_original=False)
+            return
+        handed = hand_over(found, sessions=self._s.sessions, enqueue=self._s.enqueue)
+        if handed.turned is not None:
+            respond(text=handed.message, response_type="ephemeral", replace_original=False)

@@ -77,3 +77,24 @@ def test_slash_stop_stops_this_persons_answer_asked_elsewhere(clean_stack: Stack
     settle(clean_stack)
     assert messages(clean_stack, "assistant")[0].stopped
     assert second.ask("/stop") == 1  # nothing left to stop
+
+
+def test_slash_regenerate_asks_the_last_question_again(clean_stack: Stack, simulator) -> None:
+    answers = iter(["First try.", "Second try."])
+    simulator.config.answer = lambda msgs: next(answers)
+    chat, err = terminal(clean_stack)
+    assert chat.ask("/regenerate") == 1 and "no answer of yours to regenerate" in err.getvalue()
+    assert chat.ask("name a colour") == 0
+    settle(clean_stack)
+    out = io.StringIO()
+    chat, err = terminal(clean_stack, out=out)
+    assert chat.ask("/regenerate") == 0, err.getvalue()
+    assert out.getvalue() == "Second try.\n"
+    settle(clean_stack)
+    assert [m.content for m in messages(clean_stack, "user")] == ["name a colour"]
+    assert [(m.content, m.superseded) for m in messages(clean_stack, "assistant")] == [
+        ("First try.", True),
+        ("Second try.", False),
+    ]
+    other, err = terminal(clean_stack, user="bob")
+    assert other.ask("/regenerate") == 1 and "no answer of yours" in err.getvalue()

@@ -28,13 +28,15 @@ from bots.admin.deps import Services, Svc
 from bots.admin.files import FileIn, read_all
 from bots.admin.routes.dashboard import render
 from bots.core.handover import HTTP_STATUS, hand_over
+from db import conversations
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
-from workers import feedback
+from workers import feedback, regenerating
 from workers.commands import COMMANDS
 from workers.documents.convert import Unreadable
 from workers.events import Event, Kind, Platform
 from workers.replybus import follow
 from workers.requests import clean, parse, unusable
+from workers.skills import SKILLS
 from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
 
 router = APIRouter(tags=["web chat"], include_in_schema=False)
@@ -68,12 +70,25 @@ def page(request: Request, svc: Svc) -> Response:
     open_chat = is_open(request, svc.settings)
     if not open_chat and chatter(request, svc) is None:
         return RedirectResponse("/login?next=/chat", status_code=303)
-    response = render(svc, "chat.html", page="chat", who=None, timeout=int(svc.settings.chat_reply_timeout_seconds))
+    response = render(
+        svc,
+        "chat.html",
+        page="chat",
+        who=None,
+        timeout=int(svc.settings.chat_reply_timeout_seconds),
+        skills=picker_skills(svc.skills),
+    )
     if open_chat and chatter(request, svc) is None:
         response.set_cookie(
             WEB_USER, f"web-{secrets.token_urlsafe(18)}", httponly=True, samesite="strict", max_age=365 * 86400
         )
     return response
+
+
+def picker_skills(plugins: frozenset[str]) -> list[tuple[str, str]]:
+    """The skill picker's entries, (name, what it does): the built-in skills, then the plugins' by name."""
+    built_in = [(skill.key, skill.summary) for skill in SKILLS.values() if skill.kind is not Kind.ASK]
+    return built_in + [(name, "a skill added by a plugin") for name in sorted(plugins)]
 
 
 class Line(BaseModel):
@@ -117,6 +132,11 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
         channel_name="web chat",
         ref=who.ref,
     )
+    return _handed(event, svc, notes=read.notes)
+
+
+def _handed(event: Event, svc: Services, *, notes: tuple[str, ...] = (), replaces: str = "") -> JSONResponse:
+    """Hand the event over and tell the page where its answer streams (or why it was not taken)."""
     handed = hand_over(event, sessions=svc.sessions, enqueue=svc.enqueue)
     if handed.retry_after is not None:
         # A limit, not a rule: the browser may ask again once it has passed.
@@ -124,7 +144,9 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
         return JSONResponse({"detail": handed.message}, status_code=429, headers={"Retry-After": wait})
     if handed.turned is not None:
         return JSONResponse({"detail": handed.message}, status_code=HTTP_STATUS[handed.turned])
-    accepted = {"key": event.key, "stream": f"/chat/stream?key={event.key}", "notes": list(read.notes)}
+    accepted: dict[str, Any] = {"key": event.key, "stream": f"/chat/stream?key={event.key}", "notes": list(notes)}
+    if replaces:
+        accepted["replaces"] = replaces
     return JSONResponse(accepted, status_code=202)
 
 
@@ -153,6 +175,30 @@ def stop(body: StopAsked, request: Request, svc: Svc) -> JSONResponse:
         asker = Asker(platform=who.tenant_platform, tenant=who.tenant, user=who.user)
         verdict = ask_to_stop(svc.sessions, svc.leases, key=body.key, asker=asker)
     return JSONResponse({"detail": MESSAGES[verdict], "verdict": str(verdict)}, status_code=STOP_STATUS[verdict])
+
+
+REGENERATE_STATUS = {
+    regenerating.Verdict.NOT_YOURS: status.HTTP_403_FORBIDDEN,
+    regenerating.Verdict.ANSWERING: status.HTTP_409_CONFLICT,
+    regenerating.Verdict.NOT_AN_ANSWER: status.HTTP_409_CONFLICT,
+    regenerating.Verdict.SUPERSEDED: status.HTTP_409_CONFLICT,
+    regenerating.Verdict.UNKNOWN: status.HTTP_404_NOT_FOUND,
+}
+
+
+@router.post("/chat/regenerate")
+def regenerate(body: StopAsked, request: Request, svc: Svc) -> JSONResponse:
+    """Ask one of this browser's answers again; the page follows the new answer in the old one's place."""
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
+    who = who_is(request, svc)
+    found: Event | regenerating.Verdict = regenerating.Verdict.UNKNOWN
+    if _owner(svc, body.key) == who.browser:
+        asker = Asker(platform=who.tenant_platform, tenant=who.tenant, user=who.user)
+        found = regenerating.again(svc.sessions, key=body.key, asker=asker, message_id=uuid.uuid4().hex, ref=who.ref)
+    if not isinstance(found, Event):
+        return JSONResponse({"detail": regenerating.MESSAGES[found]}, status_code=REGENERATE_STATUS[found])
+    return _handed(found, svc, replaces=body.key)
 
 
 class Rated(BaseModel):
@@ -230,7 +276,8 @@ def history(thread: str, request: Request, svc: Svc) -> list[dict[str, str | boo
                 Channel.external_id == CHANNEL,
                 Conversation.thread_key == f"{who.browser}:{thread}",
             )
-            .order_by(Message.id)
+            .where(~Message.superseded)  # a regenerated answer shows as its newest version only
+            .order_by(*conversations.turn_order())
         ).all()
     return [_turn(role, kind, content, stopped, key) for role, kind, content, stopped, key in rows]
 

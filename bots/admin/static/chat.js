@@ -77,8 +77,43 @@
       });
       row.appendChild(button);
     }
+    const again = document.createElement("button");
+    again.type = "button"; again.className = "quiet regenerate"; again.textContent = "↻ Regenerate";
+    again.title = "Ask again; the new answer takes this one's place";
+    again.addEventListener("click", () => regenerate(node, key, row, note));
+    row.appendChild(again);
     row.appendChild(note);
     node.after(row);
+  }
+
+  // Ask an answer again: the new one streams into the same bubble; the old one stays in the store.
+  async function regenerate(node, key, row, note) {
+    if (send.disabled) return;
+    send.disabled = true;
+    try {
+      const response = await fetch("/chat/regenerate", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({key: key}),
+      });
+      const body = await response.json();
+      if (!response.ok) {
+        note.textContent = typeof body.detail === "string" ? body.detail : "Could not regenerate this answer.";
+        return;
+      }
+      row.remove();
+      node.classList.remove("stopped", "failed");
+      show(node, "");
+      node.classList.add("streaming");
+      streaming = {key: body.key, node: node};
+      send.hidden = true; stop.hidden = false;
+      if (await follow(body.stream, node)) rating(node, body.key);
+    } catch (error) {
+      note.textContent = "LLMOS is not reachable: " + error;
+    } finally {
+      streaming = null; stop.hidden = true; send.hidden = false; stop.disabled = false;
+      send.disabled = false;
+    }
   }
 
   function commentForm(key, chosen, note) {
@@ -258,6 +293,17 @@
     li.append(title, rename, remove);
     return li;
   }
+
+  // The skill picker: the chosen skill's /name starts the line (replacing any /word already there).
+  const skill = document.getElementById("skill");
+  skill.addEventListener("change", () => {
+    if (!skill.value) return;
+    const rest = text.value.replace(/^\/\S*\s*/, "");
+    text.value = "/" + skill.value + " " + rest;
+    skill.value = "";
+    text.focus();
+    text.setSelectionRange(text.value.length, text.value.length);
+  });
 
   document.getElementById("new").addEventListener("click", () => open(newThread()));
   history();

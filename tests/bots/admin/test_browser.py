@@ -18,7 +18,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 
 from bots.admin import board
@@ -293,3 +293,39 @@ def test_a_second_conversation_keeps_the_first(admin: Admin, simulator, browser,
     dogs.find_element(By.CSS_SELECTOR, ".delete").click()
     browser.switch_to.alert.accept()
     wait.until(lambda d: titles() == ["Cats"])
+
+
+def test_the_web_chat_regenerates_an_answer_in_its_bubble(admin: Admin, simulator, browser, tmp_path) -> None:
+    numbers = iter(range(1, 10))
+    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    browser.get(f"{admin.url}/chat")
+    browser.find_element(By.ID, "text").send_keys("Name a colour." + Keys.ENTER)
+    wait = WebDriverWait(browser, 20)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rate button.regenerate"))
+    browser.find_element(By.CSS_SELECTOR, ".rate button.regenerate").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant")[-1].text == "Answer 2.")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".rate button.regenerate"))
+    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")] == ["Answer 2."]
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".rate")) == 1
+    screenshot(browser, tmp_path, "webchat-regenerated.png")
+    browser.refresh()  # the store shows the newest answer only
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".msg.assistant"))
+    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".msg.assistant")] == ["Answer 2."]
+    assert [(m.content, m.superseded) for m in messages(admin.stack, "assistant")] == [
+        ("Answer 1.", True),
+        ("Answer 2.", False),
+    ]
+
+
+def test_the_skill_picker_starts_the_line_with_the_skill(admin: Admin, simulator, browser) -> None:
+    browser.get(f"{admin.url}/chat")
+    picker = browser.find_element(By.ID, "skill")
+    names = [o.get_attribute("value") for o in picker.find_elements(By.TAG_NAME, "option")]
+    assert {"summarize", "translate", "draft", "minutes", "quiz"} <= set(names) and "ask" not in names
+    text = browser.find_element(By.ID, "text")
+    text.send_keys("French good morning")
+    Select(picker).select_by_value("translate")
+    assert text.get_attribute("value") == "/translate French good morning"
+    Select(picker).select_by_value("quiz")  # a second choice replaces the first
+    assert text.get_attribute("value") == "/quiz French good morning"
+    assert picker.get_attribute("value") == ""

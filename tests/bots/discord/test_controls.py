@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bots.discord.surface import DiscordSurface
-from bots.discord.targets import FEEDBACK_ID, STOP_ID
+from bots.discord.targets import FEEDBACK_ID, REGENERATE_ID, STOP_ID
 from db.models import Feedback
 from tests.bots.discord.commands import slash
 from tests.bots.discord.helpers import calls, eventually, replies, wait_done
@@ -114,7 +114,8 @@ def test_a_finished_answer_carries_feedback_buttons_and_keeps_one_rating_per_per
     wait_done(clean_stack, asked["id"], timeout=30)
     (answer,) = replies(fake, asked)
     ids = [item["custom_id"] for row in answer["components"] for item in row["components"]]
-    assert [i.split(":")[1] for i in ids] == ["up", "down"] and all(i.startswith(FEEDBACK_ID) for i in ids)
+    assert [i.split(":")[1] for i in ids[:2]] == ["up", "down"] and all(i.startswith(FEEDBACK_ID) for i in ids[:2])
+    assert ids[2:] == [REGENERATE_ID + ids[0].split(":", 2)[2]]  # Regenerate, beside them
     assert said_to(fake, fake.press(answer, ids[1], user="bob")) == "Thanks for the feedback."
     assert said_to(fake, fake.press(answer, ids[0], user="bob")) == "Thanks for the feedback."
     assert said_to(fake, fake.press(answer, ids[0], user="alice")) == "Thanks for the feedback."

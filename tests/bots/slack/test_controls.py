@@ -95,7 +95,7 @@ def click(run: Running, message: Message, action: dict[str, Any], *, user: str) 
         "response_url": run.fake.response_url(),
         "container": {"type": "message", "message_ts": message.ts, "channel_id": CHANNEL},
         "channel": {"id": CHANNEL},
-        "actions": [{**action, "action_ts": "1"}],
+        "actions": [{"action_ts": "1", **action}],
     }
     assert run.http.interaction(payload).status_code == 200
 

@@ -1,0 +1,87 @@
+"""Regenerate through the fake Discord: the button beside 👍/👎 asks the question again with the context it
+had; a channel answer is edited in place, and both answers keep their feedback."""
+
+from __future__ import annotations
+
+from itertools import count
+from typing import Any
+
+from sqlalchemy import select
+
+from bots.discord.surface import DiscordSurface
+from bots.discord.targets import FEEDBACK_ID, REGENERATE_ID
+from db.models import Feedback
+from tests.bots.discord.commands import slash
+from tests.bots.discord.helpers import eventually, replies, wait_done
+from tests.bots.discord.test_controls import said_to
+from tests.fixtures.discord_fake import FakeDiscord
+from tests.helpers import messages, settle
+from workers.stack import Stack
+
+
+def buttons(part: dict[str, Any]) -> list[str]:
+    return [item["custom_id"] for row in part.get("components") or [] for item in row["components"]]
+
+
+def test_regenerate_edits_the_answer_in_place_and_keeps_both(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake, channel = fake_discord, fake_discord.world.random
+    numbers = count(1)
+    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    asked = fake.post(channel, "name a colour", mention=True)
+    wait_done(clean_stack, asked["id"], timeout=30)
+    (answer,) = replies(fake, asked)
+    ids = buttons(answer)
+    assert answer["content"] == "Answer 1." and ids[-1].startswith(REGENERATE_ID)
+    up, down, again = ids
+    assert said_to(fake, fake.press(answer, down, user="alice")) == "Thanks for the feedback."
+
+    refused = fake.press(answer, again, user="bob")
+    assert said_to(fake, refused) == "Only the person who asked, or an admin, can regenerate this answer."
+    assert said_to(fake, fake.press(answer, again, user="alice")) == "Asking again…"
+
+    def regenerated() -> dict[str, Any] | None:
+        parts = replies(fake, asked)
+        done = len(parts) == 1 and parts[0]["content"] == "Answer 2." and buttons(parts[0])
+        return parts[0] if done else None
+
+    shown = eventually(regenerated, timeout=30, what="the regenerated answer in the old message")
+    settle(clean_stack)
+    assert shown["id"] == answer["id"]
+    new_up = next(i for i in buttons(shown) if i.startswith(FEEDBACK_ID + "up:"))
+    assert new_up != up
+    assert said_to(fake, fake.press(shown, new_up, user="alice")) == "Thanks for the feedback."
+
+    assert simulator.requests[0].body["messages"] == simulator.requests[1].body["messages"]
+    assert [m.content for m in messages(clean_stack, "user")] == ["name a colour"]
+    old, new = messages(clean_stack, "assistant")
+    assert (old.content, old.superseded, new.content, new.superseded) == ("Answer 1.", True, "Answer 2.", False)
+    with clean_stack.sessions() as session:
+        ratings = {f.message_id: f.rating for f in session.scalars(select(Feedback))}
+    assert ratings == {old.id: -1, new.id: 1}
+    stale = fake.press(shown, again, user="admin")
+    assert said_to(fake, stale) == "That answer was already regenerated; regenerate the newest one."
+
+
+def test_a_slash_commands_answer_is_regenerated_as_the_buttons_own_response(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake = fake_discord
+    numbers = count(1)
+    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    found = fake.command(slash("ask", question="name a colour"), channel=fake.world.general)
+    wait_done(clean_stack, found.id, timeout=30)
+    first = dict(fake.run(lambda: fake.world.messages[found.original or 0]))
+    again = next(i for i in buttons(first) if i.startswith(REGENERATE_ID))
+    pressed = fake.press(first, again, user="alice")
+    wait_done(clean_stack, pressed.id, timeout=30)
+
+    def response() -> dict[str, Any] | None:
+        shown = fake.run(lambda: fake.world.messages.get(pressed.original or 0))
+        return dict(shown) if shown and shown.get("content") == "Answer 2." else None
+
+    shown = eventually(response, timeout=20, what="the regenerated answer as the press's response")
+    assert any(i.startswith(FEEDBACK_ID) for i in buttons(shown))
+    old, new = messages(clean_stack, "assistant")
+    assert (old.superseded, new.superseded, new.content) == (True, False, "Answer 2.")
