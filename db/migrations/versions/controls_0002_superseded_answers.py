@@ -2,7 +2,7 @@
 answer sits in the history right after its question (`follows_id`)
 
 Revision ID: controls_0002
-Revises: controls_0001
+Revises: knowledge_0002
 Create Date: 2026-11-30 13:20:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "controls_0002"
-down_revision: str | None = "controls_0001"
+down_revision: str | None = "knowledge_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
