@@ -28,7 +28,7 @@ from bots.slack.transcript import Reader
 from db import slack as slack_db
 from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
-from workers.intake import refusal
+from workers.intake import gate_of, refusal
 from workers.requests import Request, parse, suggestion, unusable
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def privately(respond: Respond) -> Tell:
     """Tell the asking user through the interaction's response_url (only they see it)."""
 
     def tell(text: str) -> None:
-        respond(text)
+        respond(text=text, response_type="ephemeral")
 
     return tell
 
@@ -116,10 +116,10 @@ class Commands:
         )
         header = None
         if request.kind not in PRIVATE_KINDS:
-            # Nothing is posted for a request the access rules turn away: the refusal is the user's alone.
-            turned = refusal(event, sessions=self._s.sessions)
+            # Nothing is posted for a request the access rules or a limit turn away: the refusal is the user's alone.
+            turned = refusal(event, sessions=self._s.sessions, gate=gate_of(self._s.enqueue))
             if turned:
-                respond(turned)
+                respond(text=turned, response_type="ephemeral")
                 return
             header = self._header(client, channel, user, said)
         if header:
