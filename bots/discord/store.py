@@ -6,11 +6,12 @@ heartbeats never wait on the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.core.handover import Handed, hand_over
+from bots.discord.throttle import LocalThrottle, Throttle
 from db import conversations
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.events import Event, Platform
@@ -30,6 +31,8 @@ class Store:
     documents: Limits = DEFAULT_LIMITS
     # Where a Stop button's press is left for the worker answering (the stack's leases).
     leases: Leases | None = None
+    # Which public refusals were said lately (shared through Redis where there is one).
+    notices: Throttle = field(default_factory=LocalThrottle)
 
     def submit(self, event: Event) -> Handed:
         """Store and queue; what the user must hear when it was not taken is in the result."""
