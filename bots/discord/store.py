@@ -6,11 +6,13 @@ heartbeats never wait on the database.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bots.core.handover import Handed, hand_over
+from bots.discord.asked import Stored
 from bots.discord.throttle import LocalThrottle, Throttle
 from db import conversations
 from workers.documents.convert import DEFAULT_LIMITS, Limits
@@ -37,6 +39,13 @@ class Store:
     def submit(self, event: Event) -> Handed:
         """Store and queue; what the user must hear when it was not taken is in the result."""
         return hand_over(event, sessions=self.sessions, enqueue=self.enqueue)
+
+    def questions(self, *, tenant: str, interactions: Collection[int]) -> dict[int, Stored]:
+        """The questions of LLMOS's answers to these slash commands (by interaction id), as stored."""
+        keys = {f"{Platform.DISCORD}:{tenant}:{ident}": ident for ident in interactions}
+        with self.sessions() as session:
+            found = conversations.questions(session, platform=str(Platform.DISCORD), tenant=tenant, event_keys=keys)
+        return {keys[key]: Stored(kind=kind, text=text) for key, (kind, text) in found.items()}
 
     def knows_thread(self, *, tenant: str, channel: str, thread: str) -> bool:
         """True when the bot already talks in this Discord thread (it was mentioned there before a

@@ -22,9 +22,8 @@ from slack_sdk.errors import SlackApiError
 from bots.slack.admin import Admin
 from bots.slack.handover import Services, Tell, hand_over
 from bots.slack.messages import TRANSCRIPT_KINDS, tenant_of
-from bots.slack.mrkdwn import escape
 from bots.slack.ref import ReplyMode, SlackRef
-from bots.slack.transcript import Reader
+from bots.slack.transcript import Reader, header
 from db import slack as slack_db
 from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
@@ -131,7 +130,7 @@ class Commands:
     def _header(self, client: WebClient, channel: str, user: str, text: str) -> str | None:
         """Post who asked what, to answer under it; None where LLMOS may not post (answer privately)."""
         try:
-            posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: `/llmos {escape(text)[:300]}`")
+            posted = client.chat_postMessage(channel=channel, text=header(user, text))
         except SlackApiError as exc:
             log.info("cannot post in %s (%s); answering privately", channel, exc.response.get("error"))
             return None
