@@ -42,6 +42,8 @@ class Context:
     memories: list[Remembered]
     # The channel's knowledge that best matches the question, best first (empty without knowledge).
     passages: list[Found]
+    # The channel has knowledge to search for this question (done after the claim: `answer.with_passages`).
+    searches: bool = False
 
 
 @dataclass(frozen=True, slots=True)
