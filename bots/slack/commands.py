@@ -20,14 +20,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bots.slack.admin import Admin
-from bots.slack.handover import Services, Tell, hand_over
 from bots.slack.messages import TRANSCRIPT_KINDS, tenant_of
 from bots.slack.ref import ReplyMode, SlackRef
-from bots.slack.transcript import Reader, header
+from bots.slack.services import Services
+from bots.slack.transcript import Reader, asked_header
 from db import slack as slack_db
 from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
-from workers.intake import gate_of, refusal
+from workers.intake import Tell, gate_of, hand_over, refusal
 from workers.requests import Request, parse, suggestion, unusable
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,17 @@ class Commands:
         if header:
             ref = replace(base, mode=ReplyMode.THREAD, thread_ts=header, response_url=None)
             event = replace(event, thread=header, ref=ref.to_dict())
-        if not hand_over(self._s, event, tell=privately(respond)) and header:
+        if not self._hand_over(event, respond) and header:
             self._retract(client, channel, header)
+
+    def _hand_over(self, event: Event, respond: Respond) -> bool:
+        """True when the event was queued; why not goes privately to the asker."""
+        return hand_over(event, sessions=self._s.sessions, enqueue=self._s.enqueue, tell=privately(respond)).accepted
 
     def _header(self, client: WebClient, channel: str, user: str, text: str) -> str | None:
         """Post who asked what, to answer under it; None where LLMOS may not post (answer privately)."""
         try:
-            posted = client.chat_postMessage(channel=channel, text=header(user, text))
+            posted = client.chat_postMessage(channel=channel, text=asked_header(user, text))
         except SlackApiError as exc:
             log.info("cannot post in %s (%s); answering privately", channel, exc.response.get("error"))
             return None
@@ -185,7 +189,7 @@ class Commands:
         event = self._event(
             ref, request, quoted, thread=f"{root}:{kind}", id_=shortcut.get("trigger_id"), arrived=arrived
         )
-        hand_over(self._s, event, tell=privately(respond))
+        self._hand_over(event, respond)
 
     def _to(self, team: str, user: str) -> dict[str, str]:
         with self._s.sessions() as session:

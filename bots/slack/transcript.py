@@ -112,7 +112,7 @@ class Reader:
         return self.quoted(list(reversed(kept[:limit])))
 
 
-def header(user: str, text: str) -> str:
+def asked_header(user: str, text: str) -> str:
     """The public line a `/llmos` answer is posted under, naming who asked what."""
     return f"<@{user}> asked: `/llmos {escape(text)[:HEADER_CHARS]}`"
 

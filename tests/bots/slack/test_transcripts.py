@@ -9,9 +9,7 @@ from tests.bots.slack.test_conversations import ALICE, CHANNEL
 from tests.helpers import settle
 
 
-def test_a_thread_under_an_asked_header_reads_as_the_askers_question_and_the_answer(
-    slack: Running, simulator
-) -> None:
+def test_a_thread_under_an_asked_header_reads_as_the_askers_question_and_the_answer(slack: Running, simulator) -> None:
     simulator.config.answer = lambda messages: "Rayleigh scattering & such."
     command(slack, "why is the sky <blue>?")
     header = slack.fake.wait_for(lambda: slack.fake.replies(CHANNEL, None))[0]
