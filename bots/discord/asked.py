@@ -9,8 +9,9 @@ in LLMOS's store, under the event key of that interaction, so those come back wh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
@@ -19,6 +20,8 @@ from workers.events import Quoted
 # What people and apps say in a channel: typed messages, replies, and apps' answers to commands.
 COMMAND_ANSWERS = (discord.MessageType.chat_input_command, discord.MessageType.context_menu_command)
 SPOKEN = (discord.MessageType.default, discord.MessageType.reply, *COMMAND_ANSWERS)
+# LLMOS's stored questions, by the interaction ids of its answers.
+Lookup = Callable[[list[int]], Awaitable[Mapping[int, "Stored"]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +77,27 @@ def transcript(messages: Sequence[discord.Message], *, stored: Mapping[int, Stor
 def own_interactions(messages: Sequence[discord.Message], *, me: int) -> list[int]:
     """The interactions whose answers LLMOS posted (their questions are in its store)."""
     return [asked.interaction for m in messages if m.author.id == me and (asked := asking(m)) is not None]
+
+
+def author_of(raw: Mapping[str, Any]) -> str:
+    """A message payload's author as shown (a context menu hands over the raw message)."""
+    user = raw.get("author") or {}
+    return str(user.get("global_name") or user.get("username") or "someone")
+
+
+async def quote_target(raw: Mapping[str, Any], text: str, *, me: int, lookup: Lookup) -> tuple[Quoted, ...]:
+    """A context menu's target message for the model: an app's answer to a command after its question."""
+    said = Quoted(author=author_of(raw), text=text)
+    meta = raw.get("interaction_metadata")
+    answers = raw.get("type") in {kind.value for kind in COMMAND_ANSWERS}
+    if not answers or not isinstance(meta, Mapping) or meta.get("original_response_message_id"):
+        return (said,)
+    user, legacy = meta.get("user") or {}, raw.get("interaction") or {}
+    asked = Asking(
+        interaction=int(meta["id"]),
+        asker=str(user.get("global_name") or user.get("username") or "someone"),
+        command=str(legacy.get("name") or ""),
+    )
+    mine = str((raw.get("author") or {}).get("id")) == str(me)
+    stored = await lookup([asked.interaction]) if mine else {}
+    return (question(asked, app=said.author, stored=stored.get(asked.interaction)), said)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -68,11 +69,6 @@ def language_of(locale: str) -> str:
     if locale == "zh-TW":
         return "Traditional Chinese"
     return LANGUAGES.get(locale.split("-", maxsplit=1)[0].lower(), "English")
-
-
-def _author(raw: Mapping[str, Any]) -> str:
-    user = raw.get("author") or {}
-    return str(user.get("global_name") or user.get("username") or "someone")
 
 
 def _log_failure(interaction_id: int, name: str, exc: Exception) -> None:
@@ -233,6 +229,9 @@ class InteractionHandler:
             interaction, responder, place, kind=kind, text=text, args=args, context=context, private=kind in PRIVATE
         )
 
+    async def _questions(self, place: Place, interactions: list[int]) -> dict[int, asked.Stored]:
+        return await asyncio.to_thread(self.store.questions, tenant=place.tenant, interactions=interactions)
+
     async def _history(self, place: Place, count: int, *, before: int) -> tuple[Quoted, ...]:
         """The last `count` messages before the command (not the bot's own "thinking" response), each app's
         answer to a command after who asked what."""
@@ -241,7 +240,7 @@ class InteractionHandler:
         # What people wrote, with mentions as names: no thread-created or pin notices under a member's name.
         spoken = [m for m in reversed(found) if m.type in asked.SPOKEN and m.content.strip()]
         mine = asked.own_interactions(spoken, me=self.client.user.id if self.client.user else 0)
-        stored = await asyncio.to_thread(self.store.questions, tenant=place.tenant, interactions=mine) if mine else {}
+        stored = await self._questions(place, mine) if mine else {}
         return asked.transcript(spoken, stored=stored)
 
     async def _message_command(
@@ -268,7 +267,8 @@ class InteractionHandler:
                 private=True,
             )
         else:
-            quoted = (Quoted(author=_author(raw), text=content),)
+            lookup = functools.partial(self._questions, place)
+            quoted = await asked.quote_target(raw, content, me=interaction.application_id, lookup=lookup)
             await self._submit(
                 interaction, responder, place, kind=Kind.SUMMARIZE, args={"n": "1"}, context=quoted, private=True
             )

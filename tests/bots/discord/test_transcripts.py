@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bots.discord.surface import DiscordSurface
-from tests.bots.discord.commands import slash
+from tests.bots.discord.commands import on_message, slash
 from tests.bots.discord.helpers import wait_done
 from tests.fixtures.discord_fake import FakeDiscord
 from tests.fixtures.discord_fake import payloads as p
@@ -73,3 +73,16 @@ def test_a_reply_to_another_apps_answer_quotes_its_question(
     asked = fake.post(fake.world.general, "should I bring a coat?", mention=True, reply_to=answer)
     wait_done(clean_stack, asked["id"])
     assert _prompt(simulator) == 'Bob wrote: "/weather"\nWeather wrote: "Sunny, 24 °C."\n\nshould I bring a coat?'
+
+
+def test_summarize_from_the_menu_on_an_answer_gives_its_question(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack, simulator
+) -> None:
+    fake = fake_discord
+    simulator.config.answer = lambda messages: "Paris."
+    asked = fake.command(slash("ask", question="What is the capital of France?"), channel=fake.world.general)
+    wait_done(clean_stack, asked.id)
+    answer = fake.run(lambda: dict(fake.world.messages[asked.original]))
+    clicked = fake.command(on_message("Summarize", answer), channel=fake.world.general, user="bob")
+    wait_done(clean_stack, clicked.id)
+    assert _prompt(simulator).endswith("\n\nAlice: /ask What is the capital of France?\nLlmos: Paris.")
