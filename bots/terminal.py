@@ -179,7 +179,7 @@ class TerminalChat:
             )
         asker = Asker(platform=str(Platform.TERMINAL), tenant=TENANT, user=self.user)
         found = (
-            regenerating.again(self._sessions, key=key, asker=asker, message_id=uuid.uuid4().hex)
+            regenerating.again(self._sessions, key=key, asker=asker)
             if key is not None
             else regenerating.Verdict.UNKNOWN
         )

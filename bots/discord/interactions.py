@@ -151,9 +151,7 @@ class InteractionHandler:
         user = interaction.user
         asker = self._asker(interaction, await self._place(interaction))
         shown_on = str(interaction.message.id) if interaction.message is not None else None
-        found = await asyncio.to_thread(
-            regenerating.again, self.store.sessions, key=key, asker=asker, message_id=str(interaction.id)
-        )
+        found = await asyncio.to_thread(regenerating.again, self.store.sessions, key=key, asker=asker)
         log.info("discord user %s pressed Regenerate on %s: %s", user.id, key, getattr(found, "key", found))
         if not isinstance(found, Event):
             await responder.send(regenerating.MESSAGES[found])
@@ -171,6 +169,9 @@ class InteractionHandler:
         handed = await asyncio.to_thread(self.store.submit, found)
         if handed.turned is not None:
             await responder.refuse(handed.message)
+        elif not handed.accepted and old.mode is ReplyMode.INTERACTION:
+            # Pressed twice at once: the other press's response carries the one new answer.
+            await responder.refuse(regenerating.MESSAGES[regenerating.Verdict.REGENERATING])
 
     @staticmethod
     def _asker(interaction: discord.Interaction, place: Place) -> Asker:

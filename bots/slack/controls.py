@@ -136,7 +136,6 @@ class Controls:
             self._s.sessions,
             key=key,
             asker=asker,
-            message_id=f"regenerate-{action.get('action_ts') or body.get('trigger_id') or ''}",
             replaces=str(body.get("container", {}).get("message_ts") or "") or None,
         )
         log.info("slack user %s in %s pressed Regenerate on %s: %s", user, team, key, getattr(found, "key", found))

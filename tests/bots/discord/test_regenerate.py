@@ -15,7 +15,9 @@ from tests.bots.discord.commands import slash
 from tests.bots.discord.helpers import eventually, replies, wait_done
 from tests.bots.discord.test_controls import said_to
 from tests.fixtures.discord_fake import FakeDiscord
+from tests.fixtures.discord_fake.world import Interaction
 from tests.helpers import messages, settle
+from workers.regenerating import AGAIN, MESSAGES, Verdict
 from workers.stack import Stack
 
 
@@ -75,7 +77,7 @@ def test_a_slash_commands_answer_is_regenerated_as_the_buttons_own_response(
     first = dict(fake.run(lambda: fake.world.messages[found.original or 0]))
     again = next(i for i in buttons(first) if i.startswith(REGENERATE_ID))
     pressed = fake.press(first, again, user="alice")
-    wait_done(clean_stack, pressed.id, timeout=30)
+    wait_done(clean_stack, f"{found.id}{AGAIN}1", timeout=30)
 
     def response() -> dict[str, Any] | None:
         shown = fake.run(lambda: fake.world.messages.get(pressed.original or 0))
@@ -85,3 +87,35 @@ def test_a_slash_commands_answer_is_regenerated_as_the_buttons_own_response(
     assert any(i.startswith(FEEDBACK_ID) for i in buttons(shown))
     old, new = messages(clean_stack, "assistant")
     assert (old.superseded, new.superseded, new.content) == (True, False, "Answer 2.")
+
+
+def told(fake: FakeDiscord, pressed: Interaction) -> str:
+    """What a press's response finally shows: its own message, or the private note that replaced it."""
+
+    def shown() -> str:
+        if pressed.followups:
+            return str(fake.world.messages[pressed.followups[0]]["content"])
+        message = fake.world.messages.get(pressed.original or 0)
+        return str(message["content"]) if message and message.get("content") else ""
+
+    return eventually(lambda: fake.run(shown), timeout=20, what="the press's response")
+
+
+def test_two_presses_of_regenerate_at_once_make_one_new_answer(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake = fake_discord
+    numbers = count(1)
+    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    simulator.config.inter_token = 0.05
+    found = fake.command(slash("ask", question="name a colour"), channel=fake.world.general)
+    wait_done(clean_stack, found.id, timeout=30)
+    first = dict(fake.run(lambda: fake.world.messages[found.original or 0]))
+    again = next(i for i in buttons(first) if i.startswith(REGENERATE_ID))
+    presses = [fake.press(first, again, user="alice"), fake.press(first, again, user="alice")]
+    wait_done(clean_stack, f"{found.id}{AGAIN}1", timeout=30)
+    settle(clean_stack)
+    # One press's response carries the new answer; the other is told it is on its way.
+    assert sorted(told(fake, pressed) for pressed in presses) == ["Answer 2.", MESSAGES[Verdict.REGENERATING]]
+    assert len(simulator.requests) == 2
+    assert [m.content for m in messages(clean_stack, "assistant")] == ["Answer 1.", "Answer 2."]
