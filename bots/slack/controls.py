@@ -3,7 +3,8 @@
 Slack's streamed messages take no blocks until they stop, so Stop sits in a small message just under
 the answer, posted with its first text and deleted when it ends. The finished answer then carries
 Slack's feedback buttons (the pattern Slack gives AI apps): given to chat.stopStream, or added to
-the last message where the answer was shown by editing.
+the last message where the answer was shown by editing. Stop can also be typed: `/llmos stop`, or
+"stop" said to LLMOS where it answers (`stop_typed`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bots.slack.admin import Admin
 from bots.slack.handover import Services
 from workers import feedback, regenerating
 from workers.events import Event, Platform
-from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop, stop_latest
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,17 @@ def feedback_blocks(key: str) -> list[dict[str, Any]]:
             ],
         },
     ]
+
+
+def stop_typed(services: Services, *, team: str, channel: str, user: str, thread: str | None = None) -> Verdict:
+    """`/llmos stop`, or "stop" said to LLMOS: stop this person's own newest answer in the channel (or
+    in `thread` of it)."""
+    if services.leases is None:
+        return Verdict.UNKNOWN
+    asker = Asker(platform=str(Platform.SLACK), tenant=team, user=user)
+    verdict = stop_latest(services.sessions, services.leases, asker=asker, channel=channel, thread=thread)
+    log.info("slack user %s in %s typed stop in %s: %s", user, team, channel, verdict)
+    return verdict
 
 
 class Controls:
