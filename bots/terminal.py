@@ -13,11 +13,10 @@ from typing import Any, TextIO
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bots.core.handover import Turned, hand_over
 from workers import regenerating
 from workers.documents.convert import DEFAULT_LIMITS, Limits, Unreadable, convert, format_of, too_large
 from workers.events import Attachment, Event, Platform
-from workers.intake import Enqueue
+from workers.intake import Enqueue, Turned, hand_over
 from workers.leases import Leases
 from workers.replybus import ReplyBus, follow
 from workers.requests import parse, unusable

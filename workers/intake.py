@@ -1,6 +1,8 @@
-"""What every adapter calls: store the inbound message, register its key, enqueue the event.
+"""What every surface calls: store the inbound message, register its key, enqueue the event, and say what
+the user must hear when it was not taken.
 
-A platform retry of the same event finds its key and is acknowledged without a second answer.
+A platform retry of the same event finds its key and is acknowledged without a second answer. Surfaces
+differ only in how they tell the user (a private Slack note, a Discord reply, an HTTP status, stderr).
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from sqlalchemy import select
@@ -22,6 +25,7 @@ from workers.places import place_of
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[Event], None]
+Tell = Callable[[str], None]
 
 # Deleting what LLMOS keeps about oneself: allowed to everyone, blocked or not.
 OWN_DATA = frozenset({Kind.FORGET, Kind.FORGET_MEMORY})
@@ -55,6 +59,53 @@ class Gate(Protocol):
     surface that submits through the stack has them without passing anything more."""
 
     def check(self, session: Session, *, event: Event, tenant_id: int, user_id: int) -> Limited | None: ...
+
+
+class Turned(StrEnum):
+    """Why an event was not taken."""
+
+    # The access rules or a limit said no: asking again will not help (HTTP 403).
+    REFUSED = "refused"
+    # LLMOS could not store or queue it just now: asking again later may (HTTP 503).
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Handed:
+    # Queued for an answer now (False too for a message handed over before: a retry or a redelivery).
+    accepted: bool
+    turned: Turned | None = None
+    # What to tell the user when `turned` is set.
+    message: str = ""
+    # A limit turned it away: seconds until the user may ask again.
+    retry_after: float | None = None
+
+
+# What an HTTP surface (web chat, admin jobs) answers for each.
+HTTP_STATUS = {Turned.REFUSED: 403, Turned.UNAVAILABLE: 503}
+
+
+def hand_over(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, tell: Tell | None = None) -> Handed:
+    """Submit `event` the way every surface does; `tell`, when given, hears why it was not taken."""
+    handed = _hand_over(event, sessions=sessions, enqueue=enqueue)
+    if handed.turned is not None and tell is not None:
+        tell(handed.message)
+    return handed
+
+
+def _hand_over(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue) -> Handed:
+    try:
+        submitted = submit(event, sessions=sessions, enqueue=enqueue)
+    except IntakeError as exc:
+        log.warning("event %s not queued: %s", event.key, exc)
+        return Handed(accepted=False, turned=Turned.UNAVAILABLE, message=str(exc))
+    if submitted.refused:
+        return Handed(
+            accepted=False, turned=Turned.REFUSED, message=submitted.refused, retry_after=submitted.retry_after
+        )
+    if not submitted.accepted:
+        log.info("event %s was handed over before (a retry or a second delivery)", event.key)
+    return Handed(accepted=submitted.accepted)
 
 
 def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:

@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bots.admin.jobs import JobRequest, event_for
 from bots.admin.sealing import SecretBox
-from bots.core.handover import HTTP_STATUS, Turned, hand_over
 from db import events
 from db.admin import Delivery, InboundHook, Job
 from db.models import Tenant, Usage, utcnow
 from workers.events import Attachment, Event
-from workers.intake import Enqueue
+from workers.intake import HTTP_STATUS, Enqueue, Turned, hand_over
 
 log = logging.getLogger(__name__)
 

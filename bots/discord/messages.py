@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bots.core.handover import Turned
 from bots.discord.attachments import collect
 from bots.discord.chains import ChainIndex, answer_key, walk
 from bots.discord.places import ChannelCache, Place, locate, role_ids
@@ -24,6 +23,7 @@ from bots.discord.settings import DiscordSettings
 from bots.discord.store import Store
 from bots.discord.text import strip_mentions
 from workers.events import Event, Kind, Platform, Quoted
+from workers.intake import Turned
 from workers.requests import Request, for_someone_else, parse
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bots.core.handover import Handed, hand_over
 from db import conversations
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.events import Event, Platform
-from workers.intake import Enqueue
+from workers.intake import Enqueue, Handed, hand_over
 from workers.leases import Leases
 
 

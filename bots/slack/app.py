@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 from bots.slack.admin import Admin
 from bots.slack.commands import Commands
 from bots.slack.controls import Controls
-from bots.slack.handover import Services
 from bots.slack.home import Home
 from bots.slack.messages import Conversations
 from bots.slack.oauth import StateStore, installation_store
+from bots.slack.services import Services
 from bots.slack.web import web_client
 from workers.settings import SettingsError
 

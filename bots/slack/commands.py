@@ -21,15 +21,15 @@ from slack_sdk.errors import SlackApiError
 
 from bots.slack.admin import Admin
 from bots.slack.controls import stop_typed
-from bots.slack.handover import Services, Tell, hand_over
 from bots.slack.messages import TRANSCRIPT_KINDS, tenant_of
 from bots.slack.mrkdwn import escape
 from bots.slack.ref import ReplyMode, SlackRef
+from bots.slack.services import Services
 from bots.slack.transcript import Reader
 from db import slack as slack_db
 from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
-from workers.intake import refusal
+from workers.intake import Tell, hand_over, refusal
 from workers.requests import Request, parse, suggestion, unusable
 from workers.stopping import MESSAGES, typed_stop
 
@@ -130,8 +130,12 @@ class Commands:
         if header:
             ref = replace(base, mode=ReplyMode.THREAD, thread_ts=header, response_url=None)
             event = replace(event, thread=header, ref=ref.to_dict())
-        if not hand_over(self._s, event, tell=privately(respond)) and header:
+        if not self._hand_over(event, respond) and header:
             self._retract(client, channel, header)
+
+    def _hand_over(self, event: Event, respond: Respond) -> bool:
+        """True when the event was queued; why not goes privately to the asker."""
+        return hand_over(event, sessions=self._s.sessions, enqueue=self._s.enqueue, tell=privately(respond)).accepted
 
     def _header(self, client: WebClient, channel: str, user: str, text: str) -> str | None:
         """Post who asked what, to answer under it; None where LLMOS may not post (answer privately)."""
@@ -191,7 +195,7 @@ class Commands:
         event = self._event(
             ref, request, quoted, thread=f"{root}:{kind}", id_=shortcut.get("trigger_id"), arrived=arrived
         )
-        hand_over(self._s, event, tell=privately(respond))
+        self._hand_over(event, respond)
 
     def _to(self, team: str, user: str) -> dict[str, str]:
         with self._s.sessions() as session:

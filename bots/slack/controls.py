@@ -14,11 +14,11 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bots.core.handover import hand_over
 from bots.slack.admin import Admin
-from bots.slack.handover import Services
+from bots.slack.services import Services
 from workers import feedback, regenerating
 from workers.events import Event, Platform
+from workers.intake import hand_over
 from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop, stop_latest
 
 log = logging.getLogger(__name__)

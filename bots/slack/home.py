@@ -15,8 +15,8 @@ from slack_sdk.errors import SlackApiError
 
 from bots.core import admin as core_admin
 from bots.slack.admin import label
-from bots.slack.handover import Services
 from bots.slack.messages import tenant_of
+from bots.slack.services import Services
 from db import directory, preferences
 from db import slack as slack_db
 from db.preferences import Scope

@@ -1,8 +1,10 @@
 """The HTTP endpoint Slack calls: Events API, interactivity and slash commands on one path, plus OAuth.
 
-An aiohttp server (not bolt's development server) on its own thread and event loop. Each request
-is turned into a `BoltRequest` and dispatched on a thread pool, so a slow listener never holds the
-loop and bolt's signature check (Slack's v0 HMAC, five-minute window) answers every request.
+By default these are routes of the one ASGI app (the admin service's); with SLACK_PORT they get an
+aiohttp server of their own (not bolt's development server) on its own thread and event loop. Either
+way each request becomes a `BoltRequest` dispatched on a thread pool (bolt's `App` is synchronous): bolt
+checks the signature there (Slack's v0 HMAC, five-minute window), acknowledges, and runs the listener
+on its own threads, so a slow listener never holds an event loop.
 """
 
 from __future__ import annotations
@@ -10,17 +12,57 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
-from slack_bolt import App, BoltRequest
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.starlette.handler import to_bolt_request as starlette_to_bolt
+from slack_bolt.adapter.starlette.handler import to_starlette_response
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
 # A request body must be in within this time; a trickled one is cut with 408.
 BODY_TIMEOUT = 30.0
+
+
+def routes(app: App, *, path: str) -> list[BaseRoute]:
+    """The endpoint as routes of the one ASGI app."""
+
+    async def events(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return PlainTextResponse("request body too large", status_code=413)
+        try:
+            return await _run(app.dispatch, starlette_to_bolt(request, body))
+        except Exception as exc:
+            # bolt's own matchers index into the payload (`actions[0]`); a malformed one must not be a 500.
+            log.warning("Slack request bolt could not take: %s", type(exc).__name__)
+            return PlainTextResponse("malformed Slack request", status_code=400)
+
+    found: list[BaseRoute] = [Route(path, events, methods=["POST"])]
+    flow = app.oauth_flow
+    if flow is not None:
+        found.append(Route(flow.install_path, _page(flow.handle_installation), methods=["GET"]))
+        found.append(Route(flow.redirect_uri_path, _page(flow.handle_callback), methods=["GET"]))
+    return found
+
+
+def _page(handle: Callable[[BoltRequest], BoltResponse]) -> Callable[[Request], object]:
+    async def page(request: Request) -> Response:
+        return await _run(handle, starlette_to_bolt(request, b""))
+
+    return page
+
+
+async def _run(handle: Callable[[BoltRequest], BoltResponse], request: BoltRequest) -> Response:
+    return to_starlette_response(await run_in_threadpool(handle, request))
 
 
 def to_bolt_request(request: web.Request, body: str) -> BoltRequest:

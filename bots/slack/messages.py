@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,16 +17,19 @@ from slack_bolt import Ack, App, Assistant, BoltContext
 from slack_bolt.context.set_status import SetStatus
 from slack_bolt.context.set_suggested_prompts import SetSuggestedPrompts
 from slack_bolt.context.set_title import SetTitle
+from slack_bolt.listener_matcher import builtins as matchers
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bots.slack.controls import stop_typed
-from bots.slack.handover import Services, hand_over, on_event_acked_when_stored, seen, teller
 from bots.slack.ref import ReplyMode, SlackRef
+from bots.slack.services import Services, teller
 from bots.slack.transcript import Reader
 from db import conversations
+from db import events as processed
 from db.session import patiently
 from workers.events import Event, Kind, Platform, Quoted
+from workers.intake import hand_over
 from workers.requests import Request, for_someone_else, parse
 from workers.stopping import MESSAGES, Verdict, typed_stop
 
@@ -65,6 +68,19 @@ class HandedOver:
     accepted: bool
     # The thread had no conversation before this message (an assistant thread's first question).
     first: bool
+
+
+def on_event_acked_when_stored(app: App, event: str, listener: Callable[..., None]) -> None:
+    """Register an Events API listener that acknowledges Slack itself, with its `ack`, once the event is
+    stored.
+
+    `App.event` acknowledges an event before its listener runs, and Slack never sends an acknowledged
+    event again: a process killed in between would lose it. Registered this way, bolt waits for the
+    listener's own `ack()` (up to its 3 s acknowledgement timeout; past that Slack retries, and the
+    retry finds the stored event). bolt has no public switch for one listener, hence its registrar.
+    """
+    matcher = matchers.event(event, base_logger=app.logger)
+    app._register_listener([listener], matcher, None, [], auto_acknowledgement=False)
 
 
 def spoken(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
@@ -161,14 +177,20 @@ class Conversations:
             self._stop(str(event["user"]), where, team=team, client=client)
             return None
         key = f"{Platform.SLACK}:{team}:{where.channel}:{where.ts}"
-        if seen(self._s, key):
+        if self._seen(key):
             log.info("slack message %s arrived again (retry or app_mention+message); answered once", key)
             return None
         handed = self._event(event, where, context=context, client=client, reader=reader, arrived=arrived)
         tell = teller(
             client, channel=where.channel, user=handed.user, thread_ts=where.reply_ts, private=not where.direct
         )
-        return HandedOver(handed, hand_over(self._s, handed, tell=tell), first=not where.known)
+        accepted = hand_over(handed, sessions=self._s.sessions, enqueue=self._s.enqueue, tell=tell).accepted
+        return HandedOver(handed, accepted, first=not where.known)
+
+    def _seen(self, key: str) -> bool:
+        """A cheap look before fetching files and threads: was this message handed over already?"""
+        with self._s.sessions() as session:
+            return processed.status_of(session, key=key) is not None
 
     def _reader(self, context: BoltContext, client: WebClient) -> Reader:
         return Reader(client=client, people=self._s.people, team=tenant_of(context), bot_user_id=context.bot_user_id)

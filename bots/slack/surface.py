@@ -16,12 +16,11 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 from starlette.routing import BaseRoute
 
-from bots.slack import asgi
 from bots.slack.app import build_app
 from bots.slack.files import FileReader
-from bots.slack.handover import Services
-from bots.slack.http import HttpServer
+from bots.slack.http import HttpServer, routes
 from bots.slack.people import People
+from bots.slack.services import Services
 from bots.slack.settings import SlackSettings, load_slack_settings
 from bots.slack.sink import SinkFactory
 from bots.slack.web import api_url, error_code
@@ -90,7 +89,7 @@ class SlackSurface:
         )
         self.app = build_app(services, engine=stack.db)
         if s.http and self._shared:
-            self._routes = asgi.routes(self.app, path=s.path)
+            self._routes = routes(self.app, path=s.path)
         elif s.http:
             try:
                 self.http = HttpServer(app=self.app, host=s.host, port=s.port, path=s.path).start()

@@ -27,13 +27,13 @@ from bots.admin.chatter import WEB_USER, Chatter, identify, is_open
 from bots.admin.deps import Services, Svc
 from bots.admin.files import FileIn, read_all
 from bots.admin.routes.dashboard import render
-from bots.core.handover import HTTP_STATUS, hand_over
 from db import conversations
 from db.models import Channel, Conversation, Message, ProcessedEvent, Tenant
 from workers import feedback, regenerating
 from workers.commands import COMMANDS
 from workers.documents.convert import Unreadable
 from workers.events import Event, Kind, Platform
+from workers.intake import HTTP_STATUS, hand_over
 from workers.replybus import follow
 from workers.requests import clean, parse, unusable
 from workers.skills import SKILLS

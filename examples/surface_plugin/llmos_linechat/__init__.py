@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from io import BufferedIOBase
 from typing import TYPE_CHECKING
 
-from bots.core.handover import hand_over
 from workers.events import Event, Platform
+from workers.intake import hand_over
 from workers.replybus import BusSink, follow
 from workers.requests import parse
 from workers.sinks import Outlet, SinkContext
