@@ -1,7 +1,8 @@
 """The controls on a Discord answer, and `/stop`: what pressing (or typing) them does.
 
 Buttons carry the event's key in their custom_id (bots/discord/targets.py). Stop and Regenerate are
-for the asker, or someone who may manage messages or the server; 👍/👎 for anyone who sees the answer.
+for the asker, or someone who may manage messages or the server; 👍/👎 for anyone who sees the answer,
+whose thanks offers a comment (bots/discord/comments.py).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import discord
 
+from bots.discord.comments import COMMENT_ID, FORM_ID, comment_form, comment_view, submitted
 from bots.discord.places import Place
 from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
@@ -59,7 +62,11 @@ class AnswerControls:
                 user=str(interaction.user.id),
                 rating=feedback.UP if rating == "up" else feedback.DOWN,
             )
-            await responder.send(said)
+            await responder.send(said, view=comment_view(rating, key) if said == feedback.THANKS else None)
+            return
+        if custom_id.startswith(COMMENT_ID):
+            rating, _, key = custom_id.removeprefix(COMMENT_ID).partition(":")
+            await responder.modal(comment_form(rating, key))
             return
         if custom_id.startswith(REGENERATE_ID):
             await self._regenerate(interaction, responder, custom_id.removeprefix(REGENERATE_ID))
@@ -72,6 +79,26 @@ class AnswerControls:
         verdict = await asyncio.to_thread(ask_to_stop, self.store.sessions, self.store.leases, key=key, asker=asker)
         log.info("discord user %s pressed Stop on %s: %s", interaction.user.id, key, verdict)
         await responder.send(MESSAGES[verdict])
+
+    async def commented(self, interaction: discord.Interaction, responder: Responder, data: Mapping[str, Any]) -> None:
+        """The comment form sent (MODAL_SUBMIT): the comment joins the member's rating of the answer."""
+        custom_id = str(data.get("custom_id") or "")
+        if not custom_id.startswith(FORM_ID):
+            await responder.send("That form no longer does anything.")
+            return
+        rating, _, key = custom_id.removeprefix(FORM_ID).partition(":")
+        place = await self.locate(interaction)
+        said = await asyncio.to_thread(
+            feedback.comment,
+            self.store.sessions,
+            platform=str(Platform.DISCORD),
+            tenant=place.tenant,
+            key=key,
+            user=str(interaction.user.id),
+            rating=feedback.UP if rating == "up" else feedback.DOWN,
+            text=submitted(data.get("components") or ()),
+        )
+        await responder.send(said)
 
     async def stop_typed(self, interaction: discord.Interaction, responder: Responder) -> None:
         """`/stop`: the member's own newest unfinished answer in this channel (in a thread or a DM: there)."""

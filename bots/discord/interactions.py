@@ -96,6 +96,9 @@ class InteractionHandler:
         if interaction.type is discord.InteractionType.component and interaction.data:
             await self.controls.pressed(interaction, responder, str(interaction.data.get("custom_id") or ""))
             return
+        if interaction.type is discord.InteractionType.modal_submit and interaction.data:
+            await self.controls.commented(interaction, responder, interaction.data)
+            return
         if interaction.type is not discord.InteractionType.application_command or not interaction.data:
             return
         data: Mapping[str, Any] = interaction.data

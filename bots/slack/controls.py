@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bots.slack.admin import Admin
+from bots.slack.comments import thanks_blocks
 from bots.slack.services import Services
 from workers import feedback, regenerating
 from workers.events import Event, Platform
@@ -132,7 +133,9 @@ class Controls:
             user=user,
             rating=feedback.UP if rating == "up" else feedback.DOWN,
         )
-        respond(text=said, response_type="ephemeral", replace_original=False)
+        # A comment is offered with the thanks (bots/slack/comments.py).
+        blocks = thanks_blocks(said, value=f"{rating}:{key}") if said == feedback.THANKS else None
+        respond(text=said, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     def on_regenerate(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         """Ask the answer again; the new one is streamed into the message that carried the button."""
