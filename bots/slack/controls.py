@@ -9,6 +9,7 @@ the last message where the answer was shown by editing. Stop can also be typed: 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 
 from bots.slack.admin import Admin
 from bots.slack.comments import thanks_blocks
+from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.services import Services
 from workers import feedback, regenerating
 from workers.events import Event, Platform
@@ -30,12 +32,12 @@ REGENERATE_ACTION = "llmos_regenerate"
 ANSWERING = "Answering…"
 
 
-def stop_blocks(key: str) -> list[dict[str, Any]]:
+def stop_blocks(key: str, *, note: str = f"_{ANSWERING}_") -> list[dict[str, Any]]:
     """The message under a streaming answer: a short note and its Stop button (the value is the event)."""
     return [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"_{ANSWERING}_"},
+            "text": {"type": "mrkdwn", "text": note},
             "accessory": {
                 "type": "button",
                 "action_id": STOP_ACTION,
@@ -93,6 +95,17 @@ def stop_typed(services: Services, *, team: str, channel: str, user: str, thread
     verdict = stop_latest(services.sessions, services.leases, asker=asker, channel=channel, thread=thread)
     log.info("slack user %s in %s typed stop in %s: %s", user, team, channel, verdict)
     return verdict
+
+
+def privately_again(event: Event, *, response_url: str) -> Event:
+    """A private answer (through a response_url) has no message ts to edit: its regeneration answers
+    through this press's own response_url, which replaces the message the button was on."""
+    old = SlackRef.from_mapping(event.ref)
+    if old.mode is not ReplyMode.EPHEMERAL or not response_url:
+        return event
+    args = {name: value for name, value in event.args.items() if name != "replaces"}
+    ref = dataclasses.replace(old, response_url=response_url)
+    return dataclasses.replace(event, args=args, ref=ref.to_dict())
 
 
 class Controls:
@@ -157,6 +170,7 @@ class Controls:
         if not isinstance(found, Event):
             respond(text=regenerating.MESSAGES[found], response_type="ephemeral", replace_original=False)
             return
+        found = privately_again(found, response_url=str(body.get("response_url") or ""))
         handed = hand_over(found, sessions=self._s.sessions, enqueue=self._s.enqueue)
         if handed.turned is not None:
             respond(text=handed.message, response_type="ephemeral", replace_original=False)
