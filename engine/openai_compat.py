@@ -206,6 +206,9 @@ class OpenAICompatEngine:
         self._tokens.put((model, text), count)
         return count
 
+    def known_count(self, text: str, *, model: str | None = None) -> int | None:
+        return self._tokens.get((model or self.default_model, text))
+
     def count_tokens(self, messages: Sequence[ChatMessage], *, model: str | None = None) -> int:
         model = model or self.default_model
         info = self.server_info()

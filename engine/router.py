@@ -229,6 +229,15 @@ class ReplicaRouter:
         model = model or self._default
         return self._first_answer(model, lambda engine: engine.count_tokens(messages, model=model))
 
+    def known_count(self, text: str, *, model: str | None = None) -> int | None:
+        """What any replica of the model counted before: they share the model's tokenizer."""
+        model = model or self._default
+        for replica in self._groups.get(model, []):
+            known = replica.engine.known_count(text, model=model)
+            if known is not None:
+                return known
+        return None
+
     def context_window(self, model: str | None = None) -> int:
         """The smallest window among the model's healthy replicas: a conversation may move to any."""
         model = model or self._default

@@ -1,12 +1,15 @@
 """Answering one claimed event: its context, the prompt, the engine's stream into the sink, the stored answer.
 
 The hot path touches SQL twice: the claim that loads the context (`load_context`, in the claim's
-transaction) and the transaction that stores the answer, its usage and `done` (`store`). The lease,
-the answer message's handle and the first-token time stay in memory and in `workers.leases`.
+transaction) and the transaction that stores the answer, its usage and `done` (`store`); a channel with
+knowledge adds one read after the claim (`with_passages`), so that embedding the question never holds
+the claim's transaction open. The lease, the answer message's handle and the first-token time stay in
+memory and in `workers.leases`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -21,7 +24,6 @@ from db import conversations, events, knowledge, memories, preferences
 from db import usage as usage_store
 from db.conversations import Turn
 from db.directory import Place
-from db.knowledge import Found
 from db.models import Message
 from engine.base import (
     ChatRequest,
@@ -137,24 +139,36 @@ def load_context(session: Session, event: Event, place: Place, runtime: Runtime)
         channel_id=place.channel_id,
         limit=MEMORIES_READ,
     )
-    passages: list[Found] = []
-    if (
+    # Whether to look in the channel's knowledge, once the claim is committed (`with_passages`).
+    searches = bool(
         event.kind is Kind.ASK
         and event.text.strip()
         and runtime.settings.knowledge_top_k
         and knowledge.has_any(session, tenant_id=place.tenant_id, channel_id=place.channel_id)
-    ):
-        # Asked only in a channel with knowledge: other questions never wait on the embeddings endpoint.
-        floor = runtime.settings.embedding_min_similarity
+    )
+    return Context(
+        place=place, skill=skill, prefs=prefs, history=history, memories=remembered, passages=[], searches=searches
+    )
+
+
+def with_passages(event: Event, runtime: Runtime, ctx: Context) -> Context:
+    """The channel's knowledge that best matches the question, looked up after the claim's transaction:
+    embedding the question is a network call, and a slow endpoint must not hold that transaction open.
+    Asked only in a channel with knowledge: other questions never wait on the embeddings endpoint."""
+    if not ctx.searches:
+        return ctx
+    floor = runtime.settings.embedding_min_similarity
+    asked = learning.probe(runtime.embedder, event.text, floor=floor)
+    with runtime.sessions() as session:
         passages = knowledge.search(
             session,
-            tenant_id=place.tenant_id,
-            channel_id=place.channel_id,
+            tenant_id=ctx.place.tenant_id,
+            channel_id=ctx.place.channel_id,
             question=event.text,
             limit=runtime.settings.knowledge_top_k,
-            probe=learning.probe(runtime.embedder, event.text, floor=floor),
+            probe=asked,
         )
-    return Context(place=place, skill=skill, prefs=prefs, history=history, memories=remembered, passages=passages)
+    return dataclasses.replace(ctx, passages=passages)
 
 
 def answer(event: Event, runtime: Runtime, sink: ReplySink, lease: Lease, ctx: Context) -> int:

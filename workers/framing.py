@@ -42,6 +42,8 @@ class Context:
     memories: list[Remembered]
     # The channel's knowledge that best matches the question, best first (empty without knowledge).
     passages: list[Found]
+    # The channel has knowledge to search for this question (done after the claim: `answer.with_passages`).
+    searches: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,7 @@ def request(
         budget=shape.window - shape.max_tokens - offered,
         count_text=count,
         count_prompt=lambda kept: engine.count_tokens(kept, model=model),
+        known=lambda text: engine.known_count(text, model=model),
     )
     if fitted.dropped or fitted.truncated:
         log.info("event %s: trimmed prompt (dropped %d turns, cut=%s)", event.key, fitted.dropped, fitted.truncated)

@@ -112,7 +112,7 @@ def _claimed(key: str, runtime: Runtime, lease: Lease) -> Result:
     try:
         if ctx is None:
             return _command(event, runtime, sink, lease, place)
-        tokens = answer.answer(event, runtime, sink, lease, ctx)
+        tokens = answer.answer(event, runtime, sink, lease, answer.with_passages(event, runtime, ctx))
         return Result(Outcome.ANSWERED, tokens)
     except LeaseLost:
         log.warning("event %s was taken over by another attempt; this one stops", key)

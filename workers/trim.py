@@ -17,6 +17,12 @@ TEMPLATE_PER_MESSAGE = 8
 TEMPLATE_FIXED = 16
 
 
+def slack(budget: int) -> int:
+    """Room kept free when a bound uses exact counts of the texts: a chat template may add text of its own
+    (a date line in the system message) that the generous per-message allowance does not cover."""
+    return 64 + budget // 20
+
+
 @dataclass(frozen=True, slots=True)
 class Fitted:
     messages: list[ChatMessage]
@@ -26,12 +32,20 @@ class Fitted:
     truncated: bool
 
 
-def upper_bound(messages: Sequence[ChatMessage]) -> int | None:
-    """Tokens the prompt can take at most, without asking the server: a byte-level tokenizer's token is
-    at least one byte. None when a message carries images, whose cost only the server knows."""
+Known = Callable[[str], int | None]
+
+
+def upper_bound(messages: Sequence[ChatMessage], known: Known = lambda _text: None) -> int | None:
+    """Tokens the prompt can take at most, without asking the server: a text's count where this process
+    has it already (`known`: the earlier turns of a conversation), else its bytes (a byte-level
+    tokenizer's token is at least one byte). None when a message carries images, whose cost only the
+    server knows."""
     if any(m.images for m in messages):
         return None
-    text = sum(len(m.content.encode("utf-8")) for m in messages)
+    text = 0
+    for message in messages:
+        counted = known(message.content)
+        text += len(message.content.encode("utf-8")) if counted is None else counted
     return text + TEMPLATE_PER_MESSAGE * len(messages) + TEMPLATE_FIXED
 
 
@@ -42,12 +56,12 @@ def fit(
     count_text: Callable[[str], int],
     count_prompt: Callable[[Sequence[ChatMessage]], int],
     per_message: int = 5,
+    known: Known = lambda _text: None,
 ) -> Fitted:
     if budget <= 0:
         raise ValueError("the context window leaves no room for a prompt")
-    bound = upper_bound(messages)
-    if bound is not None and bound <= budget:
-        # The usual short turn: it fits whatever the tokenizer, so no round trip to the server's.
+    if _plainly_fits(messages, budget, known):
+        # The usual turn: it fits whatever the tokenizer, so no round trip to the server's.
         return Fitted(list(messages), None, 0, False)
     system, *history, last = messages
     sizes = [count_text(m.content) + per_message for m in history]
@@ -77,6 +91,15 @@ def fit(
             if shorter.content == last.content:
                 return Fitted(kept, total, dropped, truncated)
             last, truncated = shorter, True
+
+
+def _plainly_fits(messages: Sequence[ChatMessage], budget: int, known: Known) -> bool:
+    """By bytes alone; or, for a conversation whose earlier turns were counted, by those counts with slack."""
+    by_bytes = upper_bound(messages)
+    if by_bytes is None or by_bytes <= budget:
+        return by_bytes is not None
+    by_counts = upper_bound(messages, known)
+    return by_counts is not None and by_counts < by_bytes and by_counts <= budget - slack(budget)
 
 
 def _orphans(history: list[ChatMessage], sizes: list[int]) -> int:

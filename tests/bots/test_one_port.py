@@ -75,7 +75,9 @@ def test_slack_events_arrive_on_the_admin_port(one_port: OnePort, clean_stack: S
         forged = httpx.post(f"{one_port.url}/slack/events", json={"type": "event_callback"})
         assert forged.status_code == 401, "bolt checks the signature on this route too"
         # Signed, but a block action without its actions: bolt's matchers cannot take it.
-        malformed = http.interaction({"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1"}, "actions": []})
+        malformed = http.interaction(
+            {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "U1"}, "actions": []}
+        )
         assert malformed.status_code == 400 and "malformed" in malformed.text
     finally:
         http.close()

@@ -31,7 +31,9 @@ def test_streams_text_and_counts_with_the_server_tokenizer(simulator: SimulatedE
     assert "".join(c.text for c in chunks) == "Hello to you, friend."
     assert chunks[-1].finish_reason == "stop"
     assert engine.default_model == "sim-model"
+    assert engine.known_count("hello there, friend") is None, "not counted yet"
     assert engine.count_text("hello there, friend") == 4
+    assert engine.known_count("hello there, friend") == 4 and engine.known_count("hello", model="other") is None
     assert engine.count_tokens(HELLO) == 3 + (2 + 5) + (2 + 5)
     body = simulator.requests[-1].body
     assert "priority" not in body and "cache_salt" not in body  # not vLLM: no vLLM extras sent

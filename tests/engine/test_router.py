@@ -154,3 +154,11 @@ def test_a_replica_serving_another_model_is_not_used(sims: list[SimulatedEngine]
         ask(router, f"c{conversation}")
     assert set(served_by(sims)) == {1}
     router.close()
+
+
+def test_a_count_any_replica_of_the_model_made_is_known_to_the_router(sims: list[SimulatedEngine]) -> None:
+    router = make_router({"m1": sims[:2], "m2": sims[2:]})
+    assert router.known_count("a b c") is None
+    assert router.count_text("a b c") == 3
+    assert router.known_count("a b c") == 3 and router.known_count("a b c", model="m2") is None
+    router.close()

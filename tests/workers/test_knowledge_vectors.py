@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from db import knowledge, vectors
+from db.events import Status
 from db.knowledge import Found
-from db.models import KnowledgeChunk, KnowledgeVector, Tenant
+from db.models import KnowledgeChunk, KnowledgeVector, ProcessedEvent, Tenant
 from engine.embeddings import Embedder
 from engine.simulator import SimulatedEngine, SimulatorConfig
 from tests.conftest import make_scheduling, make_settings
@@ -101,6 +102,27 @@ def test_a_hybrid_answer_puts_the_passage_in_the_prompt(hybrid: Stack, embedder:
     chat(hybrid, QUESTION)
     assert f"[1] (parking.md)\n{PARKING}" in last_prompt(simulator)
     assert simulator.embedded[-1] == QUESTION
+
+
+def test_the_question_is_embedded_after_the_claim_is_committed(
+    hybrid: Stack, embedder: Embedder, simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow embeddings endpoint must not hold the claim's transaction (and its row lock) open."""
+    learn(hybrid, embedder, tenant="local", channel="terminal", name="parking.md", text=PARKING)
+    seen: list[tuple[str, ...]] = []
+    embed = embedder.embed
+
+    def watching(texts: list[str]) -> list[list[float]]:
+        if texts == [QUESTION]:
+            # Another connection's view of the ledger while the question is embedded.
+            with hybrid.sessions() as session:
+                seen.append(tuple(session.scalars(select(ProcessedEvent.status).where(ProcessedEvent.kind == "ask"))))
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", watching)
+    chat(hybrid, QUESTION)
+    assert seen == [(Status.RUNNING,)], "the claim was committed before the embeddings endpoint was asked"
+    assert f"[1] (parking.md)\n{PARKING}" in last_prompt(simulator)
 
 
 def test_embeddings_down_full_text_still_answers_and_a_warning_is_logged(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from engine.base import ChatMessage
-from workers.trim import CUT_MARK, fit, upper_bound
+from workers.trim import CUT_MARK, fit, slack, upper_bound
 
 
 def words(text: str) -> int:
@@ -32,6 +32,33 @@ def test_a_prompt_that_plainly_fits_is_not_counted() -> None:
     assert fitted.messages == messages
     assert (fitted.dropped, fitted.truncated, fitted.prompt_tokens) == (0, False, None)
     assert upper_bound(messages) is not None and upper_bound(messages) <= 1000
+
+
+def long_words(turns: int) -> list[ChatMessage]:
+    """A conversation whose texts take many more bytes than (word) tokens."""
+    history = [ChatMessage("user" if i % 2 == 0 else "assistant", "extraordinarily " * 12) for i in range(turns)]
+    return [ChatMessage("system", "be kind"), *history, ChatMessage("user", "the question")]
+
+
+def test_a_long_conversation_counted_before_fits_by_those_counts_without_a_round_trip() -> None:
+    def never(_: object) -> int:
+        raise AssertionError("no tokenizer round trip: the earlier turns' counts are known")
+
+    messages = long_words(40)
+    counted = upper_bound(messages, words) or 0
+    budget = int((counted + 64) * 1.1)
+    assert (upper_bound(messages) or 0) > budget >= counted + slack(budget), "over the byte bound, not the counts"
+    fitted = fit(messages, budget=budget, count_text=never, count_prompt=never, known=words)
+    assert fitted.messages == messages and fitted.prompt_tokens is None
+
+
+def test_known_counts_without_room_to_spare_are_checked_with_the_server() -> None:
+    messages = long_words(40)
+    budget = upper_bound(messages, words) or 0
+    # Fits by the known counts, but not with the slack a chat template's own text may need: counted.
+    assert (upper_bound(messages) or 0) > budget
+    fitted = fit(messages, budget=budget, count_text=words, count_prompt=prompt_words, known=words)
+    assert fitted.messages == messages and fitted.prompt_tokens == prompt_words(messages)
 
 
 def test_nothing_is_dropped_when_it_fits_by_the_servers_count() -> None:
