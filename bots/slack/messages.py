@@ -196,8 +196,8 @@ class Conversations:
         return Reader(client=client, people=self._s.people, team=tenant_of(context), bot_user_id=context.bot_user_id)
 
     def _stop(self, user: str, where: _Where, *, team: str, client: WebClient) -> None:
-        """ "stop" said to LLMOS: in a thread or a DM, the person's answer there; in a channel itself, their
-        newest one in the channel. A stopped answer shows it; anything else is told to them alone."""
+        """A typed "stop": in a thread or a DM, the person's answer there; in a channel itself, their newest
+        one in the channel. A stopped answer shows it; anything else is told to them alone."""
         thread = where.thread if where.thread_ts or where.direct else None
         verdict = stop_typed(self._s, team=team, channel=where.channel, user=user, thread=thread)
         if verdict is not Verdict.STOPPING:
