@@ -21,6 +21,7 @@ from slack_bolt.listener_matcher import builtins as matchers
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bots.slack.controls import stop_typed
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.services import Services, teller
 from bots.slack.transcript import Reader
@@ -30,6 +31,7 @@ from db.session import patiently
 from workers.events import Event, Kind, Platform, Quoted
 from workers.intake import hand_over
 from workers.requests import Request, for_someone_else, parse
+from workers.stopping import MESSAGES, Verdict, typed_stop
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +141,9 @@ class Conversations:
     ) -> None:
         if not spoken(payload, context.bot_user_id):
             return
+        if typed_stop(self._reader(context, client).plain(str(payload.get("text") or ""))):
+            self.handle(payload, context, client)  # no "thinking" status: nothing new is asked
+            return
         # Before the hand-over: a fast answer clears the status, and must not be followed by it.
         self._status(set_status, THINKING, LOADING)
         handed = self.handle(payload, context, client)
@@ -164,9 +169,12 @@ class Conversations:
         if not spoken(event, context.bot_user_id):
             return None
         team = tenant_of(context)
-        reader = Reader(client=client, people=self._s.people, team=team, bot_user_id=context.bot_user_id)
+        reader = self._reader(context, client)
         where = self._addressed(event, team=team, reader=reader)
         if where is None:
+            return None
+        if typed_stop(reader.plain(str(event.get("text") or ""))):
+            self._stop(str(event["user"]), where, team=team, client=client)
             return None
         key = f"{Platform.SLACK}:{team}:{where.channel}:{where.ts}"
         if self._seen(key):
@@ -183,6 +191,18 @@ class Conversations:
         """A cheap look before fetching files and threads: was this message handed over already?"""
         with self._s.sessions() as session:
             return processed.status_of(session, key=key) is not None
+
+    def _reader(self, context: BoltContext, client: WebClient) -> Reader:
+        return Reader(client=client, people=self._s.people, team=tenant_of(context), bot_user_id=context.bot_user_id)
+
+    def _stop(self, user: str, where: _Where, *, team: str, client: WebClient) -> None:
+        """A typed "stop": in a thread or a DM, the person's answer there; in a channel itself, their newest
+        one in the channel. A stopped answer shows it; anything else is told to them alone."""
+        thread = where.thread if where.thread_ts or where.direct else None
+        verdict = stop_typed(self._s, team=team, channel=where.channel, user=user, thread=thread)
+        if verdict is not Verdict.STOPPING:
+            tell = teller(client, channel=where.channel, user=user, thread_ts=where.reply_ts, private=not where.direct)
+            tell(MESSAGES[verdict])
 
     def _addressed(self, event: Mapping[str, Any], *, team: str, reader: Reader) -> _Where | None:
         """Where the message sits, if it is for LLMOS: a DM, a mention, or a thread LLMOS is part of."""
