@@ -8,8 +8,9 @@ Bots (LLMOS included), edits, deletions and joins are never answered, so no two 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,13 +18,12 @@ from slack_bolt import Ack, App, Assistant, BoltContext
 from slack_bolt.context.set_status import SetStatus
 from slack_bolt.context.set_suggested_prompts import SetSuggestedPrompts
 from slack_bolt.context.set_title import SetTitle
-from slack_bolt.listener_matcher import builtins as matchers
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bots.slack.controls import stop_typed
 from bots.slack.ref import ReplyMode, SlackRef
-from bots.slack.services import Services, teller
+from bots.slack.services import Services, on_event_acked_when_stored, teller
 from bots.slack.transcript import Reader
 from db import conversations
 from db import events as processed
@@ -45,6 +45,8 @@ SUGGESTED = [
     {"title": "Translate", "message": "/translate French Thanks for your help today!"},
     {"title": "What can you do?", "message": "/help"},
 ]
+# Long enough for Slack's second copy of a message (and its retries, within a minute).
+STOP_REMEMBERED = 120.0
 TRANSCRIPT_KINDS = frozenset({Kind.SUMMARIZE, Kind.MINUTES, Kind.DRAFT})
 
 
@@ -70,19 +72,6 @@ class HandedOver:
     first: bool
 
 
-def on_event_acked_when_stored(app: App, event: str, listener: Callable[..., None]) -> None:
-    """Register an Events API listener that acknowledges Slack itself, with its `ack`, once the event is
-    stored.
-
-    `App.event` acknowledges an event before its listener runs, and Slack never sends an acknowledged
-    event again: a process killed in between would lose it. Registered this way, bolt waits for the
-    listener's own `ack()` (up to its 3 s acknowledgement timeout; past that Slack retries, and the
-    retry finds the stored event). bolt has no public switch for one listener, hence its registrar.
-    """
-    matcher = matchers.event(event, base_logger=app.logger)
-    app._register_listener([listener], matcher, None, [], auto_acknowledgement=False)
-
-
 def spoken(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
     """A person's new message: no bot, no edit or deletion, not LLMOS itself."""
     user = event.get("user")
@@ -102,6 +91,10 @@ def tenant_of(context: BoltContext) -> str:
 class Conversations:
     def __init__(self, services: Services) -> None:
         self._s = services
+        # Typed stops handled lately (message key -> when): Slack sends a mention as app_mention and as
+        # message, and a stop is not stored, so the second copy would tell its sender "nothing to stop".
+        self._stops: dict[str, float] = {}
+        self._stops_lock = threading.Lock()
 
     def register(self, app: App, assistant: Assistant) -> None:
         assistant.thread_started(self.on_thread_started)
@@ -173,10 +166,11 @@ class Conversations:
         where = self._addressed(event, team=team, reader=reader)
         if where is None:
             return None
-        if typed_stop(reader.plain(str(event.get("text") or ""))):
-            self._stop(str(event["user"]), where, team=team, client=client)
-            return None
         key = f"{Platform.SLACK}:{team}:{where.channel}:{where.ts}"
+        if typed_stop(reader.plain(str(event.get("text") or ""))):
+            if self._first_stop(key, now=arrived):
+                self._stop(str(event["user"]), where, team=team, client=client)
+            return None
         if self._seen(key):
             log.info("slack message %s arrived again (retry or app_mention+message); answered once", key)
             return None
@@ -186,6 +180,14 @@ class Conversations:
         )
         accepted = hand_over(handed, sessions=self._s.sessions, enqueue=self._s.enqueue, tell=tell).accepted
         return HandedOver(handed, accepted, first=not where.known)
+
+    def _first_stop(self, key: str, *, now: float) -> bool:
+        with self._stops_lock:
+            for old in [k for k, at in self._stops.items() if at < now - STOP_REMEMBERED]:
+                del self._stops[old]
+            first = key not in self._stops
+            self._stops.setdefault(key, now)
+        return first
 
     def _seen(self, key: str) -> bool:
         """A cheap look before fetching files and threads: was this message handed over already?"""

@@ -49,6 +49,20 @@ def test_stop_said_in_the_thread_stops_the_answer_there(slack: Running, simulato
     assert len(slack.fake.calls_to("chat.postEphemeral")) == 1  # a stop that worked shows on the answer
 
 
+def test_a_stop_slack_delivers_twice_is_answered_once(slack: Running, simulator) -> None:
+    simulator.config.answer = lambda msgs: "Done already."
+    ts = mention(slack, "Say something short.")["ts"]
+    slack.fake.wait_for(lambda: slack.fake.answer(CHANNEL, ts).markdown == "Done already.")
+    settle(slack.stack)
+    # Nothing left to stop; the mention comes as app_mention and as message: one private notice.
+    stop = mention(slack, "stop", thread_ts=ts)
+    assert slack.http.event({**stop, "type": "message", "channel_type": "channel"}).status_code == 200
+    told = slack.fake.wait_for(lambda: slack.fake.calls_to("chat.postEphemeral"))
+    settle(slack.stack)
+    assert [c.args["text"] for c in told] == ["There is no answer of yours to stop here."]
+    assert len(slack.fake.calls_to("chat.postEphemeral")) == 1
+
+
 def test_stop_in_the_assistant_pane_stops_the_answer_without_a_thinking_status(slack: Running, simulator) -> None:
     simulator.config.answer = lambda msgs: LONG
     simulator.config.inter_token = 0.02
