@@ -20,7 +20,7 @@ from workers.intake import Enqueue, Turned, hand_over
 from workers.leases import Leases
 from workers.replybus import ReplyBus, follow
 from workers.requests import parse, unusable
-from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop, latest_open
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop, stop_latest
 
 TENANT = "local"
 CHANNEL = "terminal"
@@ -155,14 +155,9 @@ class TerminalChat:
         if self._leases is None:
             print("llmos: stopping is not available here", file=self._err)
             return 1
-        with self._sessions() as session:
-            key = latest_open(session, platform=str(Platform.TERMINAL), tenant=TENANT, channel=CHANNEL, user=self.user)
-        if key is None:
-            print(MESSAGES[Verdict.UNKNOWN], file=self._err)
-            return 1
-        verdict = self._stop(key)
-        if verdict is Verdict.STOPPING:
-            print(MESSAGES[verdict], file=self._err)
+        asker = Asker(platform=str(Platform.TERMINAL), tenant=TENANT, user=self.user)
+        verdict = stop_latest(self._sessions, self._leases, asker=asker, channel=CHANNEL)
+        print(MESSAGES[verdict], file=self._err)
         return 0 if verdict is Verdict.STOPPING else 1
 
     def _regenerate_latest(self) -> int:
@@ -178,7 +173,7 @@ class TerminalChat:
             )
         asker = Asker(platform=str(Platform.TERMINAL), tenant=TENANT, user=self.user)
         found = (
-            regenerating.again(self._sessions, key=key, asker=asker, message_id=uuid.uuid4().hex)
+            regenerating.again(self._sessions, key=key, asker=asker)
             if key is not None
             else regenerating.Verdict.UNKNOWN
         )

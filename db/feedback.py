@@ -47,6 +47,11 @@ def record(session: Session, *, answer: Message, user_id: int, rating: int, comm
     return row
 
 
+def rating_of(session: Session, *, answer: Message, user_id: int) -> int | None:
+    """The rating `user_id` gave `answer`, if any."""
+    return session.scalar(select(Feedback.rating).where(Feedback.message_id == answer.id, Feedback.user_id == user_id))
+
+
 def _notice(row: Feedback) -> dict[str, Any]:
     return {
         "event_key": row.event_key,

@@ -1,7 +1,9 @@
 """Rating an answer from any surface: find the answer in the presser's tenant and keep their 👍 or 👎.
 
 Surfaces only say who pressed which button on which answer (the event key rides on the button);
-what counts as the answer, and the reply the person sees, are decided here once.
+what counts as the answer, and the reply the person sees, are decided here once. Where a surface
+takes the comment after the rating (Slack's and Discord's "Add a comment"), `comment` adds it to the
+rating given, which stays as it is.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from db.models import Tenant
 
 UP, DOWN = store.UP, store.DOWN
 THANKS = "Thanks for the feedback."
+NOTED = "Thanks, your comment is kept with your rating."
 NO_ANSWER = "There is no finished answer to rate here."
+ADD_COMMENT = "Add a comment"
 
 
 def give(
@@ -29,6 +33,30 @@ def give(
     comment: str = "",
 ) -> str:
     """Keep `user`'s rating of the answer to event `key` in their tenant; what to tell them."""
+    return _keep(sessions, platform=platform, tenant=tenant, key=key, user=user, rating=rating, comment=comment)
+
+
+def comment(
+    sessions: sessionmaker[Session], *, platform: str, tenant: str, key: str, user: str, rating: int, text: str
+) -> str:
+    """Add `user`'s comment to their rating of the answer to event `key`; `rating` (the button they
+    pressed before) counts only where no rating of theirs is stored. What to tell them."""
+    said = _keep(sessions, platform=platform, tenant=tenant, key=key, user=user, rating=rating, comment=text, keep=True)
+    return NOTED if said == THANKS else said
+
+
+def _keep(
+    sessions: sessionmaker[Session],
+    *,
+    platform: str,
+    tenant: str,
+    key: str,
+    user: str,
+    rating: int,
+    comment: str,
+    keep: bool = False,
+) -> str:
+    """Record the rating (with `keep`, the one already stored if there is one) and the comment."""
     with sessions.begin() as session:
         tenant_id = session.scalar(select(Tenant.id).where(Tenant.platform == platform, Tenant.external_id == tenant))
         answer = (
@@ -40,5 +68,6 @@ def give(
             return NO_ANSWER
         person = directory.user(session, tenant_id=tenant_id, external_id=user)
         session.flush()
-        store.record(session, answer=answer, user_id=person.id, rating=rating, comment=comment)
+        given = store.rating_of(session, answer=answer, user_id=person.id) if keep else None
+        store.record(session, answer=answer, user_id=person.id, rating=given or rating, comment=comment)
     return THANKS

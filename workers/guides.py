@@ -53,6 +53,7 @@ SLACK = Guide(
     elsewhere="/llmos {name}",
     extras=(
         "• Mention @LLMOS in a channel or message me directly; in a thread I answer in, just keep talking",
+        "• Stop an answer as it is written: its Stop button, /llmos stop, or “stop” in its thread",
         "• Message shortcuts (a message's ⋯ menu): Summarize thread, Translate, Draft a reply — only you see "
         "the result",
         "• The LLMOS app's Home tab shows your preferences and changes them",
@@ -74,6 +75,7 @@ DISCORD_COMMANDS = frozenset(
         "knowledge",
         "usage",
         "help",
+        "stop",
     }
 )
 
@@ -96,6 +98,7 @@ DISCORD = Guide(
     named_options=True,
     extras=(
         "• Mention @LLMOS, reply to my messages, or message me directly; in my threads just keep talking",
+        "• /stop (or the Stop button) stops the answer I am writing for you here",
         "• A message's Apps menu: Translate (into your Discord language) or Summarize — only you see the result",
         "• Server admins (Manage Server): /admin",
     ),

@@ -24,6 +24,8 @@ from workers.leases import Leases
 
 # How often a streaming worker looks for a stop: one store round trip per interval, not per token.
 CHECK_EVERY = 0.25
+# What stops one's own newest answer when typed to LLMOS on its own (any case, a trailing "!" or ".").
+TYPED = frozenset({"stop", "/stop"})
 SHOWN_NOTE = "_(Stopped.)_"
 NOTHING_SAID = "(Stopped before the answer began.)"
 
@@ -103,15 +105,36 @@ def ask_to_stop(sessions: sessionmaker[Session], leases: Leases, *, key: str, as
     return Verdict.STOPPING
 
 
-def latest_open(session: Session, *, platform: str, tenant: str, channel: str, user: str) -> str | None:
-    """The key of this person's newest unfinished event in this channel (what a bare `/stop` stops)."""
+def typed_stop(text: str) -> bool:
+    """Whether what someone typed to LLMOS asks it to stop ("stop", "/stop", "Stop!")."""
+    return text.strip().rstrip("!.").strip().lower() in TYPED
+
+
+def latest_open(
+    session: Session, *, platform: str, tenant: str, channel: str, user: str, thread: str | None = None
+) -> str | None:
+    """The key of this person's newest unfinished event in this channel (or only in `thread` of it):
+    what a bare `/stop` stops."""
     return newest(
         session,
         platform=platform,
         tenant=tenant,
         statuses=(Status.PENDING, Status.RUNNING),
-        matches=lambda event: (event.channel, event.user) == (channel, user),
+        matches=lambda event: (
+            (event.channel, event.user) == (channel, user) and (thread is None or event.thread == thread)
+        ),
     )
+
+
+def stop_latest(
+    sessions: sessionmaker[Session], leases: Leases, *, asker: Asker, channel: str, thread: str | None = None
+) -> Verdict:
+    """A typed `/stop`: stop `asker`'s newest unfinished answer in `channel` (or in `thread` of it)."""
+    with sessions() as session:
+        key = latest_open(
+            session, platform=asker.platform, tenant=asker.tenant, channel=channel, user=asker.user, thread=thread
+        )
+    return Verdict.UNKNOWN if key is None else ask_to_stop(sessions, leases, key=key, asker=asker)
 
 
 def newest(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import discord
 
-from bots.discord.asked import asking, question
+from bots.discord.questions import asking, question
 from workers.events import Quoted
 
 log = logging.getLogger(__name__)

@@ -160,6 +160,7 @@ def definitions() -> list[dict[str, Any]]:
         ),
         _command("usage", "your token usage", **everywhere),
         _command("help", "what the assistant can do", **everywhere),
+        _command("stop", "stop the answer the assistant is writing for you here", **everywhere),
         {"type": MESSAGE, "name": SUMMARIZE_MESSAGE, **everywhere},
         {"type": MESSAGE, "name": TRANSLATE_MESSAGE, **everywhere},
         _admin(),

@@ -8,7 +8,6 @@ HTTP interactions endpoint; only the `Responder` differs.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,17 +17,15 @@ from typing import Any
 import aiohttp
 import discord
 
-from bots.discord import asked, commands
+from bots.discord import commands, questions
 from bots.discord.admin_commands import count_option, run_admin
+from bots.discord.controls import AnswerControls
 from bots.discord.places import ChannelCache, Place, locate, role_ids
 from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.responder import Responder
 from bots.discord.store import Store
-from bots.discord.targets import FEEDBACK_ID, REGENERATE_ID, STOP_ID
-from workers import feedback, regenerating
 from workers.events import Event, Kind, Platform, PriorityClass, Quoted
 from workers.requests import parse
-from workers.stopping import MESSAGES, Asker, ask_to_stop
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +83,16 @@ class InteractionHandler:
     channels: ChannelCache
     sync: Callable[[], Awaitable[int]]
 
+    @property
+    def controls(self) -> AnswerControls:
+        return AnswerControls(store=self.store, locate=self._place)
+
     async def handle(self, interaction: discord.Interaction, responder: Responder) -> None:
         if interaction.type is discord.InteractionType.component and interaction.data:
-            await self._component(interaction, responder, str(interaction.data.get("custom_id") or ""))
+            await self.controls.pressed(interaction, responder, str(interaction.data.get("custom_id") or ""))
+            return
+        if interaction.type is discord.InteractionType.modal_submit and interaction.data:
+            await self.controls.commented(interaction, responder, interaction.data)
             return
         if interaction.type is not discord.InteractionType.application_command or not interaction.data:
             return
@@ -97,6 +101,8 @@ class InteractionHandler:
         try:
             if kind == commands.MESSAGE:
                 await self._message_command(interaction, responder, name, data)
+            elif name == "stop":
+                await self.controls.stop_typed(interaction, responder)
             elif name == "admin":
                 await run_admin(interaction, responder, data, store=self.store, sync=self.sync)
             elif name in SLASH_KINDS:
@@ -109,74 +115,6 @@ class InteractionHandler:
                 await responder.send("Sorry, something went wrong on my side; please try again.")
             except Exception as again:
                 log.warning("interaction %s: could not say that it failed (%s)", interaction.id, type(again).__name__)
-
-    async def _component(self, interaction: discord.Interaction, responder: Responder, custom_id: str) -> None:
-        """A button on an answer: Stop (only the asker, or someone who may manage messages or the server),
-        or 👍/👎 (anyone who sees it; one rating each)."""
-        user = interaction.user
-        if custom_id.startswith(FEEDBACK_ID):
-            rating, _, key = custom_id.removeprefix(FEEDBACK_ID).partition(":")
-            place = await self._place(interaction)
-            said = await asyncio.to_thread(
-                feedback.give,
-                self.store.sessions,
-                platform=str(Platform.DISCORD),
-                tenant=place.tenant,
-                key=key,
-                user=str(user.id),
-                rating=feedback.UP if rating == "up" else feedback.DOWN,
-            )
-            await responder.send(said)
-            return
-        if custom_id.startswith(REGENERATE_ID):
-            await self._regenerate(interaction, responder, custom_id.removeprefix(REGENERATE_ID))
-            return
-        if not custom_id.startswith(STOP_ID) or self.store.leases is None:
-            await responder.send("That button no longer does anything.")
-            return
-        key = custom_id.removeprefix(STOP_ID)
-        asker = self._asker(interaction, await self._place(interaction))
-        verdict = await asyncio.to_thread(ask_to_stop, self.store.sessions, self.store.leases, key=key, asker=asker)
-        log.info("discord user %s pressed Stop on %s: %s", user.id, key, verdict)
-        await responder.send(MESSAGES[verdict])
-
-    async def _regenerate(self, interaction: discord.Interaction, responder: Responder, key: str) -> None:
-        """Ask an answer again (the asker, or someone who may manage messages or the server). A channel
-        answer is edited in place; a slash command's answer comes as this button's own response."""
-        user = interaction.user
-        asker = self._asker(interaction, await self._place(interaction))
-        shown_on = str(interaction.message.id) if interaction.message is not None else None
-        found = await asyncio.to_thread(
-            regenerating.again, self.store.sessions, key=key, asker=asker, message_id=str(interaction.id)
-        )
-        log.info("discord user %s pressed Regenerate on %s: %s", user.id, key, getattr(found, "key", found))
-        if not isinstance(found, Event):
-            await responder.send(regenerating.MESSAGES[found])
-            return
-        old = DiscordRef.from_mapping(found.ref)
-        if old.mode is ReplyMode.INTERACTION:
-            # The old interaction's token may have run out: this press's own response carries the answer.
-            await responder.defer(ephemeral=old.ephemeral)
-            ref = dataclasses.replace(old, application_id=str(interaction.application_id), token=interaction.token)
-            found = dataclasses.replace(found, ref=ref.to_dict())
-        else:
-            await responder.send(regenerating.REGENERATING)
-            if shown_on:
-                found = dataclasses.replace(found, args={**found.args, "replaces": shown_on})
-        handed = await asyncio.to_thread(self.store.submit, found)
-        if handed.turned is not None:
-            await responder.refuse(handed.message)
-
-    @staticmethod
-    def _asker(interaction: discord.Interaction, place: Place) -> Asker:
-        """Who pressed a button, for Stop and Regenerate: the asker, or someone who may manage messages
-        or the server."""
-        return Asker(
-            platform=str(Platform.DISCORD),
-            tenant=place.tenant,
-            user=str(interaction.user.id),
-            admin=lambda: interaction.permissions.manage_messages or interaction.permissions.manage_guild,
-        )
 
     async def _place(self, interaction: discord.Interaction) -> Place:
         channel: Any = interaction.channel or self.client.get_partial_messageable(
@@ -229,7 +167,7 @@ class InteractionHandler:
             interaction, responder, place, kind=kind, text=text, args=args, context=context, private=kind in PRIVATE
         )
 
-    async def _questions(self, place: Place, interactions: list[int]) -> dict[int, asked.Stored]:
+    async def _questions(self, place: Place, interactions: list[int]) -> dict[int, questions.Stored]:
         return await asyncio.to_thread(self.store.questions, tenant=place.tenant, interactions=interactions)
 
     async def _history(self, place: Place, count: int, *, before: int) -> tuple[Quoted, ...]:
@@ -238,10 +176,10 @@ class InteractionHandler:
         channel = self.client.get_partial_messageable(place.post_to, guild_id=place.guild_id)
         found = [m async for m in channel.history(limit=count, before=discord.Object(id=before))]
         # What people wrote, with mentions as names: no thread-created or pin notices under a member's name.
-        spoken = [m for m in reversed(found) if m.type in asked.SPOKEN and m.content.strip()]
-        mine = asked.own_interactions(spoken, me=self.client.user.id if self.client.user else 0)
+        spoken = [m for m in reversed(found) if m.type in questions.SPOKEN and m.content.strip()]
+        mine = questions.own_interactions(spoken, me=self.client.user.id if self.client.user else 0)
         stored = await self._questions(place, mine) if mine else {}
-        return asked.transcript(spoken, stored=stored)
+        return questions.transcript(spoken, stored=stored)
 
     async def _message_command(
         self, interaction: discord.Interaction, responder: Responder, name: str, data: Mapping[str, Any]
@@ -268,7 +206,7 @@ class InteractionHandler:
             )
         else:
             lookup = functools.partial(self._questions, place)
-            quoted = await asked.quote_target(raw, content, me=interaction.application_id, lookup=lookup)
+            quoted = await questions.quote_target(raw, content, me=interaction.application_id, lookup=lookup)
             await self._submit(
                 interaction, responder, place, kind=Kind.SUMMARIZE, args={"n": "1"}, context=quoted, private=True
             )

@@ -15,15 +15,19 @@ import discord
 
 log = logging.getLogger(__name__)
 
-CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 4, 5
+CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, MODAL = 4, 5, 9
 EPHEMERAL = 64
 
 
 class Responder(Protocol):
     async def defer(self, *, ephemeral: bool) -> None: ...
 
-    async def send(self, text: str, *, ephemeral: bool = True) -> None:
-        """Answer now, or replace the deferred response with `text`."""
+    async def send(self, text: str, *, ephemeral: bool = True, view: discord.ui.View | None = None) -> None:
+        """Answer now, or replace the deferred response with `text` (and the buttons of a finished `view`)."""
+        ...
+
+    async def modal(self, modal: discord.ui.Modal) -> None:
+        """Answer with a form (a finished `modal`: its submission comes as an interaction of its own)."""
         ...
 
     async def refuse(self, text: str) -> None:
@@ -56,11 +60,15 @@ class GatewayResponder:
         self._public = not ephemeral
         await self._interaction.response.defer(thinking=True, ephemeral=ephemeral)
 
-    async def send(self, text: str, *, ephemeral: bool = True) -> None:
+    async def send(self, text: str, *, ephemeral: bool = True, view: discord.ui.View | None = None) -> None:
+        extra: dict[str, Any] = {"view": view} if view is not None else {}
         if self._interaction.response.is_done():
-            await self._interaction.edit_original_response(content=text)
+            await self._interaction.edit_original_response(content=text, **extra)
         else:
-            await self._interaction.response.send_message(text, ephemeral=ephemeral)
+            await self._interaction.response.send_message(text, ephemeral=ephemeral, **extra)
+
+    async def modal(self, modal: discord.ui.Modal) -> None:
+        await self._interaction.response.send_modal(modal)
 
     async def refuse(self, text: str) -> None:
         if self._interaction.response.is_done():
@@ -85,13 +93,27 @@ class HttpResponder:
         if not self.first.done():
             self.first.set_result({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL if ephemeral else 0}})
 
-    async def send(self, text: str, *, ephemeral: bool = True) -> None:
+    async def send(self, text: str, *, ephemeral: bool = True, view: discord.ui.View | None = None) -> None:
         if not self.first.done():
-            data = {"content": text, "flags": EPHEMERAL if ephemeral else 0, "allowed_mentions": {"parse": []}}
+            data: dict[str, Any] = {
+                "content": text,
+                "flags": EPHEMERAL if ephemeral else 0,
+                "allowed_mentions": {"parse": []},
+            }
+            if view is not None:
+                data["components"] = view.to_components()
             self.first.set_result({"type": CHANNEL_MESSAGE, "data": data})
             return
         await asyncio.wait_for(self.sent.wait(), 10.0)
-        await self._interaction.edit_original_response(content=text)
+        if view is None:
+            await self._interaction.edit_original_response(content=text)
+        else:
+            await self._interaction.edit_original_response(content=text, view=view)
+
+    async def modal(self, modal: discord.ui.Modal) -> None:
+        if self.first.done():
+            raise RuntimeError("a form is only ever the first answer to an interaction")
+        self.first.set_result({"type": MODAL, "data": modal.to_dict()})
 
     async def refuse(self, text: str) -> None:
         if not self.first.done():

@@ -46,8 +46,10 @@ class DiscordSink:
         self._text = ""
         self._rest: DiscordRest | None = None
         self._answer: Answer | None = None
-        # A regenerated answer's old message (a channel message's id), which the new answer takes over.
-        self._replaces: str | None = None
+        # A regenerated answer's old message (a channel message's id), which the new answer takes over:
+        # from the event itself, so a worker that takes the answer over from another edits it too.
+        replaces = str(event.args.get("replaces") or "") if event.regenerates else ""
+        self._replaces: str | None = replaces if replaces.isdigit() else None
 
     def rest(self) -> DiscordRest:
         """The logged-in client this sink posts with (its outlet's; started on first use)."""
@@ -89,9 +91,10 @@ class DiscordSink:
         client_rest = self._connect()
         target = self._target(client_rest)
         recorded = self._recorded()
-        parts = [Part(target.first, None)] if target.first else []
-        if not parts and self._replaces:
-            parts = [Part(self._replaces, None)]  # Regenerate: the old answer's message is edited
+        # The first part: the deferred response, the one an earlier worker posted (recorded), or the
+        # old answer's message a regeneration edits (never recorded: it was not posted for this event).
+        first = target.first or recorded.get(0) or self._replaces
+        parts = [Part(first, None)] if first else []
         for index in range(len(parts), len(parts) + len(recorded)):
             if index not in recorded:
                 break

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bots.discord.asked import Stored
+from bots.discord.questions import Stored
 from bots.discord.throttle import LocalThrottle, Throttle
 from db import conversations
 from workers.documents.convert import DEFAULT_LIMITS, Limits

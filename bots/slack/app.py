@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from bots.slack.admin import Admin
 from bots.slack.commands import Commands
+from bots.slack.comments import Comments
 from bots.slack.controls import Controls
 from bots.slack.home import Home
 from bots.slack.messages import Conversations
@@ -86,6 +87,7 @@ def build_app(services: Services, *, engine: Engine) -> App:
     Commands(services, admin).register(app)
     Home(services).register(app)
     Controls(services, admin).register(app)
+    Comments(services).register(app)
     app.error(_failed)
     return app
 

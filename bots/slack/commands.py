@@ -20,6 +20,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bots.slack.admin import Admin
+from bots.slack.controls import stop_typed
 from bots.slack.messages import TRANSCRIPT_KINDS, tenant_of
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.services import Services
@@ -29,6 +30,7 @@ from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
 from workers.intake import Tell, gate_of, hand_over, refusal
 from workers.requests import Request, parse, suggestion, unusable
+from workers.stopping import MESSAGES, typed_stop
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,9 @@ class Commands:
             self._admin.run(raw.removeprefix("admin").strip(), command=command, context=context, respond=respond)
             return
         team, channel, user = tenant_of(context), str(command["channel_id"]), str(command["user_id"])
+        if typed_stop(raw):
+            respond(MESSAGES[stop_typed(self._s, team=team, channel=channel, user=user)])
+            return
         reader = Reader(client=client, people=self._s.people, team=team, bot_user_id=context.bot_user_id)
         said = reader.plain(raw)
         request = slash_request(said, skills=self._s.skills)

@@ -3,22 +3,26 @@
 Slack's streamed messages take no blocks until they stop, so Stop sits in a small message just under
 the answer, posted with its first text and deleted when it ends. The finished answer then carries
 Slack's feedback buttons (the pattern Slack gives AI apps): given to chat.stopStream, or added to
-the last message where the answer was shown by editing.
+the last message where the answer was shown by editing. Stop can also be typed: `/llmos stop`, or
+"stop" said to LLMOS where it answers (`stop_typed`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bots.slack.admin import Admin
+from bots.slack.comments import thanks_blocks
+from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.services import Services
 from workers import feedback, regenerating
 from workers.events import Event, Platform
 from workers.intake import hand_over
-from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
+from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop, stop_latest
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +32,12 @@ REGENERATE_ACTION = "llmos_regenerate"
 ANSWERING = "Answering…"
 
 
-def stop_blocks(key: str) -> list[dict[str, Any]]:
+def stop_blocks(key: str, *, note: str = f"_{ANSWERING}_") -> list[dict[str, Any]]:
     """The message under a streaming answer: a short note and its Stop button (the value is the event)."""
     return [
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": f"_{ANSWERING}_"},
+            "text": {"type": "mrkdwn", "text": note},
             "accessory": {
                 "type": "button",
                 "action_id": STOP_ACTION,
@@ -82,6 +86,28 @@ def feedback_blocks(key: str) -> list[dict[str, Any]]:
     ]
 
 
+def stop_typed(services: Services, *, team: str, channel: str, user: str, thread: str | None = None) -> Verdict:
+    """`/llmos stop`, or "stop" said to LLMOS: stop this person's own newest answer in the channel (or
+    in `thread` of it)."""
+    if services.leases is None:
+        return Verdict.UNKNOWN
+    asker = Asker(platform=str(Platform.SLACK), tenant=team, user=user)
+    verdict = stop_latest(services.sessions, services.leases, asker=asker, channel=channel, thread=thread)
+    log.info("slack user %s in %s typed stop in %s: %s", user, team, channel, verdict)
+    return verdict
+
+
+def privately_again(event: Event, *, response_url: str) -> Event:
+    """A private answer (through a response_url) has no message ts to edit: its regeneration answers
+    through this press's own response_url, which replaces the message the button was on."""
+    old = SlackRef.from_mapping(event.ref)
+    if old.mode is not ReplyMode.EPHEMERAL or not response_url:
+        return event
+    args = {name: value for name, value in event.args.items() if name != "replaces"}
+    ref = dataclasses.replace(old, response_url=response_url)
+    return dataclasses.replace(event, args=args, ref=ref.to_dict())
+
+
 class Controls:
     def __init__(self, services: Services, admin: Admin) -> None:
         self._s = services
@@ -120,7 +146,9 @@ class Controls:
             user=user,
             rating=feedback.UP if rating == "up" else feedback.DOWN,
         )
-        respond(text=said, response_type="ephemeral", replace_original=False)
+        # A comment is offered with the thanks (bots/slack/comments.py).
+        blocks = thanks_blocks(said, value=f"{rating}:{key}") if said == feedback.THANKS else None
+        respond(text=said, blocks=blocks, response_type="ephemeral", replace_original=False)
 
     def on_regenerate(self, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         """Ask the answer again; the new one is streamed into the message that carried the button."""
@@ -136,13 +164,13 @@ class Controls:
             self._s.sessions,
             key=key,
             asker=asker,
-            message_id=f"regenerate-{action.get('action_ts') or body.get('trigger_id') or ''}",
             replaces=str(body.get("container", {}).get("message_ts") or "") or None,
         )
         log.info("slack user %s in %s pressed Regenerate on %s: %s", user, team, key, getattr(found, "key", found))
         if not isinstance(found, Event):
             respond(text=regenerating.MESSAGES[found], response_type="ephemeral", replace_original=False)
             return
+        found = privately_again(found, response_url=str(body.get("response_url") or ""))
         handed = hand_over(found, sessions=self._s.sessions, enqueue=self._s.enqueue)
         if handed.turned is not None:
             respond(text=handed.message, response_type="ephemeral", replace_original=False)

@@ -8,8 +8,9 @@ Bots (LLMOS included), edits, deletions and joins are never answered, so no two 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +18,12 @@ from slack_bolt import Ack, App, Assistant, BoltContext
 from slack_bolt.context.set_status import SetStatus
 from slack_bolt.context.set_suggested_prompts import SetSuggestedPrompts
 from slack_bolt.context.set_title import SetTitle
-from slack_bolt.listener_matcher import builtins as matchers
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bots.slack.controls import stop_typed
 from bots.slack.ref import ReplyMode, SlackRef
-from bots.slack.services import Services, teller
+from bots.slack.services import Services, on_event_acked_when_stored, teller
 from bots.slack.transcript import Reader
 from db import conversations
 from db import events as processed
@@ -30,6 +31,7 @@ from db.session import patiently
 from workers.events import Event, Kind, Platform, Quoted
 from workers.intake import hand_over
 from workers.requests import Request, for_someone_else, parse
+from workers.stopping import MESSAGES, Verdict, typed_stop
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ SUGGESTED = [
     {"title": "Translate", "message": "/translate French Thanks for your help today!"},
     {"title": "What can you do?", "message": "/help"},
 ]
+# Long enough for Slack's second copy of a message (and its retries, within a minute).
+STOP_REMEMBERED = 120.0
 TRANSCRIPT_KINDS = frozenset({Kind.SUMMARIZE, Kind.MINUTES, Kind.DRAFT})
 
 
@@ -68,19 +72,6 @@ class HandedOver:
     first: bool
 
 
-def on_event_acked_when_stored(app: App, event: str, listener: Callable[..., None]) -> None:
-    """Register an Events API listener that acknowledges Slack itself, with its `ack`, once the event is
-    stored.
-
-    `App.event` acknowledges an event before its listener runs, and Slack never sends an acknowledged
-    event again: a process killed in between would lose it. Registered this way, bolt waits for the
-    listener's own `ack()` (up to its 3 s acknowledgement timeout; past that Slack retries, and the
-    retry finds the stored event). bolt has no public switch for one listener, hence its registrar.
-    """
-    matcher = matchers.event(event, base_logger=app.logger)
-    app._register_listener([listener], matcher, None, [], auto_acknowledgement=False)
-
-
 def spoken(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
     """A person's new message: no bot, no edit or deletion, not LLMOS itself."""
     user = event.get("user")
@@ -100,6 +91,10 @@ def tenant_of(context: BoltContext) -> str:
 class Conversations:
     def __init__(self, services: Services) -> None:
         self._s = services
+        # Typed stops handled lately (message key -> when): Slack sends a mention as app_mention and as
+        # message, and a stop is not stored, so the second copy would tell its sender "nothing to stop".
+        self._stops: dict[str, float] = {}
+        self._stops_lock = threading.Lock()
 
     def register(self, app: App, assistant: Assistant) -> None:
         assistant.thread_started(self.on_thread_started)
@@ -139,6 +134,9 @@ class Conversations:
     ) -> None:
         if not spoken(payload, context.bot_user_id):
             return
+        if typed_stop(self._reader(context, client).plain(str(payload.get("text") or ""))):
+            self.handle(payload, context, client)  # no "thinking" status: nothing new is asked
+            return
         # Before the hand-over: a fast answer clears the status, and must not be followed by it.
         self._status(set_status, THINKING, LOADING)
         handed = self.handle(payload, context, client)
@@ -164,11 +162,15 @@ class Conversations:
         if not spoken(event, context.bot_user_id):
             return None
         team = tenant_of(context)
-        reader = Reader(client=client, people=self._s.people, team=team, bot_user_id=context.bot_user_id)
+        reader = self._reader(context, client)
         where = self._addressed(event, team=team, reader=reader)
         if where is None:
             return None
         key = f"{Platform.SLACK}:{team}:{where.channel}:{where.ts}"
+        if typed_stop(reader.plain(str(event.get("text") or ""))):
+            if self._first_stop(key, now=arrived):
+                self._stop(str(event["user"]), where, team=team, client=client)
+            return None
         if self._seen(key):
             log.info("slack message %s arrived again (retry or app_mention+message); answered once", key)
             return None
@@ -179,10 +181,30 @@ class Conversations:
         accepted = hand_over(handed, sessions=self._s.sessions, enqueue=self._s.enqueue, tell=tell).accepted
         return HandedOver(handed, accepted, first=not where.known)
 
+    def _first_stop(self, key: str, *, now: float) -> bool:
+        with self._stops_lock:
+            for old in [k for k, at in self._stops.items() if at < now - STOP_REMEMBERED]:
+                del self._stops[old]
+            first = key not in self._stops
+            self._stops.setdefault(key, now)
+        return first
+
     def _seen(self, key: str) -> bool:
         """A cheap look before fetching files and threads: was this message handed over already?"""
         with self._s.sessions() as session:
             return processed.status_of(session, key=key) is not None
+
+    def _reader(self, context: BoltContext, client: WebClient) -> Reader:
+        return Reader(client=client, people=self._s.people, team=tenant_of(context), bot_user_id=context.bot_user_id)
+
+    def _stop(self, user: str, where: _Where, *, team: str, client: WebClient) -> None:
+        """A typed "stop": in a thread or a DM, the person's answer there; in a channel itself, their newest
+        one in the channel. A stopped answer shows it; anything else is told to them alone."""
+        thread = where.thread if where.thread_ts or where.direct else None
+        verdict = stop_typed(self._s, team=team, channel=where.channel, user=user, thread=thread)
+        if verdict is not Verdict.STOPPING:
+            tell = teller(client, channel=where.channel, user=user, thread_ts=where.reply_ts, private=not where.direct)
+            tell(MESSAGES[verdict])
 
     def _addressed(self, event: Mapping[str, Any], *, team: str, reader: Reader) -> _Where | None:
         """Where the message sits, if it is for LLMOS: a DM, a mention, or a thread LLMOS is part of."""

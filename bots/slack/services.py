@@ -1,4 +1,5 @@
-"""What every Slack listener shares: the services it needs, and a way to tell one user something.
+"""What every Slack listener shares: the services it needs, a way to tell one user something, and the
+registrar for events acknowledged only once stored.
 
 A listener never answers; it builds the neutral event and hands it to `workers.intake.hand_over`. What
 comes back that the user must hear (the access rules said no, the queue is down) goes to them at once.
@@ -10,6 +11,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from slack_bolt import App
+from slack_bolt.listener_matcher import builtins as matchers
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,3 +56,16 @@ def teller(client: WebClient, *, channel: str, user: str, thread_ts: str | None,
             log.warning("could not tell %s in %s: %s (%s)", user, channel, text, exc)
 
     return tell
+
+
+def on_event_acked_when_stored(app: App, event: str, listener: Callable[..., None]) -> None:
+    """Register an Events API listener that acknowledges Slack itself, with its `ack`, once the event is
+    stored.
+
+    `App.event` acknowledges an event before its listener runs, and Slack never sends an acknowledged
+    event again: a process killed in between would lose it. Registered this way, bolt waits for the
+    listener's own `ack()` (up to its 3 s acknowledgement timeout; past that Slack retries, and the
+    retry finds the stored event). bolt has no public switch for one listener, hence its registrar.
+    """
+    matcher = matchers.event(event, base_logger=app.logger)
+    app._register_listener([listener], matcher, None, [], auto_acknowledgement=False)

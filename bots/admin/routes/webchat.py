@@ -185,6 +185,7 @@ REGENERATE_STATUS = {
     regenerating.Verdict.ANSWERING: status.HTTP_409_CONFLICT,
     regenerating.Verdict.NOT_AN_ANSWER: status.HTTP_409_CONFLICT,
     regenerating.Verdict.SUPERSEDED: status.HTTP_409_CONFLICT,
+    regenerating.Verdict.REGENERATING: status.HTTP_409_CONFLICT,
     regenerating.Verdict.UNKNOWN: status.HTTP_404_NOT_FOUND,
 }
 
@@ -198,7 +199,7 @@ def regenerate(body: StopAsked, request: Request, svc: Svc) -> JSONResponse:
     found: Event | regenerating.Verdict = regenerating.Verdict.UNKNOWN
     if _owner(svc, body.key) == who.browser:
         asker = Asker(platform=who.tenant_platform, tenant=who.tenant, user=who.user)
-        found = regenerating.again(svc.sessions, key=body.key, asker=asker, message_id=uuid.uuid4().hex, ref=who.ref)
+        found = regenerating.again(svc.sessions, key=body.key, asker=asker, ref=who.ref)
     if not isinstance(found, Event):
         return JSONResponse({"detail": regenerating.MESSAGES[found]}, status_code=REGENERATE_STATUS[found])
     return _handed(found, svc, replaces=body.key)

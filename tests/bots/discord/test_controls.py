@@ -149,3 +149,21 @@ def test_a_slash_command_answer_is_stopped_through_its_interaction_webhook(
     shown = original()
     assert shown["content"].endswith("_(Stopped.)_") and FEEDBACK_ID in str(shown["components"])
     assert messages(clean_stack, "assistant")[0].stopped
+
+
+def test_slash_stop_stops_the_members_own_answer_here(
+    bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
+) -> None:
+    fake = fake_discord
+    asked, _part, _custom_id = streaming(fake, simulator)
+    bobs = fake.command(slash("stop"), channel=fake.world.random, user="bob")
+    assert said_to(fake, bobs) == "There is no answer of yours to stop here." and bobs.ephemeral
+    alices = fake.command(slash("stop"), channel=fake.world.random, user="alice")
+    assert said_to(fake, alices) == "Stopping the answer." and alices.ephemeral
+    wait_done(clean_stack, asked["id"], timeout=30)
+    (answer,) = replies(fake, asked)
+    assert answer["content"].endswith("_(Stopped.)_")
+    assert disconnected(simulator)
+    found = fake.command(slash("help"), channel=fake.world.general)
+    wait_done(clean_stack, found.id)
+    assert "/stop" in fake.run(lambda: fake.world.messages[found.original or 0]["content"])

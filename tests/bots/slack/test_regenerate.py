@@ -3,7 +3,9 @@ the new answer is streamed into the old answer's message, and both answers keep 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from itertools import count
+from threading import Barrier
 from typing import Any
 
 from sqlalchemy import select
@@ -94,3 +96,33 @@ def test_regenerate_replaces_the_answer_in_place_and_keeps_both(slack: Running, 
     settle(slack.stack)
     # A follow-up in the thread sees only the newest answer.
     assert [m.content for m in messages(slack.stack, "assistant") if not m.superseded] == ["Answer 3."]
+
+
+def test_two_presses_of_regenerate_at_once_make_one_new_answer(slack: Running, simulator) -> None:
+    numbers = count(1)
+    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    simulator.config.inter_token = 0.05
+    ts = mention(slack, "Name a colour.")["ts"]
+    slack.fake.answer(CHANNEL, ts)
+    settle(slack.stack)
+    (shown,) = slack.fake.replies(CHANNEL, ts)
+    value = regenerate_button(shown)["value"]
+    ready = Barrier(2)
+
+    def press(at: str) -> None:
+        ready.wait()
+        action = {"action_id": REGENERATE_ACTION, "type": "button", "value": value, "action_ts": at}
+        click(slack, shown, action, user=ALICE)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(press, ["2", "3"]))
+    slack.fake.wait_for(lambda: next((m for m in slack.fake.replies(CHANNEL, ts) if m.text == "Answer 2."), None))
+    settle(slack.stack)
+    assert len(simulator.requests) == 2  # the engine was asked again once
+    old, new = messages(slack.stack, "assistant")
+    assert (old.superseded, new.content, new.superseded) == (True, "Answer 2.", False)
+    # A later press on the new answer is a new regeneration, not the first one seen again.
+    press_regenerate(slack, slack.fake.replies(CHANNEL, ts)[0], user=ALICE, at="4")
+    slack.fake.wait_for(lambda: next((m for m in slack.fake.replies(CHANNEL, ts) if m.text == "Answer 3."), None))
+    settle(slack.stack)
+    assert [m.content for m in messages(slack.stack, "assistant")] == ["Answer 1.", "Answer 2.", "Answer 3."]
