@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -176,3 +177,22 @@ def known_thread(session: Session, *, platform: str, tenant: str, channel: str, 
     query = select(Message.id)
     found = session.scalar(_in_thread(query, platform=platform, tenant=tenant, channel=channel, thread=thread).limit(1))
     return found is not None
+
+
+def questions(
+    session: Session, *, platform: str, tenant: str, event_keys: Collection[str]
+) -> dict[str, tuple[str, str]]:
+    """What these events asked in this tenant, by event key: (kind, text) of each stored question."""
+    if not event_keys:
+        return {}
+    rows = session.execute(
+        select(Message.event_key, Message.kind, Message.content)
+        .join(Tenant, Tenant.id == Message.tenant_id)
+        .where(
+            Tenant.platform == platform,
+            Tenant.external_id == tenant,
+            Message.role == "user",
+            Message.event_key.in_(list(event_keys)),
+        )
+    )
+    return {key: (kind, content) for key, kind, content in rows}

@@ -281,6 +281,20 @@ def status_of(session: Session, *, key: str) -> Status | None:
     return Status(value) if value else None
 
 
+def answer_coming(session: Session, *, key: str) -> bool | None:
+    """Whether event `key` will still be answered: waiting, or failed for the engine and sent again once it
+    answers (True); done, dropped or failed for good (False); None while an attempt runs (it may yet fail)."""
+    row = session.execute(
+        select(ProcessedEvent.status, ProcessedEvent.failure).where(ProcessedEvent.key == key)
+    ).first()
+    if row is None:
+        return False
+    status, failure = row
+    if status == Status.RUNNING:
+        return None
+    return status == Status.PENDING or (status == Status.FAILED and failure == Failure.ENGINE)
+
+
 def payload_of(session: Session, *, key: str, tenant_id: int | None = None) -> dict[str, Any] | None:
     query = select(ProcessedEvent.payload).where(ProcessedEvent.key == key)
     if tenant_id is not None:

@@ -180,7 +180,20 @@ def stack(backend: Backend, simulator: SimulatedEngine, tmp_path_factory: pytest
         yield running
 
 
+def clear_notices(stack: Stack) -> None:
+    """Forget which public refusals were said lately (kept in Redis for a minute), as a new deployment would."""
+    if stack.broker.in_process:
+        return
+    client = redis.Redis.from_url(stack.broker.url)
+    try:
+        for key in client.scan_iter(f"{stack.settings.redis_key_prefix}llmos:notice:*"):
+            client.delete(key)
+    finally:
+        client.close()
+
+
 @pytest.fixture
 def clean_stack(stack: Stack) -> Stack:
     clear_tables(stack.sessions)
+    clear_notices(stack)
     return stack

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db import access, conversations, events
+from db import access, conversations, directory, events
 from db.models import Tenant
 from db.session import patiently
 from workers.events import Event, Kind
@@ -108,25 +108,37 @@ def _hand_over(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueu
     return Handed(accepted=submitted.accepted)
 
 
-def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:
+def gate_of(enqueue: Enqueue) -> Gate | None:
+    """The limits an enqueue carries: the scheduler's enqueue is its own gate."""
     carrier: object = enqueue
-    if gate is None and isinstance(carrier, Gate):
-        gate = carrier
+    return carrier if isinstance(carrier, Gate) else None
+
+
+def submit(event: Event, *, sessions: sessionmaker[Session], enqueue: Enqueue, gate: Gate | None = None) -> Submitted:
+    gate = gate or gate_of(enqueue)
     # A platform may have been told "received" already: a restarting database is waited out.
     return patiently(lambda: _submit(event, sessions=sessions, enqueue=enqueue, gate=gate), what=f"event {event.key}")
 
 
-def refusal(event: Event, *, sessions: sessionmaker[Session]) -> str:
-    """What the access rules would answer `event` ('' when they let it through).
+def refusal(event: Event, *, sessions: sessionmaker[Session], gate: Gate | None = None) -> str:
+    """What the access rules, then the limits in `gate`, would answer `event` ('' when they let it through).
 
     Asked before a surface shows anything of a request (a public header), so that a refused one
-    leaves no trace where others can see it. `submit` checks again.
+    leaves no trace where others can see it. `submit` checks again. A tenant never seen has no rules
+    and has spent nothing; for a known one the asker's row is made, as `submit` would, to count them.
     """
-    with sessions() as session:
+    with sessions.begin() as session:  # a limit hit records its operator notice here
         tenant_id = session.scalar(
             select(Tenant.id).where(Tenant.platform == event.tenant_platform, Tenant.external_id == event.tenant)
         )
-        return "" if tenant_id is None else _refused(session, event, tenant_id)
+        if tenant_id is None:
+            return ""
+        refused = _refused(session, event, tenant_id)
+        if refused or gate is None:
+            return refused
+        user_id = directory.user(session, tenant_id=tenant_id, external_id=event.user, display_name=event.user_name).id
+        limited = gate.check(session, event=event, tenant_id=tenant_id, user_id=user_id)
+        return "" if limited is None else limited.message
 
 
 def _refused(session: Session, event: Event, tenant_id: int) -> str:

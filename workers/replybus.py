@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import redis
@@ -91,16 +91,25 @@ LOST = "The connection to LLMOS was lost while the answer streamed. It is saved:
 
 
 def follow(
-    bus: ReplyBus, stream: str, *, idle_timeout: float, patience: float = BUS_PATIENCE
+    bus: ReplyBus,
+    stream: str,
+    *,
+    idle_timeout: float,
+    patience: float = BUS_PATIENCE,
+    recovers: Callable[[], bool] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield a stream's items until its `done` or `error` item; give up after `idle_timeout` of silence.
 
     If the bus itself breaks for longer than `patience`, the stream ends with an `error` item
-    saying so, never a hang: the answer is still stored by the worker.
+    saying so, never a hang: the answer is still stored by the worker. With `recovers`, asked at an
+    `error` and at each idle timeout after one, an apology for an answer that will still come (the
+    engine was down; the event is sent again once it answers) goes on as a `status` item, and the
+    stream waits for the answer.
     """
     cursor = "0"
     last = time.monotonic()
     broken: float | None = None
+    recovering = False
     while True:
         try:
             items = bus.read(stream, after=cursor, timeout=1.0)
@@ -116,11 +125,17 @@ def follow(
             continue
         if not items:
             if time.monotonic() - last > idle_timeout:
-                raise TimeoutError(f"no reply for {idle_timeout:.0f}s")
+                if not (recovering and recovers is not None and recovers()):
+                    raise TimeoutError(f"no reply for {idle_timeout:.0f}s")
+                last = time.monotonic()
             continue
         last = time.monotonic()
         for ident, item in items:
             cursor = ident
+            if item.get("type") == "error" and recovers is not None and recovers():
+                recovering = True
+                yield {"type": "status", "text": item.get("text", "")}
+                continue
             yield item
             if item.get("type") in {"done", "error"}:
                 return

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import discord
 
+from bots.discord.questions import asking, question
 from workers.events import Quoted
 
 log = logging.getLogger(__name__)
@@ -125,4 +126,7 @@ def _quotes(visited: list[discord.Message], boundary: Seen | None, me: int) -> t
         if item.author.id == me or _addressed(item, parent, me) or not item.content.strip():
             continue
         quotes.append(Quoted(author=item.author.display_name, text=item.content[:QUOTE_CHARS]))
+        command = asking(item)
+        if command is not None:  # another app's answer: who asked it what comes before it
+            quotes.append(question(command, app=item.author.display_name))
     return tuple(reversed(quotes[:MAX_QUOTES]))

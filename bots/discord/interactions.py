@@ -8,6 +8,7 @@ HTTP interactions endpoint; only the `Responder` differs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bots.discord import commands
+from bots.discord import commands, questions
 from bots.discord.admin_commands import count_option, run_admin
 from bots.discord.controls import AnswerControls
 from bots.discord.places import ChannelCache, Place, locate, role_ids
@@ -47,7 +48,6 @@ SLASH_KINDS = {
     "forget-memory": Kind.FORGET_MEMORY,
     "knowledge": Kind.KNOWLEDGE,
 }
-SPOKEN = (discord.MessageType.default, discord.MessageType.reply)
 THREAD_HISTORY = 100
 DEFAULT_HISTORY = 20
 # The most messages /summarize reads, whatever an interaction claims to ask for.
@@ -66,11 +66,6 @@ def language_of(locale: str) -> str:
     if locale == "zh-TW":
         return "Traditional Chinese"
     return LANGUAGES.get(locale.split("-", maxsplit=1)[0].lower(), "English")
-
-
-def _author(raw: Mapping[str, Any]) -> str:
-    user = raw.get("author") or {}
-    return str(user.get("global_name") or user.get("username") or "someone")
 
 
 def _log_failure(interaction_id: int, name: str, exc: Exception) -> None:
@@ -157,7 +152,7 @@ class InteractionHandler:
             asked = count_option(options.get("count"))
             count = min(asked, MAX_HISTORY) if asked and asked > 0 else default
             try:
-                context = await self._history(place.post_to, place.guild_id, count, before=interaction.id)
+                context = await self._history(place, count, before=interaction.id)
             except discord.Forbidden:
                 await responder.send(CANNOT_READ)
                 return
@@ -172,16 +167,19 @@ class InteractionHandler:
             interaction, responder, place, kind=kind, text=text, args=args, context=context, private=kind in PRIVATE
         )
 
-    async def _history(self, channel_id: int, guild_id: int | None, count: int, *, before: int) -> tuple[Quoted, ...]:
-        """The last `count` messages before the command (not the bot's own "thinking" response)."""
-        channel = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
+    async def _questions(self, place: Place, interactions: list[int]) -> dict[int, questions.Stored]:
+        return await asyncio.to_thread(self.store.questions, tenant=place.tenant, interactions=interactions)
+
+    async def _history(self, place: Place, count: int, *, before: int) -> tuple[Quoted, ...]:
+        """The last `count` messages before the command (not the bot's own "thinking" response), each app's
+        answer to a command after who asked what."""
+        channel = self.client.get_partial_messageable(place.post_to, guild_id=place.guild_id)
         found = [m async for m in channel.history(limit=count, before=discord.Object(id=before))]
         # What people wrote, with mentions as names: no thread-created or pin notices under a member's name.
-        return tuple(
-            Quoted(author=m.author.display_name, text=m.clean_content)
-            for m in reversed(found)
-            if m.type in SPOKEN and m.content.strip()
-        )
+        spoken = [m for m in reversed(found) if m.type in questions.SPOKEN and m.content.strip()]
+        mine = questions.own_interactions(spoken, me=self.client.user.id if self.client.user else 0)
+        stored = await self._questions(place, mine) if mine else {}
+        return questions.transcript(spoken, stored=stored)
 
     async def _message_command(
         self, interaction: discord.Interaction, responder: Responder, name: str, data: Mapping[str, Any]
@@ -207,7 +205,8 @@ class InteractionHandler:
                 private=True,
             )
         else:
-            quoted = (Quoted(author=_author(raw), text=content),)
+            lookup = functools.partial(self._questions, place)
+            quoted = await questions.quote_target(raw, content, me=interaction.application_id, lookup=lookup)
             await self._submit(
                 interaction, responder, place, kind=Kind.SUMMARIZE, args={"n": "1"}, context=quoted, private=True
             )

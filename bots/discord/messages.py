@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import discord
 
@@ -22,6 +21,7 @@ from bots.discord.ref import DiscordRef, ReplyMode
 from bots.discord.settings import DiscordSettings
 from bots.discord.store import Store
 from bots.discord.text import strip_mentions
+from bots.discord.throttle import Notice
 from workers.events import Event, Kind, Platform, Quoted
 from workers.intake import Turned
 from workers.requests import Request, for_someone_else, parse
@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 TRY_AGAIN = "Sorry, I could not take your message just now; please send it again in a minute."
 HANDLED_TYPES = {discord.MessageType.default, discord.MessageType.reply}
-# A refusal to a plain message is a public reply: a member is told the same one at most once this often.
-NOTICE_WINDOW = 60.0
 BARE_MENTION = "Ask me something after the mention, or use /help to see what I can do (only you see it)."
 CANNOT_POST = (
     "I cannot post in <#{channel}>, so I did not answer your message there: a server admin can give me the "
@@ -55,8 +53,6 @@ class MessageHandler:
     me: Callable[[], discord.ClientUser]
     chains: ChainIndex
     channels: ChannelCache
-    # When each member (by server and id) was last told each refusal in public.
-    noticed: dict[tuple[str, int, str], float] = field(default_factory=dict)
 
     async def handle(self, message: discord.Message) -> None:
         me = self.me()
@@ -198,22 +194,17 @@ class MessageHandler:
         handed = await asyncio.to_thread(self.store.submit, event)
         # A limit's words change with the wait ("in about 40 seconds"); the rule's words are the rule.
         reason = "limit" if handed.retry_after is not None else handed.message
-        if handed.turned is Turned.REFUSED and not self._notice_due((event.tenant, message.author.id, reason)):
+        if handed.turned is Turned.REFUSED and not await self._notice_due(Notice(event.tenant, event.user, reason)):
             log.info("event %s refused; %s was told so a moment ago", event.key, message.author.id)
         elif handed.turned is not None:
             await self._tell(message, handed.message)
         elif handed.accepted:
             log.info("event %s queued (%s)", event.key, event.kind)
 
-    def _notice_due(self, key: tuple[str, int, str]) -> bool:
-        """Whether to say this refusal again: once per member and reason in a window (a new reason is news)."""
-        now = time.monotonic()
-        last = self.noticed.get(key)
-        if last is not None and now - last < NOTICE_WINDOW:
-            return False
-        self.noticed = {k: t for k, t in self.noticed.items() if now - t < NOTICE_WINDOW}
-        self.noticed[key] = now
-        return True
+    async def _notice_due(self, notice: Notice) -> bool:
+        """A refusal to a plain message is a public reply: said once per member and reason in a window
+        (a new reason is news), however many bot processes hear the member ask."""
+        return await asyncio.to_thread(self.store.notices.due, notice)
 
     async def _tell(self, message: discord.Message, text: str) -> None:
         try:

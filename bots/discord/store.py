@@ -6,10 +6,13 @@ heartbeats never wait on the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bots.discord.questions import Stored
+from bots.discord.throttle import LocalThrottle, Throttle
 from db import conversations
 from workers.documents.convert import DEFAULT_LIMITS, Limits
 from workers.events import Event, Platform
@@ -29,10 +32,19 @@ class Store:
     documents: Limits = DEFAULT_LIMITS
     # Where a Stop button's press is left for the worker answering (the stack's leases).
     leases: Leases | None = None
+    # Which public refusals were said lately (shared through Redis where there is one).
+    notices: Throttle = field(default_factory=LocalThrottle)
 
     def submit(self, event: Event) -> Handed:
         """Store and queue; what the user must hear when it was not taken is in the result."""
         return hand_over(event, sessions=self.sessions, enqueue=self.enqueue)
+
+    def questions(self, *, tenant: str, interactions: Collection[int]) -> dict[int, Stored]:
+        """The questions of LLMOS's answers to these slash commands (by interaction id), as stored."""
+        keys = {f"{Platform.DISCORD}:{tenant}:{ident}": ident for ident in interactions}
+        with self.sessions() as session:
+            found = conversations.questions(session, platform=str(Platform.DISCORD), tenant=tenant, event_keys=keys)
+        return {keys[key]: Stored(kind=kind, text=text) for key, (kind, text) in found.items()}
 
     def knows_thread(self, *, tenant: str, channel: str, thread: str) -> bool:
         """True when the bot already talks in this Discord thread (it was mentioned there before a

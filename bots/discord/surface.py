@@ -21,6 +21,7 @@ from bots.discord.endpoint import PATH, InteractionDesk
 from bots.discord.settings import DiscordSettings, load_discord_settings
 from bots.discord.sink import DiscordReplies
 from bots.discord.store import Store
+from bots.discord.throttle import throttle_for
 from workers.settings import SettingsError
 from workers.sinks import Outlet, SinkContext
 from workers.stack import Stack
@@ -72,6 +73,9 @@ class DiscordSurface:
             rate_ceiling=stack.scheduling.user_requests_per_minute,
             documents=stack.settings.document_limits,
             leases=stack.leases,
+            notices=throttle_for(
+                stack.broker.url, in_process=stack.broker.in_process, prefix=stack.settings.redis_key_prefix
+            ),
         )
         endpoints.use(api_url=self._settings.api_url, gateway_url=self._settings.gateway_url)
         self._thread = threading.Thread(target=self._run, name="discord-bot", daemon=True)

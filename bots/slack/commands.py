@@ -22,14 +22,13 @@ from slack_sdk.errors import SlackApiError
 from bots.slack.admin import Admin
 from bots.slack.controls import stop_typed
 from bots.slack.messages import TRANSCRIPT_KINDS, tenant_of
-from bots.slack.mrkdwn import escape
 from bots.slack.ref import ReplyMode, SlackRef
 from bots.slack.services import Services
-from bots.slack.transcript import Reader
+from bots.slack.transcript import Reader, asked_header
 from db import slack as slack_db
 from workers.commands import COMMANDS
 from workers.events import Event, Kind, Platform, Quoted
-from workers.intake import Tell, hand_over, refusal
+from workers.intake import Tell, gate_of, hand_over, refusal
 from workers.requests import Request, parse, suggestion, unusable
 from workers.stopping import MESSAGES, typed_stop
 
@@ -50,7 +49,7 @@ def privately(respond: Respond) -> Tell:
     """Tell the asking user through the interaction's response_url (only they see it)."""
 
     def tell(text: str) -> None:
-        respond(text)
+        respond(text=text, response_type="ephemeral")
 
     return tell
 
@@ -121,10 +120,10 @@ class Commands:
         )
         header = None
         if request.kind not in PRIVATE_KINDS:
-            # Nothing is posted for a request the access rules turn away: the refusal is the user's alone.
-            turned = refusal(event, sessions=self._s.sessions)
+            # Nothing is posted for a request the access rules or a limit turn away: the refusal is the user's alone.
+            turned = refusal(event, sessions=self._s.sessions, gate=gate_of(self._s.enqueue))
             if turned:
-                respond(turned)
+                respond(text=turned, response_type="ephemeral")
                 return
             header = self._header(client, channel, user, said)
         if header:
@@ -140,7 +139,7 @@ class Commands:
     def _header(self, client: WebClient, channel: str, user: str, text: str) -> str | None:
         """Post who asked what, to answer under it; None where LLMOS may not post (answer privately)."""
         try:
-            posted = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: `/llmos {escape(text)[:300]}`")
+            posted = client.chat_postMessage(channel=channel, text=asked_header(user, text))
         except SlackApiError as exc:
             log.info("cannot post in %s (%s); answering privately", channel, exc.response.get("error"))
             return None

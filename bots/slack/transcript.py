@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bots.slack.mrkdwn import unescape
+from bots.slack.mrkdwn import escape, unescape
 from bots.slack.people import People
 from workers.events import Quoted
 
@@ -25,6 +25,9 @@ _CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 # Message subtypes that are people talking; the rest are joins, topics, edits and deletions.
 SPOKEN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
 ASSISTANT_NAME = "assistant"
+# The header LLMOS posts over its public answer to `/llmos …`: who asked what (the answer is in its thread).
+HEADER_CHARS = 300
+_HEADER = re.compile(r"<@([UW][A-Z0-9]+)> asked: `(/llmos .*)`", re.DOTALL)
 # How many pages of history a summary reads at most to find its `n` messages.
 HISTORY_PAGES = 5
 
@@ -59,11 +62,15 @@ class Reader:
         return re.sub(r"[ \t]{2,}", " ", unescape(text)).strip()
 
     def quoted(self, messages: Sequence[Mapping[str, Any]]) -> tuple[Quoted, ...]:
-        return tuple(
-            Quoted(author=self._author(message), text=self.plain(str(message["text"])))
-            for message in messages
-            if said(message)
-        )
+        return tuple(self._quote(message) for message in messages if said(message))
+
+    def _quote(self, message: Mapping[str, Any]) -> Quoted:
+        """A message as the model reads it; LLMOS's "asked:" header is the asker's own question."""
+        text = str(message["text"])
+        asked = _HEADER.fullmatch(text) if self._bot and message.get("user") == self._bot else None
+        if asked is not None:
+            return Quoted(author=self.name_of(asked.group(1)), text=self.plain(asked.group(2)))
+        return Quoted(author=self._author(message), text=self.plain(text))
 
     def _author(self, message: Mapping[str, Any]) -> str:
         user = message.get("user")
@@ -103,6 +110,11 @@ class Reader:
                 break
             latest = str(found[-1]["ts"])  # newest first: carry on before the oldest one seen
         return self.quoted(list(reversed(kept[:limit])))
+
+
+def asked_header(user: str, text: str) -> str:
+    """The public line a `/llmos` answer is posted under, naming who asked what."""
+    return f"<@{user}> asked: `/llmos {escape(text)[:HEADER_CHARS]}`"
 
 
 def said(message: Mapping[str, Any]) -> bool:

@@ -9,20 +9,19 @@ it answers.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
 import uuid
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 
+from bots.admin.answers import answer_events
 from bots.admin.chatter import WEB_USER, Chatter, identify, is_open
 from bots.admin.deps import Services, Svc
 from bots.admin.files import FileIn, read_all
@@ -34,7 +33,6 @@ from workers.commands import COMMANDS
 from workers.documents.convert import Unreadable
 from workers.events import Event, Kind, Platform
 from workers.intake import HTTP_STATUS, hand_over
-from workers.replybus import follow
 from workers.requests import clean, parse, unusable
 from workers.skills import SKILLS
 from workers.stopping import MESSAGES, Asker, Verdict, ask_to_stop
@@ -45,6 +43,8 @@ CHANNEL = "web"
 # Answers LLMOS writes itself (commands) take no feedback.
 COMMAND_KINDS = frozenset(str(kind) for kind in COMMANDS)
 THREAD = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+MAX_CHARS = 20_000
+TOO_LONG = "This message is {n:,} characters; a message may have {most:,}. Shorten it, or Attach the text as a file."
 
 
 def chatter(request: Request, svc: Services) -> Chatter | None:
@@ -93,7 +93,8 @@ def picker_skills(plugins: frozenset[str]) -> list[tuple[str, str]]:
 
 class Line(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=20_000)
+    # Its length is checked in `send`, to say so in words the page can show.
+    text: str = Field(min_length=1)
     thread: str = Field(pattern=THREAD.pattern)
     # Documents sent with the line (the page's Attach button), read like any surface's attachments.
     files: list[FileIn] = Field(default_factory=list, max_length=5)
@@ -111,6 +112,8 @@ def send(body: Line, request: Request, svc: Svc) -> JSONResponse:
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="send JSON")
     who = who_is(request, svc)
+    if len(body.text) > MAX_CHARS:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail=TOO_LONG.format(n=len(body.text), most=MAX_CHARS))
     asked = unusable(parse(body.text, skills=svc.skills))
     try:
         read = read_all(body.files, limits=svc.documents, allow_private=False)
@@ -239,14 +242,6 @@ def _owner(svc: Services, key: str) -> str | None:
     return str((payload.get("ref") or {}).get("browser") or "") or None
 
 
-def _events(items: Iterator[dict[str, Any]]) -> Iterator[ServerSentEvent]:
-    try:
-        for item in items:
-            yield ServerSentEvent(data=json.dumps(item), event=str(item.get("type", "delta")))
-    except TimeoutError as exc:
-        yield ServerSentEvent(data=json.dumps({"type": "error", "text": f"No answer came: {exc}."}), event="error")
-
-
 @router.get("/chat/stream")
 def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
     """Server-sent events (sse-starlette), with a comment ping while the answer is slow to start, so
@@ -254,10 +249,8 @@ def stream(key: str, request: Request, svc: Svc) -> EventSourceResponse:
     who = who_is(request, svc)
     if _owner(svc, key) != who.browser:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such answer for you")
-    items = follow(svc.bus, key, idle_timeout=svc.settings.chat_reply_timeout_seconds)
-    return EventSourceResponse(
-        _events(items), ping=svc.settings.chat_ping_seconds, headers={"Cache-Control": "no-store"}
-    )
+    answer = answer_events(svc.bus, svc.sessions, key, idle_timeout=svc.settings.chat_reply_timeout_seconds)
+    return EventSourceResponse(answer, ping=svc.settings.chat_ping_seconds, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/chat/history")
