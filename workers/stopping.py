@@ -28,6 +28,8 @@ CHECK_EVERY = 0.25
 TYPED = frozenset({"stop", "/stop"})
 SHOWN_NOTE = "_(Stopped.)_"
 NOTHING_SAID = "(Stopped before the answer began.)"
+# An answer waiting for the engine to come back, stopped: it will not be sent again.
+STOPPED_WAITING = "(Stopped while waiting for the language engine: this question will not be answered.)"
 
 
 class Stopped(Exception):
@@ -93,14 +95,17 @@ def ask_to_stop(sessions: sessionmaker[Session], leases: Leases, *, key: str, as
     """Stop the answer to event `key` if `asker` may; the verdict says what happened."""
     with sessions() as session:
         found = pressed_on(session, key=key, asker=asker)
+        # Failed because the engine was down, and to be sent again once it is back: that can be stopped too.
+        coming = found is not None and events.answer_coming(session, key=key)
         session.rollback()
     if found is None:
         return Verdict.UNKNOWN
     if not found.allowed:
         return Verdict.NOT_YOURS
-    status = found.status
-    if status in (Status.DONE, Status.FAILED):
+    if found.status is Status.DONE or (found.status is Status.FAILED and not coming):
         return Verdict.FINISHED
+    # A worker answering it stops and keeps what it said; one waiting for the engine is dropped by the
+    # reconciler (`STOPPED_WAITING`).
     leases.stop(key)
     return Verdict.STOPPING
 

@@ -28,6 +28,7 @@ from engine.base import Engine
 from workers.leases import Leases
 from workers.scheduler.dispatch import COMMAND_KINDS, Scheduler
 from workers.settings import Settings
+from workers.stopping import STOPPED_WAITING
 from workers.tasks import ticket
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,20 @@ class Reconciler:
         ttl = self._settings.event_lease_seconds
         return 0.0 if now - self._leases.epoch() >= ttl else ttl
 
+    def _stopped_while_waiting(self, failures: list[tuple[str, float]], *, report: Report) -> list[tuple[str, float]]:
+        """Drop the engine failures their person stopped (whatever the engine's health); the rest go on."""
+        left = []
+        for key, received_at in failures:
+            if not self._leases.stopping(key):
+                left.append((key, received_at))
+                continue
+            with self._sessions.begin() as session:
+                dropped = events.drop(session, key=key)
+            if dropped:
+                report.dropped.append(key)
+                self._scheduler.tell_failed(key, STOPPED_WAITING)
+        return left
+
     def _requeue(self, event: events.Open, *, held: bool) -> None:
         item = ticket(key=event.key, kind=event.kind, priority=event.priority)
         if held or event.kind in COMMAND_KINDS:
@@ -161,7 +176,8 @@ class Reconciler:
             self._scheduler.queue(item, tenant=event.tenant, weight=self._scheduler.weight_of(event.tenant))
 
     def _engine_failures(self, failures: list[tuple[str, float]], *, now: float, report: Report) -> None:
-        if not self._engine.health().ok:
+        failures = self._stopped_while_waiting(failures, report=report)
+        if not failures or not self._engine.health().ok:
             return
         within = self._settings.engine_resend_within
         for key, received_at in failures:

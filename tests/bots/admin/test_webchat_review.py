@@ -1,6 +1,7 @@
 """The web chat walked through as a user, as Slack and Discord were (issue 17, "the web chat gets the same
 review"): a message too long to take says how long one may be, and an answer delayed by the engine being
-down arrives in the bubble that apologised, as the apology promises, not only after a reload."""
+down arrives in the bubble that apologised, as the apology promises, not only after a reload; or, stopped
+while it waits, is never sent again."""
 
 from __future__ import annotations
 
@@ -41,6 +42,28 @@ def test_engine_down_the_answer_arrives_in_the_same_stream(admin: Admin, simulat
     assert "error" not in kinds and kinds[-1] == "done", got
     assert got[-1][1]["text"] == "You said: are you there?"
     settle(admin.stack)
+
+
+def test_stop_while_waiting_for_the_engine_drops_the_question(admin: Admin, simulator: SimulatedEngine) -> None:
+    simulator.config.mode = "unavailable"
+    with browser(admin.url) as client:
+        sent = client.post("/chat/messages", json={"text": "are you there?", "thread": "t"}).json()
+        got: list[tuple[str, dict[str, object]]] = []
+        reader = threading.Thread(target=read_into, args=(client, sent["stream"], got), daemon=True)
+        reader.start()
+        _wait_for(lambda: any("not answering" in str(item.get("text")) for _, item in got))
+        stopping = client.post("/chat/stop", json={"key": sent["key"]})
+        assert stopping.status_code == 202 and stopping.json()["detail"] == "Stopping the answer."
+        reader.join(timeout=30)
+        assert not reader.is_alive(), f"the stream still waits for the engine: {got}"
+        assert "Stopped while waiting" in str(got[-1][1].get("text")), got
+        simulator.config.mode = "ok"
+        asked = len(simulator.requests)
+        settle(admin.stack)
+        time.sleep(admin.stack.settings.reconcile_interval * 2)  # the engine is back: nothing is sent again
+        assert len(simulator.requests) == asked
+        late = client.post("/chat/stop", json={"key": sent["key"]})
+        assert late.status_code == 409
 
 
 def _wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
