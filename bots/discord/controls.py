@@ -52,16 +52,7 @@ class AnswerControls:
         """A button on an answer: Stop, 👍/👎 or Regenerate."""
         if custom_id.startswith(FEEDBACK_ID):
             rating, _, key = custom_id.removeprefix(FEEDBACK_ID).partition(":")
-            place = await self.locate(interaction)
-            said = await asyncio.to_thread(
-                feedback.give,
-                self.store.sessions,
-                platform=str(Platform.DISCORD),
-                tenant=place.tenant,
-                key=key,
-                user=str(interaction.user.id),
-                rating=feedback.UP if rating == "up" else feedback.DOWN,
-            )
+            said = await self._rate(interaction, feedback.give, rating=rating, key=key)
             await responder.send(said, view=comment_view(rating, key) if said == feedback.THANKS else None)
             return
         if custom_id.startswith(COMMENT_ID):
@@ -80,6 +71,22 @@ class AnswerControls:
         log.info("discord user %s pressed Stop on %s: %s", interaction.user.id, key, verdict)
         await responder.send(MESSAGES[verdict])
 
+    async def _rate(
+        self, interaction: discord.Interaction, record: Callable[..., str], *, rating: str, key: str, **more: str
+    ) -> str:
+        """Record the member's rating of the answer (and `more`: a comment) with `feedback.give` or `.comment`."""
+        place = await self.locate(interaction)
+        return await asyncio.to_thread(
+            record,
+            self.store.sessions,
+            platform=str(Platform.DISCORD),
+            tenant=place.tenant,
+            key=key,
+            user=str(interaction.user.id),
+            rating=feedback.UP if rating == "up" else feedback.DOWN,
+            **more,
+        )
+
     async def commented(self, interaction: discord.Interaction, responder: Responder, data: Mapping[str, Any]) -> None:
         """The comment form sent (MODAL_SUBMIT): the comment joins the member's rating of the answer."""
         custom_id = str(data.get("custom_id") or "")
@@ -87,17 +94,8 @@ class AnswerControls:
             await responder.send("That form no longer does anything.")
             return
         rating, _, key = custom_id.removeprefix(FORM_ID).partition(":")
-        place = await self.locate(interaction)
-        said = await asyncio.to_thread(
-            feedback.comment,
-            self.store.sessions,
-            platform=str(Platform.DISCORD),
-            tenant=place.tenant,
-            key=key,
-            user=str(interaction.user.id),
-            rating=feedback.UP if rating == "up" else feedback.DOWN,
-            text=submitted(data.get("components") or ()),
-        )
+        text = submitted(data.get("components") or ())
+        said = await self._rate(interaction, feedback.comment, rating=rating, key=key, text=text)
         await responder.send(said)
 
     async def stop_typed(self, interaction: discord.Interaction, responder: Responder) -> None:
