@@ -13,6 +13,7 @@ from bots.discord.surface import DiscordSurface
 from bots.discord.targets import FEEDBACK_ID, REGENERATE_ID
 from db import events
 from db.models import Feedback
+from engine.simulator import SimulatedEngine
 from tests.bots.discord.commands import slash
 from tests.bots.discord.helpers import calls, eventually, replies, wait_done
 from tests.bots.discord.test_controls import said_to
@@ -32,15 +33,27 @@ def buttons(part: dict[str, Any]) -> list[str]:
     return [item["custom_id"] for row in part.get("components") or [] for item in row["components"]]
 
 
+def numbered_answers(simulator: SimulatedEngine) -> None:
+    numbers = count(1)
+    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+
+
+def answered_mention(
+    fake: FakeDiscord, channel: int, stack: Stack, simulator: SimulatedEngine
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A member's mention and LLMOS's answer to it ("Answer 1.", the next one "Answer 2.")."""
+    numbered_answers(simulator)
+    asked = fake.post(channel, "name a colour", mention=True)
+    wait_done(stack, asked["id"], timeout=30)
+    (answer,) = replies(fake, asked)
+    return asked, answer
+
+
 def test_regenerate_edits_the_answer_in_place_and_keeps_both(
     bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
 ) -> None:
     fake, channel = fake_discord, fake_discord.world.random
-    numbers = count(1)
-    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
-    asked = fake.post(channel, "name a colour", mention=True)
-    wait_done(clean_stack, asked["id"], timeout=30)
-    (answer,) = replies(fake, asked)
+    asked, answer = answered_mention(fake, channel, clean_stack, simulator)
     ids = buttons(answer)
     assert answer["content"] == "Answer 1." and ids[-1].startswith(REGENERATE_ID)
     up, down, again = ids
@@ -77,8 +90,7 @@ def test_a_slash_commands_answer_is_regenerated_as_the_buttons_own_response(
     bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
 ) -> None:
     fake = fake_discord
-    numbers = count(1)
-    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    numbered_answers(simulator)
     found = fake.command(slash("ask", question="name a colour"), channel=fake.world.general)
     wait_done(clean_stack, found.id, timeout=30)
     first = dict(fake.run(lambda: fake.world.messages[found.original or 0]))
@@ -112,8 +124,7 @@ def test_two_presses_of_regenerate_at_once_make_one_new_answer(
     bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
 ) -> None:
     fake = fake_discord
-    numbers = count(1)
-    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
+    numbered_answers(simulator)
     simulator.config.inter_token = 0.05
     found = fake.command(slash("ask", question="name a colour"), channel=fake.world.general)
     wait_done(clean_stack, found.id, timeout=30)
@@ -132,11 +143,7 @@ def test_a_regeneration_taken_over_by_another_worker_edits_the_same_message(
     bot: DiscordSurface, fake_discord: FakeDiscord, clean_stack: Stack, simulator
 ) -> None:
     fake, channel = fake_discord, fake_discord.world.random
-    numbers = count(1)
-    simulator.config.answer = lambda msgs: f"Answer {next(numbers)}."
-    asked = fake.post(channel, "name a colour", mention=True)
-    wait_done(clean_stack, asked["id"], timeout=30)
-    (answer,) = replies(fake, asked)
+    asked, answer = answered_mention(fake, channel, clean_stack, simulator)
     old_key = next(i for i in buttons(answer) if i.startswith(REGENERATE_ID)).removeprefix(REGENERATE_ID)
     # Regenerate, as the button asks it; the worker that takes it starts in the old message and dies.
     asker = Asker(platform="discord", tenant=str(fake.world.guild_id), user=asked["author"]["id"])
