@@ -87,6 +87,10 @@ class Leases(Protocol):
         """Whether someone asked to stop `key`'s answer."""
         ...
 
+    def stopped_among(self, keys: Iterable[str]) -> set[str]:
+        """Those of `keys` someone asked to stop, in one look."""
+        ...
+
     def epoch(self) -> float:
         """Since when this store has kept leases (a Redis restarted empty starts a new epoch)."""
         ...
@@ -200,6 +204,13 @@ class RedisLeases:
     def stopping(self, key: str) -> bool:
         return bool(self._redis.exists(self._stop + key))
 
+    def stopped_among(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(keys)
+        if not wanted:
+            return set()
+        found = self._redis.mget([self._stop + key for key in wanted])
+        return {key for key, value in zip(wanted, found, strict=True) if value is not None}
+
     def epoch(self) -> float:
         self._redis.set(self._epoch, repr(time.time()), nx=True)
         return float(_text(self._redis.get(self._epoch) or repr(time.time())))
@@ -283,6 +294,11 @@ class MemoryLeases:
     def stopping(self, key: str) -> bool:
         with self._lock:
             return self._stops.get(key, 0.0) > time.monotonic()
+
+    def stopped_among(self, keys: Iterable[str]) -> set[str]:
+        now = time.monotonic()
+        with self._lock:
+            return {key for key in keys if self._stops.get(key, 0.0) > now}
 
     def epoch(self) -> float:
         return self._born

@@ -26,7 +26,7 @@ from tests.helpers import messages, settle
 from tests.workers.test_redelivery import REPO, bus_items, terminal_event
 from workers import pipeline
 from workers.intake import submit
-from workers.leases import RedisLeases, process_of
+from workers.leases import MemoryLeases, RedisLeases, process_of
 from workers.replybus import RedisReplyBus, follow
 from workers.scheduler.reconcile import DROPPED, PENDING_GRACE, Reconciler
 from workers.stack import Stack
@@ -318,3 +318,17 @@ def test_a_live_processs_lease_is_left_alone(backend: Any) -> None:
     assert leases.renew({"ev": holder}, ttl=15) == {"ev"}  # the stalled holder learns it lost the event
     assert leases.live(["ev"]) == {"ev"}
     client.close()
+
+
+@pytest.mark.parametrize("store", ["redis", "memory"])
+def test_stops_are_found_among_many_keys_in_one_look(backend: Any, store: str) -> None:
+    if store == "redis" and backend.redis_url is None:
+        pytest.skip("Redis leases only")
+    client = redis.Redis.from_url(backend.redis_url) if store == "redis" else None
+    leases = RedisLeases(client, prefix=f"t{uuid.uuid4().hex[:8]}:") if client is not None else MemoryLeases()
+    leases.stop("b")
+    leases.stop("d")
+    assert leases.stopped_among(["a", "b", "c", "d"]) == {"b", "d"}
+    assert leases.stopped_among([]) == set() and leases.stopping("b") and not leases.stopping("a")
+    if client is not None:
+        client.close()

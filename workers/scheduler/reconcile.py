@@ -156,9 +156,10 @@ class Reconciler:
 
     def _stopped_while_waiting(self, failures: list[tuple[str, float]], *, report: Report) -> list[tuple[str, float]]:
         """Drop the engine failures their person stopped (whatever the engine's health); the rest go on."""
+        stopped = self._leases.stopped_among(key for key, _ in failures)
         left = []
         for key, received_at in failures:
-            if not self._leases.stopping(key):
+            if key not in stopped:
                 left.append((key, received_at))
                 continue
             with self._sessions.begin() as session:
