@@ -111,13 +111,15 @@ def follow(
     broken: float | None = None
     recovering = False
     while True:
+        # A failing read can itself take seconds (the client's own retries): the bus counts as broken from
+        # when the first failing read began, so `patience` is what the follower really waits.
+        began = time.monotonic()
         try:
             items = bus.read(stream, after=cursor, timeout=1.0)
             broken = None
         except redis.RedisError:
-            now = time.monotonic()
-            broken = broken or now
-            if now - broken > patience:
+            broken = broken or began
+            if time.monotonic() - broken > patience:
                 log.warning("reply stream %s: the bus stayed unreachable; ending the stream", stream)
                 yield {"type": "error", "text": LOST}
                 return
